@@ -1,0 +1,2 @@
+//! Benchmark harness for ../shared/bench/WORKLOADS.md (not yet written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! `goro::chan` — not yet written (see the open issues).

@@ -1,0 +1,1 @@
+//! `goro::context` — not yet written (see the open issues).

@@ -1,0 +1,185 @@
+//! The single place where goro gets its concurrency primitives.
+//!
+//! Every atomic, lock, condition variable, cell, thread and thread-local in
+//! the crate comes from here, never straight from `std` or `parking_lot`.
+//! Under `--cfg loom` the same names resolve to loom's model-checked types,
+//! so the loom models in `loom-tests/` check the real scheduler, channel and
+//! timer code rather than a copy of it.
+//!
+//! The wrappers give both worlds one shape: a non-poisoning `Mutex::lock`,
+//! a `Condvar` that waits on a guard in place, and `UnsafeCell` with loom's
+//! closure API (`with` / `with_mut`), which costs nothing outside loom.
+
+#![allow(dead_code)]
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use std::sync::Arc;
+    pub(crate) use std::sync::atomic;
+    pub(crate) use std::thread;
+
+    /// A non-poisoning mutex (parking_lot's).
+    pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
+    /// The guard of [`Mutex`].
+    pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+
+    /// A condition variable that waits on a [`MutexGuard`] in place.
+    #[derive(Default, Debug)]
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        pub(crate) const fn new() -> Self {
+            Condvar(parking_lot::Condvar::new())
+        }
+        pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+            self.0.wait(guard);
+        }
+        /// Waits until notified or `deadline` passes; true if it timed out.
+        pub(crate) fn wait_until<T>(
+            &self,
+            guard: &mut MutexGuard<'_, T>,
+            deadline: std::time::Instant,
+        ) -> bool {
+            self.0.wait_until(guard, deadline).timed_out()
+        }
+        pub(crate) fn notify_one(&self) -> bool {
+            self.0.notify_one()
+        }
+        pub(crate) fn notify_all(&self) -> usize {
+            self.0.notify_all()
+        }
+    }
+
+    /// `UnsafeCell` with loom's closure API.
+    #[derive(Debug, Default)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(v: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(v))
+        }
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
+    }
+
+    impl<T: ?Sized> UnsafeCell<T> {
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+        #[inline(always)]
+        pub(crate) fn get_mut(&mut self) -> &mut T {
+            self.0.get_mut()
+        }
+    }
+
+    /// Spin-loop hint (a yield point under loom).
+    #[inline(always)]
+    pub(crate) fn spin_loop() {
+        std::hint::spin_loop();
+    }
+
+    /// Yields the thread (a yield point under loom).
+    #[inline(always)]
+    pub(crate) fn yield_now() {
+        std::thread::yield_now();
+    }
+
+    pub(crate) use std::thread_local;
+}
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::sync::atomic;
+    pub(crate) use loom::thread;
+
+    /// loom's mutex behind the non-poisoning shape.
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+    /// The guard of [`Mutex`].
+    pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(v: T) -> Self {
+            Mutex(loom::sync::Mutex::new(v))
+        }
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().unwrap()
+        }
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock().ok()
+        }
+        pub(crate) fn get_mut(&mut self) -> &mut T {
+            self.0.get_mut().unwrap()
+        }
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner().unwrap()
+        }
+    }
+
+    /// loom's condvar behind the wait-in-place shape.
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Condvar(loom::sync::Condvar::new())
+        }
+        pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+            replace_guard(guard, |g| self.0.wait(g).unwrap());
+        }
+        /// loom has no time: a timed wait is an untimed one that never times out.
+        pub(crate) fn wait_until<T>(
+            &self,
+            guard: &mut MutexGuard<'_, T>,
+            _deadline: std::time::Instant,
+        ) -> bool {
+            self.wait(guard);
+            false
+        }
+        pub(crate) fn notify_one(&self) -> bool {
+            self.0.notify_one();
+            true
+        }
+        pub(crate) fn notify_all(&self) -> usize {
+            self.0.notify_all();
+            0
+        }
+    }
+
+    fn replace_guard<'a, T>(
+        slot: &mut MutexGuard<'a, T>,
+        f: impl FnOnce(MutexGuard<'a, T>) -> MutexGuard<'a, T>,
+    ) {
+        // SAFETY: the guard is moved out and a guard for the same mutex is
+        // written back before anyone can observe the slot; `f` (a condvar
+        // wait) does not unwind under loom except by aborting the model.
+        unsafe {
+            let g = std::ptr::read(slot);
+            std::ptr::write(slot, f(g));
+        }
+    }
+
+    pub(crate) use loom::cell::UnsafeCell;
+
+    /// Spin-loop hint: a yield point for the model.
+    pub(crate) fn spin_loop() {
+        loom::thread::yield_now();
+    }
+
+    /// Yields the thread: a yield point for the model.
+    pub(crate) fn yield_now() {
+        loom::thread::yield_now();
+    }
+
+    pub(crate) use loom::thread_local;
+}
+
+pub(crate) use imp::*;

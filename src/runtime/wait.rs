@@ -1,0 +1,96 @@
+//! Wait reasons: why a parked G is parked, as Go's `waitReason` strings.
+//!
+//! Mirrors `waitReason` in Go's `runtime2.go`. A primitive that is about to
+//! return `Poll::Pending` calls [`set_wait_reason`](super::set_wait_reason)
+//! so the goroutine dump (`goro::runtime::stack()`) and the deadlock report
+//! can say what each G waits for, in Go's words.
+
+/// Why a G is parked, printed in dumps in Go's words (`chan receive`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// Not waiting on a goro primitive (or not recorded).
+    #[default]
+    None,
+    /// `<-ch`
+    ChanReceive,
+    /// `ch <- v`
+    ChanSend,
+    /// receive from a nil channel
+    ChanReceiveNilChan,
+    /// send on a nil channel
+    ChanSendNilChan,
+    /// a `select` with cases
+    Select,
+    /// `select {}`
+    SelectNoCases,
+    /// `WaitGroup::wait`
+    WaitGroupWait,
+    /// `time::sleep`
+    Sleep,
+    /// waiting on a `JoinHandle`
+    JoinHandle,
+    /// waiting in `ErrGroup::go` for a slot (`set_limit`)
+    Semacquire,
+    /// `Mutex`-like wait inside goro
+    SyncMutexLock,
+    /// waiting on some other future (not a goro primitive)
+    Future,
+}
+
+impl WaitReason {
+    /// Go's spelling of the reason, as printed in `goroutine N [reason]:`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::None => "",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanReceiveNilChan => "chan receive (nil chan)",
+            WaitReason::ChanSendNilChan => "chan send (nil chan)",
+            WaitReason::Select => "select",
+            WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::WaitGroupWait => "sync.WaitGroup.Wait",
+            WaitReason::Sleep => "sleep",
+            WaitReason::JoinHandle => "join",
+            WaitReason::Semacquire => "semacquire",
+            WaitReason::SyncMutexLock => "sync.Mutex.Lock",
+            WaitReason::Future => "future",
+        }
+    }
+
+    /// Whether a G parked for this reason can only be woken by another G
+    /// or a timer of the same runtime (used by deadlock detection).
+    pub(crate) fn is_goro_primitive(self) -> bool {
+        !matches!(self, WaitReason::None | WaitReason::Future)
+    }
+
+    pub(crate) fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) fn from_u8(v: u8) -> Self {
+        const ALL: [WaitReason; 14] = [
+            WaitReason::None,
+            WaitReason::ChanReceive,
+            WaitReason::ChanSend,
+            WaitReason::ChanReceiveNilChan,
+            WaitReason::ChanSendNilChan,
+            WaitReason::Select,
+            WaitReason::SelectNoCases,
+            WaitReason::WaitGroupWait,
+            WaitReason::Sleep,
+            WaitReason::JoinHandle,
+            WaitReason::Semacquire,
+            WaitReason::SyncMutexLock,
+            WaitReason::Future,
+            WaitReason::Future,
+        ];
+        ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
+    }
+}
+
+impl std::fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

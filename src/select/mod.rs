@@ -1,0 +1,1 @@
+//! `goro::select` — not yet written (see the open issues).

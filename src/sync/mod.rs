@@ -1,0 +1,1 @@
+//! `goro::sync` — not yet written (see the open issues).

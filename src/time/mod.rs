@@ -1,0 +1,1 @@
+//! `goro::time` — not yet written (see the open issues).
