@@ -91,6 +91,41 @@ mod imp {
         std::thread::yield_now();
     }
 
+
+    /// A raw lock with no guard, for code that must hold several locks at
+    /// once in an order decided at run time (selectgo locks its channels in
+    /// address order). parking_lot's word-sized mutex: spins briefly, then
+    /// parks the thread.
+    #[derive(Debug)]
+    pub(crate) struct RawMutex(parking_lot::RawMutex);
+
+    impl RawMutex {
+        pub(crate) const fn new() -> Self {
+            RawMutex(<parking_lot::RawMutex as parking_lot::lock_api::RawMutex>::INIT)
+        }
+        #[inline]
+        pub(crate) fn lock(&self) {
+            parking_lot::lock_api::RawMutex::lock(&self.0)
+        }
+        #[inline]
+        pub(crate) fn try_lock(&self) -> bool {
+            parking_lot::lock_api::RawMutex::try_lock(&self.0)
+        }
+        /// # Safety
+        /// The caller holds the lock (locked by this thread's code path).
+        #[inline]
+        pub(crate) unsafe fn unlock(&self) {
+            // SAFETY: the caller holds the lock, as this function requires.
+            unsafe { parking_lot::lock_api::RawMutex::unlock(&self.0) }
+        }
+    }
+
+    impl Default for RawMutex {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
     pub(crate) use std::thread_local;
 }
 
@@ -177,6 +212,34 @@ mod imp {
     /// Yields the thread: a yield point for the model.
     pub(crate) fn yield_now() {
         loom::thread::yield_now();
+    }
+
+
+    /// A raw lock with no guard (see the non-loom version); under loom a
+    /// spin lock whose spin is a model yield point.
+    #[derive(Debug, Default)]
+    pub(crate) struct RawMutex(loom::sync::atomic::AtomicBool);
+
+    impl RawMutex {
+        pub(crate) fn new() -> Self {
+            RawMutex(loom::sync::atomic::AtomicBool::new(false))
+        }
+        pub(crate) fn lock(&self) {
+            while !self.try_lock() {
+                loom::thread::yield_now();
+            }
+        }
+        pub(crate) fn try_lock(&self) -> bool {
+            use loom::sync::atomic::Ordering;
+            self.0
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        }
+        /// # Safety
+        /// The caller holds the lock.
+        pub(crate) unsafe fn unlock(&self) {
+            self.0.store(false, loom::sync::atomic::Ordering::Release);
+        }
     }
 
     pub(crate) use loom::thread_local;

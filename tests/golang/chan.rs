@@ -1,0 +1,1 @@
+//! Go's chan tests, in goro (see the test names).

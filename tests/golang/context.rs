@@ -1,0 +1,1 @@
+//! Go's context tests, in goro (see the test names).

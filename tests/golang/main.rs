@@ -1,0 +1,9 @@
+//! Our own tests of the behaviours Go's runtime tests check. Each test
+//! names the Go test it mirrors. One module per area.
+
+mod chan;
+mod context;
+mod rt;
+mod select;
+mod sync;
+mod time;

@@ -1,0 +1,1 @@
+//! Go's rt tests, in goro (see the test names).

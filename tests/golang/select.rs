@@ -1,0 +1,1 @@
+//! Go's select tests, in goro (see the test names).

@@ -1,0 +1,1 @@
+//! Go's sync tests, in goro (see the test names).

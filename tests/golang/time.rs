@@ -1,0 +1,1 @@
+//! Go's time tests, in goro (see the test names).
