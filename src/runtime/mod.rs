@@ -15,6 +15,8 @@ mod park;
 mod registry;
 mod runq;
 mod sched;
+#[doc(hidden)]
+pub mod testing;
 mod timers_stub;
 mod wait;
 

@@ -141,6 +141,11 @@ impl Sched {
         s
     }
 
+    /// A scheduler with no Ps and no Ms (for test queues).
+    pub(crate) fn new_detached() -> Arc<Sched> {
+        Sched::new(1, false)
+    }
+
     /// P `i`, if allocated.
     #[inline]
     pub(crate) fn p(&self, i: usize) -> Option<&P> {
