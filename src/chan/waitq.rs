@@ -105,7 +105,11 @@ impl<T> Sudog<T> {
     pub(crate) unsafe fn prepare(&self, sel: *const AtomicUsize, index: usize, waker: &Waker) {
         self.sel.set(sel);
         self.sel_index.set(index);
-        self.state.store(WAITING, Ordering::Relaxed);
+        // Reset after a completed wait (the Stream reuses its sudog). Only
+        // when needed: a fresh sudog is already WAITING.
+        if self.state.load(Ordering::Relaxed) != WAITING {
+            self.state.store(WAITING, Ordering::Relaxed);
+        }
         // SAFETY: lock held / owner access per the protocol.
         self.waker.with_mut(|w| unsafe { set_waker(&mut *w, waker) });
     }

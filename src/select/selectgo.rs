@@ -513,7 +513,6 @@ impl SelectGo<'_> {
             return Poll::Ready(None);
         }
         // Pass 2: enqueue one sudog per case, in lock order.
-        self.done.store(SELECT_UNDECIDED, Ordering::Relaxed);
         let done: *const AtomicUsize = &self.done;
         for k in 0..norder {
             let i = self.lockorder.slice()[k] as usize;
