@@ -100,6 +100,9 @@ pub(crate) enum Kind {
     Wake,
     /// `time::after_func`: run the function in a new G (or thread).
     Func(std::sync::Arc<dyn Fn() + Send + Sync>),
+    /// `Timer`, `after`, `Ticker`: send the deadline on the channel
+    /// (capacity 1; a full channel drops the value, as Go's ticker does).
+    Chan(crate::chan::Sender<Instant>),
 }
 
 /// The mutable part of a timer, under `TimerShared::state` (Go's `t.mu`).
@@ -199,10 +202,20 @@ impl TimerShared {
     }
 
     /// Arms or re-arms the timer for `when` (encoded, non-zero) with `period`
-    /// (0 = one-shot). Returns `(was_pending, needs_add, seq)`: when
+    /// (0 = one-shot). `drain` runs under the timer lock after `seq` was
+    /// bumped (a timer channel drains its buffered value there, so no value
+    /// of an older arming survives: the firing step sends under the same
+    /// lock). Returns `(prevented, needs_add)`: `prevented` if the timer was
+    /// pending or `drain` removed a value (Go 1.23's `Reset` result); when
     /// `needs_add`, the caller must hand the timer to a heap (`add_timer`),
-    /// without holding any timer lock. Go: `timer.modify`.
-    pub(crate) fn modify(&self, when: u64, period: u64, waker: Option<Waker>) -> (bool, bool, u64) {
+    /// holding no timer lock. Go: `timer.modify`.
+    pub(crate) fn modify(
+        &self,
+        when: u64,
+        period: u64,
+        waker: Option<Waker>,
+        drain: impl FnOnce() -> bool,
+    ) -> (bool, bool) {
         debug_assert!(when != 0);
         let mut st = self.state.lock();
         let pending = st.when != 0;
@@ -220,20 +233,23 @@ impl TimerShared {
             st.when = when;
             true
         };
-        (pending, needs_add, st.seq)
+        let drained = drain();
+        (pending || drained, needs_add)
     }
 
-    /// Stops the timer; true if it was pending (armed and not yet fired).
-    /// The entry stays in its heap as a zombie. Go: `timer.stop`.
-    pub(crate) fn stop(&self) -> bool {
+    /// Stops the timer; true if it was pending (armed and not yet fired) or
+    /// `drain` (run under the lock, as in [`modify`](Self::modify)) removed
+    /// a value. The entry stays in its heap as a zombie. Go: `timer.stop`.
+    pub(crate) fn stop(&self, drain: impl FnOnce() -> bool) -> bool {
         let mut st = self.state.lock();
         let pending = st.when != 0;
         st.seq = st.seq.wrapping_add(1);
         st.set_when(0);
         let w = st.waker.take();
+        let drained = drain();
         drop(st);
         drop(w);
-        pending
+        pending || drained
     }
 
     /// For a `Kind::Wake` timer: true if it has fired (or was stopped);
@@ -702,8 +718,12 @@ mod tests {
             id,
             log: log.clone(),
         }));
-        let (pending, needs_add, _) =
-            t.modify(to_nanos(base + Duration::from_micros(at_us)), 0, Some(w));
+        let (pending, needs_add) = t.modify(
+            to_nanos(base + Duration::from_micros(at_us)),
+            0,
+            Some(w),
+            || false,
+        );
         assert!(!pending && needs_add);
         ts.add(t.clone());
         t
@@ -777,7 +797,7 @@ mod tests {
         let b = base();
         let mk = |us: u64| {
             let t = TimerShared::new(Kind::Wake);
-            t.modify(to_nanos(b + Duration::from_micros(us)), 0, None);
+            t.modify(to_nanos(b + Duration::from_micros(us)), 0, None, || false);
             t
         };
         assert!(ts.add(mk(500)));
@@ -799,8 +819,8 @@ mod tests {
             .map(|i| arm(&ts, &log, i, b, 1000 + i as u64))
             .collect();
         for t in &timers[..30] {
-            assert!(t.stop());
-            assert!(!t.stop(), "second stop finds nothing pending");
+            assert!(t.stop(|| false));
+            assert!(!t.stop(|| false), "second stop finds nothing pending");
         }
         assert_eq!(ts.len(), 70);
         assert_eq!(ts.core.zombies.load(Ordering::Relaxed), 30);
@@ -823,7 +843,7 @@ mod tests {
         let _others: Vec<_> = (1..10)
             .map(|i| arm(&ts, &log, i, b, 100 + i as u64))
             .collect();
-        first.stop();
+        first.stop(|| false);
         assert_eq!(ts.core.zombies.load(Ordering::Relaxed), 1);
         let _late = arm(&ts, &log, 99, b, 5000);
         assert_eq!(ts.core.zombies.load(Ordering::Relaxed), 0);
@@ -837,7 +857,8 @@ mod tests {
         let log: Log = Default::default();
         let b = base();
         let t = arm(&ts, &log, 7, b, 100);
-        let (pending, needs_add, _) = t.modify(to_nanos(b + Duration::from_micros(300)), 0, None);
+        let (pending, needs_add) =
+            t.modify(to_nanos(b + Duration::from_micros(300)), 0, None, || false);
         assert!(pending && !needs_add, "later reset keeps the entry");
         assert_eq!(ts.run_due(b + Duration::from_micros(200)), 0);
         assert_eq!(ts.len(), 1);
@@ -851,7 +872,8 @@ mod tests {
         let log: Log = Default::default();
         let b = base();
         let t = arm(&ts, &log, 7, b, 300);
-        let (pending, needs_add, _) = t.modify(to_nanos(b + Duration::from_micros(100)), 0, None);
+        let (pending, needs_add) =
+            t.modify(to_nanos(b + Duration::from_micros(100)), 0, None, || false);
         assert!(pending && needs_add);
         assert!(ts.add(t.clone()));
         assert_eq!(ts.len(), 1);
@@ -872,10 +894,14 @@ mod tests {
         let log: Log = Default::default();
         let b = base();
         let t = arm(&ts, &log, 3, b, 100);
-        assert!(t.stop());
+        assert!(t.stop(|| false));
         assert_eq!(ts.len(), 0);
-        let (pending, needs_add, _) =
-            t.modify(to_nanos(b + Duration::from_micros(200)), 0, wk(3, &log));
+        let (pending, needs_add) = t.modify(
+            to_nanos(b + Duration::from_micros(200)),
+            0,
+            wk(3, &log),
+            || false,
+        );
         assert!(!pending && !needs_add);
         assert_eq!(ts.len(), 1);
         assert_eq!(ts.run_due(b + Duration::from_micros(200)), 1);
@@ -892,14 +918,14 @@ mod tests {
         let on_a: Vec<_> = (0..10)
             .map(|i| arm(&a, &log, i, b, 100 + i as u64))
             .collect();
-        on_a[0].stop();
-        on_a[5].stop();
+        on_a[0].stop(|| false);
+        on_a[5].stop(|| false);
         assert!(a.move_all_to(&d), "d's earliest moved earlier");
         assert_eq!(a.len(), 0);
         assert!(a.next_when().is_none());
         assert_eq!(d.len(), 9);
         // A moved timer now counts against its new heap.
-        on_a[1].stop();
+        on_a[1].stop(|| false);
         assert_eq!(d.len(), 8);
         assert_eq!(d.core.zombies.load(Ordering::Relaxed), 1);
         assert_eq!(a.run_due(b + Duration::from_secs(1)), 0);
@@ -922,9 +948,9 @@ mod tests {
         let t = arm(&ts, &log, 1, b, 100);
         drop(ts);
         // The timer no longer points at the freed heap: stop is safe.
-        assert!(t.stop());
+        assert!(t.stop(|| false));
         let other = Timers::new();
-        t.modify(to_nanos(b), 0, wk(1, &log));
+        t.modify(to_nanos(b), 0, wk(1, &log), || false);
         assert!(other.add(t.clone()));
         assert_eq!(other.run_due(b), 1);
     }
