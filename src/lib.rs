@@ -16,6 +16,7 @@ pub mod chan;
 
 // ---- select (issue 4) ----
 pub mod select;
+pub use select::Select;
 
 // ---- sync (issue 6) ----
 pub mod sync;
