@@ -261,12 +261,12 @@ impl<'a> Select<'a> {
 
 /// Identity of a receiver's channel.
 fn chan_id_recv<T>(rx: &Receiver<T>) -> *const () {
-    std::sync::Arc::as_ptr(&rx.inner).cast()
+    (rx.hchan() as *const crate::chan::HChan<T>).cast()
 }
 
 /// Identity of a sender's channel.
 fn chan_id_send<T>(tx: &Sender<T>) -> *const () {
-    std::sync::Arc::as_ptr(&tx.inner).cast()
+    (tx.hchan() as *const crate::chan::HChan<T>).cast()
 }
 
 /// The case a [`Select`] completed. Take its result with
