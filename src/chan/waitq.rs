@@ -97,21 +97,6 @@ impl<T> Sudog<T> {
         self.state.load(Ordering::Acquire)
     }
 
-    /// Resets the state for a new wait (owner, sudog unlinked and idle).
-    #[inline]
-    pub(crate) fn reset(&self) {
-        self.state.store(WAITING, Ordering::Relaxed);
-    }
-
-    /// Whether the sudog is linked in a queue.
-    ///
-    /// # Safety
-    /// Caller holds the lock of the channel the sudog may be linked into.
-    #[inline]
-    pub(crate) unsafe fn is_queued(&self) -> bool {
-        self.queued.get()
-    }
-
     /// Prepares for linking: select word (or null), index and waker.
     ///
     /// # Safety
