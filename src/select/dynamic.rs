@@ -136,6 +136,11 @@ fn nil_entry<'a>() -> Box<dyn Entry<'a> + 'a> {
 /// ```
 pub struct Select<'a> {
     slots: Vec<Slot<'a>>,
+    /// True while a `select()` future may have sudogs of these cases linked
+    /// into channels. Cleared when that future completes or is dropped; it
+    /// stays set only if the future was leaked (`mem::forget`), and then the
+    /// cases must never be touched or freed again.
+    parked: bool,
 }
 
 impl fmt::Debug for Select<'_> {
@@ -154,7 +159,7 @@ impl<'a> Select<'a> {
     /// An empty select. Selecting with no (non-nil) cases parks forever
     /// (`select {}`); `try_select` returns `None`.
     pub fn new() -> Self {
-        Select { slots: Vec::new() }
+        Select { slots: Vec::new(), parked: false }
     }
 
     /// Adds a receive case (`case v, ok := <-rx:`) and returns its index.
@@ -189,6 +194,7 @@ impl<'a> Select<'a> {
     ///
     /// If `index` is out of range.
     pub fn remove(&mut self, index: usize) {
+        self.check_not_leaked();
         let slot = self
             .slots
             .get_mut(index)
@@ -219,9 +225,12 @@ impl<'a> Select<'a> {
     ///
     /// Cancel safe: dropping the future before it completes loses nothing.
     pub async fn select(&mut self) -> SelectedOperation<'_, 'a> {
+        self.check_not_leaked();
         let won = {
-            let mut cases = self.cases();
-            selectgo(&mut cases, true).await
+            let Select { slots, parked } = &mut *self;
+            *parked = true;
+            let mut cases = cases_of(slots);
+            Parked { fut: selectgo(&mut cases, true), _flag: ClearOnDrop(parked) }.await
         };
         let index = won.expect("goro: selectgo returned no case while blocking");
         self.won(index)
@@ -231,8 +240,9 @@ impl<'a> Select<'a> {
     /// among ready cases; never parks (Go's `reflect.Select` with a
     /// `SelectDefault` case). `None` means no case was ready.
     pub fn try_select(&mut self) -> Option<SelectedOperation<'_, 'a>> {
+        self.check_not_leaked();
         let won = {
-            let mut cases = self.cases();
+            let mut cases = cases_of(&mut self.slots);
             let mut fut = pin!(selectgo(&mut cases, false));
             let mut cx = Context::from_waker(Waker::noop());
             match fut.as_mut().poll(&mut cx) {
@@ -245,17 +255,66 @@ impl<'a> Select<'a> {
         won.map(|index| self.won(index))
     }
 
-    /// The erased cases, in index order, for `selectgo`.
-    fn cases(&mut self) -> Vec<&mut dyn Case> {
-        let mut cases: Vec<&mut dyn Case> = Vec::with_capacity(self.slots.len());
-        for slot in &mut self.slots {
-            cases.push(slot.entry.case());
-        }
-        cases
+    /// Panics if a parked `select()` future was leaked: its cases may still
+    /// be linked into channels, so they can be neither reused nor freed.
+    fn check_not_leaked(&self) {
+        assert!(
+            !self.parked,
+            "goro::Select: a parked select() future was leaked (mem::forget); \
+             this Select can no longer be used"
+        );
     }
 
     fn won(&mut self, index: usize) -> SelectedOperation<'_, 'a> {
         SelectedOperation { sel: self, index, done: false }
+    }
+}
+
+impl Drop for Select<'_> {
+    fn drop(&mut self) {
+        if self.parked {
+            // A parked select() future was leaked: its sudogs may still be
+            // linked into channels and point into these boxed cases. Leak
+            // them too, so those pointers stay valid.
+            std::mem::forget(std::mem::take(&mut self.slots));
+        }
+    }
+}
+
+/// The erased cases, in index order, for `selectgo`.
+fn cases_of<'s>(slots: &'s mut [Slot<'_>]) -> Vec<&'s mut dyn Case> {
+    let mut cases: Vec<&'s mut dyn Case> = Vec::with_capacity(slots.len());
+    for slot in slots {
+        cases.push(slot.entry.case());
+    }
+    cases
+}
+
+/// Clears `Select::parked` when dropped.
+struct ClearOnDrop<'f>(&'f mut bool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        *self.0 = false;
+    }
+}
+
+/// The `selectgo` future of `Select::select` plus the flag guard. Fields
+/// drop in declaration order: the `SelectGo` (which unlinks every sudog)
+/// first, then the guard clears `parked`. If this future is leaked, neither
+/// runs and `parked` stays set.
+struct Parked<'c, 'f> {
+    fut: super::selectgo::SelectGo<'c>,
+    _flag: ClearOnDrop<'f>,
+}
+
+impl Future for Parked<'_, '_> {
+    type Output = Option<usize>;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        // SAFETY: structural pinning of `fut`: it is never moved out of
+        // `Parked`, and `Parked` has no `Drop` impl and is `!Unpin` through it.
+        let fut = unsafe { self.map_unchecked_mut(|p| &mut p.fut) };
+        fut.poll(cx)
     }
 }
 
