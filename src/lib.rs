@@ -13,6 +13,7 @@ pub use runtime::{block_on, blocking};
 
 // ---- chan (issue 3) ----
 pub mod chan;
+pub use chan::chan;
 
 // ---- select (issue 4) ----
 pub mod select;
