@@ -10,8 +10,8 @@
 //! `after_func` registrations (strongly: they must run).
 //!
 //! `err` is an atomic, read without the lock; the cause, the child set, the
-//! lazily made done channel and the deadline timer live under the node's
-//! lock.
+//! lazily made done channel and the deadline timer (deadline.rs) live under
+//! the node's lock.
 //!
 //! # Invariants
 //!
@@ -43,6 +43,7 @@
 
 use super::deadline::DeadlineTimer;
 use super::{Cause, Context, ContextError};
+use crate::chan::{Receiver, Sender};
 use crate::loom::atomic::{AtomicU8, AtomicUsize, Ordering};
 use crate::loom::{Arc, Mutex};
 use crate::sync::slab::Slab;
@@ -105,6 +106,10 @@ pub(crate) struct Inner {
     cause: Option<Cause>,
     /// The deadline timer (Go: `timerCtx.timer`), stopped by the cancel.
     timer: Option<DeadlineTimer>,
+    /// The done channel, made on first `done()` (Go: `done atomic.Value`,
+    /// made lazily too). The cancel takes the sender and closes it.
+    done_tx: Option<Sender<()>>,
+    done_rx: Option<Receiver<()>>,
 }
 
 /// A cancellable context node (Go's `cancelCtx`, and `timerCtx` when it has
@@ -129,6 +134,7 @@ pub(crate) struct CancelCtx {
 /// Work collected under the locks and done after they are released.
 #[derive(Default)]
 pub(crate) struct Deferred {
+    close: Vec<Sender<()>>,
     funcs: Vec<Arc<super::afterfunc::Entry>>,
     timers: Vec<DeadlineTimer>,
     causes: Vec<Cause>,
@@ -137,6 +143,9 @@ pub(crate) struct Deferred {
 impl Deferred {
     /// Closes the done channels, stops timers, starts after-funcs.
     pub(crate) fn run(self) {
+        for tx in self.close {
+            tx.close();
+        }
         for t in self.timers {
             t.stop();
         }
@@ -162,6 +171,8 @@ impl CancelCtx {
                 children: Slab::new(),
                 cause: None,
                 timer: None,
+                done_tx: None,
+                done_rx: None,
             }),
         });
         if let Some(p) = parent.cancel_node() {
@@ -210,6 +221,24 @@ impl CancelCtx {
         })
     }
 
+    /// The done channel (Go's `Done`), made on first use; closed at once
+    /// if this node is already done.
+    pub(crate) fn done(&self) -> Receiver<()> {
+        let mut inner = self.inner.lock();
+        if let Some(rx) = &inner.done_rx {
+            return rx.clone();
+        }
+        let (tx, rx) = crate::chan::chan(0);
+        inner.done_rx = Some(rx.clone());
+        if self.err().is_some() {
+            drop(inner);
+            tx.close();
+        } else {
+            inner.done_tx = Some(tx);
+        }
+        rx
+    }
+
     /// Stores the deadline timer, or hands it back if already done.
     pub(crate) fn set_timer(&self, t: DeadlineTimer) -> Option<DeadlineTimer> {
         let mut inner = self.inner.lock();
@@ -243,6 +272,7 @@ impl CancelCtx {
         }
         inner.cause = cause.clone();
         d.timers.extend(inner.timer.take());
+        d.close.extend(inner.done_tx.take());
         // Release: pairs with the Acquire loads in `err`.
         self.err.store(err_code(err), Ordering::Release);
         for child in inner.children.drain() {

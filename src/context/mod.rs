@@ -129,6 +129,40 @@ impl Context {
         self.err().is_some()
     }
 
+    /// A channel that is closed when this context is done: Go's `Done()`.
+    ///
+    /// Use it in `select!` (`recv(ctx.done()) -> _ => ...`) or await
+    /// `ctx.done().recv()` (it yields `None` once done). Made on first
+    /// call (later calls share it); for a context that is never done
+    /// (`background()`, `without_cancel`) it is never closed.
+    ///
+    /// ```
+    /// use goro::context;
+    /// let (ctx, cancel) = context::with_cancel(&context::background());
+    /// let done = ctx.done();
+    /// assert!(done.try_recv().is_err());
+    /// cancel.cancel();
+    /// assert_eq!(done.recv_blocking(), None); // closed
+    /// ```
+    pub fn done(&self) -> crate::chan::Receiver<()> {
+        match self.cancel_node() {
+            Some(n) => n.done(),
+            None => never_done(),
+        }
+    }
+
+    /// Waits until this context is done and returns its error (a
+    /// convenience over [`done`](Context::done)); never completes for a
+    /// context that is never done. Cancel safe.
+    pub async fn cancelled(&self) -> ContextError {
+        if let Some(e) = self.err() {
+            return e;
+        }
+        let done = self.done();
+        let _ = done.recv().await;
+        self.err().unwrap_or(ContextError::Canceled)
+    }
+
     /// When this context will be cancelled by a deadline, if ever: Go's
     /// `Deadline()`.
     pub fn deadline(&self) -> Option<Instant> {
@@ -372,6 +406,14 @@ pub fn with_deadline_cause(
         deadline::arm_deadline(&node, deadline - now, cause);
     }
     (Context { repr: Repr::Cancel(node.clone()) }, CancelFunc { node })
+}
+
+/// The done channel of contexts that are never done: one process-wide
+/// channel whose sender is never dropped.
+fn never_done() -> crate::chan::Receiver<()> {
+    static NEVER: std::sync::OnceLock<(crate::chan::Sender<()>, crate::chan::Receiver<()>)> =
+        std::sync::OnceLock::new();
+    NEVER.get_or_init(|| crate::chan::chan(0)).1.clone()
 }
 
 /// Runs `f` in a new G of the current runtime; outside a runtime, on a new

@@ -2,10 +2,29 @@
 //!
 //! - [`WaitGroup`] (waitgroup.rs): one atomic state word, waiters behind a
 //!   lock; mirrors Go's src/sync/waitgroup.go (Go 1.25, with `Go`).
+//! - [`ErrGroup`] (errgroup.rs): x/sync/errgroup over a `WaitGroup`, a
+//!   semaphore channel and a first-error slot.
 //! - slab.rs: the O(1) insert/remove slab used for waiter lists here and
 //!   for the context tree's child sets.
 
+mod errgroup;
 pub(crate) mod slab;
 mod waitgroup;
 
+pub use errgroup::{ErrGroup, GroupError};
 pub use waitgroup::{Wait, WaitGroup};
+
+use std::future::Future;
+use std::panic::Location;
+
+/// Spawns `fut` as a detached G (Go's `go`), keeping the caller's site for
+/// goroutine dumps.
+///
+/// SHIM until the runtime's `go` lands in main: drives the future on a new
+/// thread.
+pub(crate) fn spawn_g<F>(fut: F, _site: &'static Location<'static>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    crate::loom::thread::spawn(move || crate::runtime::block_on(fut));
+}

@@ -251,10 +251,46 @@ impl WaitGroup {
         Some((list.epoch, idx))
     }
 
+    /// Runs `fut` in a new G and adds it to the group: Go 1.25's
+    /// `wg.Go(f)`.
+    ///
+    /// It is `add(1)`, then spawn, then `done()` when the future finishes,
+    /// panics, or is dropped (the runtime shutting down): a drop guard, like
+    /// Go's `defer wg.Done()`. Never blocks.
+    ///
+    /// # Panics
+    ///
+    /// Outside a goro runtime (spawning needs one), like `goro::go`.
+    #[track_caller]
+    pub fn go<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let site = std::panic::Location::caller();
+        self.add(1);
+        let wg = self.clone();
+        super::spawn_g(
+            async move {
+                let _done = DoneGuard(wg);
+                fut.await;
+            },
+            site,
+        );
+    }
+
     /// Current counter (for tests and debugging).
     #[doc(hidden)]
     pub fn __counter(&self) -> i32 {
         counter(self.inner.state.load(Ordering::Acquire))
+    }
+}
+
+/// Calls `done` when dropped (`defer wg.Done()`).
+struct DoneGuard(WaitGroup);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        self.0.done();
     }
 }
 
