@@ -32,9 +32,15 @@ fn dropped_children_do_not_grow_the_parent() {
         // never cancelled
     }
     assert_eq!(parent.__num_children(), 0);
-    assert!(parent.__children_capacity() <= 64, "{}", parent.__children_capacity());
+    assert!(
+        parent.__children_capacity() <= 64,
+        "{}",
+        parent.__children_capacity()
+    );
     // All at once, then all dropped.
-    let kids: Vec<_> = (0..100_000).map(|_| context::with_cancel(&parent)).collect();
+    let kids: Vec<_> = (0..100_000)
+        .map(|_| context::with_cancel(&parent))
+        .collect();
     assert_eq!(parent.__num_children(), 100_000);
     drop(kids);
     assert_eq!(parent.__num_children(), 0);
@@ -75,7 +81,11 @@ fn deep_chain_cancels() {
         let mut ctx = root.clone();
         let mut all = Vec::new();
         for i in 0..1000u32 {
-            ctx = if i % 3 == 0 { context::with_value(&ctx, i) } else { context::with_cancel(&ctx).0 };
+            ctx = if i % 3 == 0 {
+                context::with_value(&ctx, i)
+            } else {
+                context::with_cancel(&ctx).0
+            };
             all.push(ctx.clone());
         }
         cancel.cancel();
@@ -100,7 +110,11 @@ fn wide_tree_cancel() {
         }
         assert_eq!(root.__num_children(), 100);
         cancel.cancel();
-        assert!(leaves.iter().all(|l| l.err() == Some(ContextError::Canceled)));
+        assert!(
+            leaves
+                .iter()
+                .all(|l| l.err() == Some(ContextError::Canceled))
+        );
     });
 }
 

@@ -83,7 +83,13 @@ impl Model {
 fn check(ctxs: &[Context], model: &Model) -> Result<(), TestCaseError> {
     for (i, c) in ctxs.iter().enumerate() {
         let want = model.effective(i);
-        prop_assert_eq!(c.err(), want.map(|w| w.0), "err of node {} ({:?})", i, model.nodes[i]);
+        prop_assert_eq!(
+            c.err(),
+            want.map(|w| w.0),
+            "err of node {} ({:?})",
+            i,
+            model.nodes[i]
+        );
         let got = context::cause(c).map(|cause| {
             if let Some(m) = cause.downcast_ref::<MyCause>() {
                 (Some(m.0), None)

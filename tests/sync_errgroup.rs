@@ -123,7 +123,7 @@ fn limit_bounds_gs_in_flight() {
         g.wait().await.unwrap();
         max.load(Ordering::SeqCst)
     });
-    assert!(max <= 3 && max >= 1, "max in flight {max}");
+    assert!((1..=3).contains(&max), "max in flight {max}");
 }
 
 #[test]
@@ -159,7 +159,10 @@ fn try_go_respects_limit() {
             let _ = rx.recv().await;
             Ok(())
         }));
-        assert!(!g.try_go(async { Ok(()) }), "second try_go must fail while the first runs");
+        assert!(
+            !g.try_go(async { Ok(()) }),
+            "second try_go must fail while the first runs"
+        );
         tx.send(()).await.unwrap();
         g.wait().await.unwrap();
         assert!(g.try_go(async { Ok(()) }));
@@ -178,9 +181,13 @@ fn set_limit_while_active_panics() {
             Ok(())
         });
         let g2 = g.clone();
-        let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || g2.set_limit(5))).unwrap_err();
+        let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || g2.set_limit(5)))
+            .unwrap_err();
         let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
-        assert_eq!(msg, "errgroup: modify limit while 1 goroutines in the group are still active");
+        assert_eq!(
+            msg,
+            "errgroup: modify limit while 1 goroutines in the group are still active"
+        );
         drop(tx);
         g.wait().await.unwrap();
         g.set_limit(5); // fine once idle

@@ -126,7 +126,10 @@ fn reuse_before_wait_returned_panics() {
     wg.add(1); // ...but the group is reused before the waiter returned
     let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(w.as_mut())))
         .unwrap_err();
-    assert_eq!(panic_message(e), "sync: WaitGroup is reused before previous Wait has returned");
+    assert_eq!(
+        panic_message(e),
+        "sync: WaitGroup is reused before previous Wait has returned"
+    );
 }
 
 #[test]

@@ -114,7 +114,10 @@ pub fn after_func<F>(ctx: &Context, f: F) -> AfterFuncStop
 where
     F: FnOnce() + Send + 'static,
 {
-    let entry = Arc::new(Entry { f: Mutex::new(Some(Box::new(f))), slot: AtomicUsize::new(DETACHED) });
+    let entry = Arc::new(Entry {
+        f: Mutex::new(Some(Box::new(f))),
+        slot: AtomicUsize::new(DETACHED),
+    });
     let node = ctx.cancel_node().cloned();
     if let Some(n) = &node {
         let registered = n.register(Child::Func(entry.clone()), |idx| {

@@ -300,7 +300,9 @@ impl CancelCtx {
         if self.slot.load(Ordering::Acquire) == DETACHED {
             return;
         }
-        let Some(p) = self.parent.cancel_node() else { return };
+        let Some(p) = self.parent.cancel_node() else {
+            return;
+        };
         let removed = {
             let mut inner = p.inner.lock();
             let idx = self.slot.load(Ordering::Relaxed);

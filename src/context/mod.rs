@@ -223,8 +223,15 @@ impl fmt::Display for Context {
             Repr::Cancel(c) => match c.kind {
                 Kind::Cancel => write!(f, "{}.WithCancel", c.parent),
                 Kind::Deadline => {
-                    let left = c.deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                    write!(f, "{}.WithDeadline({:?})", c.parent, left.unwrap_or_default())
+                    let left = c
+                        .deadline
+                        .map(|d| d.saturating_duration_since(Instant::now()));
+                    write!(
+                        f,
+                        "{}.WithDeadline({:?})",
+                        c.parent,
+                        left.unwrap_or_default()
+                    )
                 }
             },
             Repr::Value(v) => write!(f, "{}.WithValue({})", v.parent, v.name),
@@ -245,7 +252,9 @@ impl fmt::Debug for Context {
 /// The root context: never cancelled, no values, no deadline. Go's
 /// `context.Background()`. Allocates nothing.
 pub fn background() -> Context {
-    Context { repr: Repr::Background }
+    Context {
+        repr: Repr::Background,
+    }
 }
 
 /// Like [`background`], for code that has not decided which context to
@@ -316,14 +325,24 @@ impl fmt::Debug for CancelCauseFunc {
 /// whichever happens first. One allocation; O(1) to create and to cancel.
 pub fn with_cancel(parent: &Context) -> (Context, CancelFunc) {
     let node = CancelCtx::new(parent, Kind::Cancel, parent.deadline());
-    (Context { repr: Repr::Cancel(node.clone()) }, CancelFunc { node })
+    (
+        Context {
+            repr: Repr::Cancel(node.clone()),
+        },
+        CancelFunc { node },
+    )
 }
 
 /// Like [`with_cancel`], with a cancel function that takes a cause: Go's
 /// `context.WithCancelCause`.
 pub fn with_cancel_cause(parent: &Context) -> (Context, CancelCauseFunc) {
     let node = CancelCtx::new(parent, Kind::Cancel, parent.deadline());
-    (Context { repr: Repr::Cancel(node.clone()) }, CancelCauseFunc { node })
+    (
+        Context {
+            repr: Repr::Cancel(node.clone()),
+        },
+        CancelCauseFunc { node },
+    )
 }
 
 /// A child of `parent` holding a value of type `V`, found by
@@ -346,7 +365,11 @@ pub fn with_value<V: Any + Send + Sync>(parent: &Context, v: V) -> Context {
 /// A child of `parent` that keeps its values but is never cancelled and has
 /// no deadline: Go's `context.WithoutCancel`.
 pub fn without_cancel(parent: &Context) -> Context {
-    Context { repr: Repr::WithoutCancel(Arc::new(WithoutCancelCtx { parent: parent.clone() })) }
+    Context {
+        repr: Repr::WithoutCancel(Arc::new(WithoutCancelCtx {
+            parent: parent.clone(),
+        })),
+    }
 }
 
 /// The cause of `ctx`'s cancellation: Go's `context.Cause`.
@@ -405,7 +428,12 @@ pub fn with_deadline_cause(
     } else {
         deadline::arm_deadline(&node, deadline - now, cause);
     }
-    (Context { repr: Repr::Cancel(node.clone()) }, CancelFunc { node })
+    (
+        Context {
+            repr: Repr::Cancel(node.clone()),
+        },
+        CancelFunc { node },
+    )
 }
 
 /// The done channel of contexts that are never done: one process-wide

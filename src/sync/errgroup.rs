@@ -12,7 +12,7 @@
 
 use super::WaitGroup;
 use crate::chan::{Receiver, Sender};
-use crate::context::{self, Cause, CancelCauseFunc, Context};
+use crate::context::{self, CancelCauseFunc, Cause, Context};
 use crate::loom::{Arc, Mutex};
 use std::fmt;
 use std::future::Future;
@@ -77,7 +77,9 @@ pub struct ErrGroup<E> {
 
 impl<E> Clone for ErrGroup<E> {
     fn clone(&self) -> Self {
-        ErrGroup { inner: self.inner.clone() }
+        ErrGroup {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -122,7 +124,10 @@ impl<E: Send + 'static> ErrGroup<E> {
             inner: Arc::new(Inner {
                 wg: WaitGroup::new(),
                 sem: Mutex::new(None),
-                err: Mutex::new(ErrSlot { seen: false, err: None }),
+                err: Mutex::new(ErrSlot {
+                    seen: false,
+                    err: None,
+                }),
                 cancel,
             }),
         }

@@ -33,7 +33,11 @@ impl<T> Default for Slab<T> {
 impl<T> Slab<T> {
     /// An empty slab; allocates nothing.
     pub(crate) const fn new() -> Self {
-        Slab { entries: Vec::new(), free: usize::MAX, len: 0 }
+        Slab {
+            entries: Vec::new(),
+            free: usize::MAX,
+            len: 0,
+        }
     }
 
     /// Number of occupied slots.
@@ -108,10 +112,12 @@ impl<T> Slab<T> {
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> {
         self.free = usize::MAX;
         self.len = 0;
-        std::mem::take(&mut self.entries).into_iter().filter_map(|e| match e {
-            Entry::Occupied(v) => Some(v),
-            Entry::Vacant(_) => None,
-        })
+        std::mem::take(&mut self.entries)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Occupied(v) => Some(v),
+                Entry::Vacant(_) => None,
+            })
     }
 
     /// Capacity of the backing storage (tests check that it shrinks back).

@@ -132,7 +132,10 @@ impl WaitGroup {
         WaitGroup {
             inner: Arc::new(Inner {
                 state: AtomicU64::new(0),
-                waiters: Mutex::new(Waiters { epoch: 0, wakers: Slab::new() }),
+                waiters: Mutex::new(Waiters {
+                    epoch: 0,
+                    wakers: Slab::new(),
+                }),
             }),
         }
     }
@@ -154,7 +157,11 @@ impl WaitGroup {
         // sees the counter reach zero (`wait`'s Acquire load, or the
         // releaser's Acquire re-load); the Acquire half lets the releaser
         // see every earlier `done`'s work before it wakes the waiters.
-        let state = self.inner.state.fetch_add(d, Ordering::AcqRel).wrapping_add(d);
+        let state = self
+            .inner
+            .state
+            .fetch_add(d, Ordering::AcqRel)
+            .wrapping_add(d);
         let v = counter(state);
         let w = waiters(state);
         if v < 0 {
@@ -214,7 +221,10 @@ impl WaitGroup {
     /// after this waiter was released, the group was reused (a new `add`)
     /// before this future observed the release, as Go does.
     pub fn wait(&self) -> Wait<'_> {
-        Wait { wg: self, state: WaitState::Init }
+        Wait {
+            wg: self,
+            state: WaitState::Init,
+        }
     }
 
     /// Blocks the calling ordinary thread until the counter is zero.

@@ -78,7 +78,10 @@ fn with_cancel() {
         assert_eq!(c.err(), Some(ContextError::Canceled));
     }
     assert_eq!(ContextError::Canceled.to_string(), "context canceled");
-    assert_eq!(ContextError::DeadlineExceeded.to_string(), "context deadline exceeded");
+    assert_eq!(
+        ContextError::DeadlineExceeded.to_string(),
+        "context deadline exceeded"
+    );
 }
 
 // Go: TestParentFinishesChild
@@ -91,11 +94,23 @@ fn parent_finishes_child() {
     let (after_value, _stop3) = context::with_cancel(&value_child);
     // cancel_child, timer_child and after_value are in parent's set.
     assert_eq!(parent.__num_children(), 3);
-    for c in [&parent, &cancel_child, &timer_child, &value_child, &after_value] {
+    for c in [
+        &parent,
+        &cancel_child,
+        &timer_child,
+        &value_child,
+        &after_value,
+    ] {
         assert_eq!(c.err(), None);
     }
     cancel.cancel();
-    for c in [&parent, &cancel_child, &timer_child, &value_child, &after_value] {
+    for c in [
+        &parent,
+        &cancel_child,
+        &timer_child,
+        &value_child,
+        &after_value,
+    ] {
         assert_eq!(c.err(), Some(ContextError::Canceled));
     }
     assert_eq!(parent.__num_children(), 0);
@@ -153,20 +168,37 @@ fn with_cancel_canceled_parent() {
 fn deadline() {
     guarded(|| {
         let start = Instant::now();
-        let (c, _cancel) = context::with_deadline(&context::background(), start + Duration::from_millis(50));
-        assert!(c.to_string().starts_with("context.Background.WithDeadline("), "{c}");
+        let (c, _cancel) =
+            context::with_deadline(&context::background(), start + Duration::from_millis(50));
+        assert!(
+            c.to_string()
+                .starts_with("context.Background.WithDeadline("),
+            "{c}"
+        );
         assert_eq!(c.deadline(), Some(start + Duration::from_millis(50)));
-        assert_eq!(wait_done(&c, Duration::from_secs(10)), Some(ContextError::DeadlineExceeded));
+        assert_eq!(
+            wait_done(&c, Duration::from_secs(10)),
+            Some(ContextError::DeadlineExceeded)
+        );
         assert!(start.elapsed() >= Duration::from_millis(50));
 
-        let (o, _c1) = context::with_deadline(&context::background(), Instant::now() + Duration::from_millis(50));
+        let (o, _c1) = context::with_deadline(
+            &context::background(),
+            Instant::now() + Duration::from_millis(50),
+        );
         let (c, _c2) = context::with_deadline(&o, Instant::now() + Duration::from_secs(3600));
         // The parent's earlier deadline wins.
         assert_eq!(c.deadline(), o.deadline());
-        assert_eq!(wait_done(&c, Duration::from_secs(10)), Some(ContextError::DeadlineExceeded));
+        assert_eq!(
+            wait_done(&c, Duration::from_secs(10)),
+            Some(ContextError::DeadlineExceeded)
+        );
 
         // A deadline in the past: done at once.
-        let (c, _c3) = context::with_deadline(&context::background(), Instant::now() - Duration::from_secs(1));
+        let (c, _c3) = context::with_deadline(
+            &context::background(),
+            Instant::now() - Duration::from_secs(1),
+        );
         assert_eq!(c.err(), Some(ContextError::DeadlineExceeded));
     });
 }
@@ -178,8 +210,14 @@ fn timeout() {
         let (c, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(30));
         let o = context::with_value(&c, 5u16);
         let (c2, _cancel2) = context::with_timeout(&o, Duration::from_secs(3600));
-        assert_eq!(wait_done(&c2, Duration::from_secs(10)), Some(ContextError::DeadlineExceeded));
-        assert!(is_err(&context::cause(&c2).unwrap(), ContextError::DeadlineExceeded));
+        assert_eq!(
+            wait_done(&c2, Duration::from_secs(10)),
+            Some(ContextError::DeadlineExceeded)
+        );
+        assert!(is_err(
+            &context::cause(&c2).unwrap(),
+            ContextError::DeadlineExceeded
+        ));
     });
 }
 
@@ -212,7 +250,10 @@ fn values() {
     check(&c0, "c0", None, None, None);
     let c1 = context::with_value(&context::background(), K1("c1k1"));
     check(&c1, "c1", Some("c1k1"), None, None);
-    assert!(c1.to_string().starts_with("context.Background.WithValue("), "{c1}");
+    assert!(
+        c1.to_string().starts_with("context.Background.WithValue("),
+        "{c1}"
+    );
     let c2 = context::with_value(&c1, K2("c2k2"));
     check(&c2, "c2", Some("c1k1"), Some("c2k2"), None);
     let c3 = context::with_value(&c2, K3("c3k3"));
@@ -320,7 +361,10 @@ fn layers() {
             };
             assert_eq!(top.err(), None);
             if timeout {
-                assert_eq!(wait_done(&top, Duration::from_secs(10)), Some(ContextError::DeadlineExceeded));
+                assert_eq!(
+                    wait_done(&top, Duration::from_secs(10)),
+                    Some(ContextError::DeadlineExceeded)
+                );
             } else if let Some(f) = cancels.first() {
                 f.cancel();
                 assert_eq!(top.err(), Some(ContextError::Canceled));
@@ -369,11 +413,19 @@ fn cause() {
     f.cancel(Some(Arc::new(MyErr("second"))));
     assert_eq!(cause_str(&c).as_deref(), Some("first"));
     // deadline with cause, past deadline
-    let (c, _f) = context::with_deadline_cause(&bg, Instant::now() - Duration::from_secs(1), Some(Arc::new(MyErr("late"))));
+    let (c, _f) = context::with_deadline_cause(
+        &bg,
+        Instant::now() - Duration::from_secs(1),
+        Some(Arc::new(MyErr("late"))),
+    );
     assert_eq!(c.err(), Some(ContextError::DeadlineExceeded));
     assert_eq!(cause_str(&c).as_deref(), Some("late"));
     // deadline cancelled before it fires: Canceled, cause Canceled
-    let (c, f) = context::with_timeout_cause(&bg, Duration::from_secs(3600), Some(Arc::new(MyErr("late"))));
+    let (c, f) = context::with_timeout_cause(
+        &bg,
+        Duration::from_secs(3600),
+        Some(Arc::new(MyErr("late"))),
+    );
     f.cancel();
     assert_eq!(c.err(), Some(ContextError::Canceled));
     assert!(is_err(&context::cause(&c).unwrap(), ContextError::Canceled));
@@ -409,7 +461,10 @@ fn cause_race() {
 // Go: TestWithoutCancel
 #[test]
 fn without_cancel() {
-    let (parent, cancel) = context::with_timeout(&context::with_value(&context::background(), K1("v")), Duration::from_secs(60));
+    let (parent, cancel) = context::with_timeout(
+        &context::with_value(&context::background(), K1("v")),
+        Duration::from_secs(60),
+    );
     let c = context::without_cancel(&parent);
     cancel.cancel();
     assert_eq!(parent.err(), Some(ContextError::Canceled));
@@ -460,7 +515,8 @@ fn after_func_called_after_cancel() {
 #[test]
 fn after_func_called_after_timeout() {
     guarded(|| {
-        let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(10));
+        let (ctx, _cancel) =
+            context::with_timeout(&context::background(), Duration::from_millis(10));
         let n = Arc::new(AtomicUsize::new(0));
         let n2 = n.clone();
         let _stop = context::after_func(&ctx, move || {

@@ -42,7 +42,11 @@ fn test_wait_group(wg1: &WaitGroup, wg2: &WaitGroup) {
         .collect();
     wg1.wait_blocking();
     for _ in 0..n {
-        assert_eq!(exited.load(Ordering::SeqCst), 0, "WaitGroup released group too soon");
+        assert_eq!(
+            exited.load(Ordering::SeqCst),
+            0,
+            "WaitGroup released group too soon"
+        );
         wg2.done();
     }
     for t in threads {
