@@ -15,7 +15,7 @@ where
 {
     let (tx, rx) = std::sync::mpsc::channel();
     let h = std::thread::spawn(move || {
-        let out = goro::block_on(fut);
+        let out = goro::run(fut);
         let _ = tx.send(());
         out
     });

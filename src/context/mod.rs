@@ -444,8 +444,12 @@ fn never_done() -> crate::chan::Receiver<()> {
     NEVER.get_or_init(|| crate::chan::chan(0)).1.clone()
 }
 
-/// Runs `f` in a new G of the current runtime; outside a runtime, on a new
-/// thread (Go always has a runtime).
+/// Runs `f` in a new G of the current runtime (Go: `go f()`); outside a
+/// runtime (a cancel called from an ordinary thread), on a new thread.
 pub(crate) fn spawn_detached(f: Box<dyn FnOnce() + Send + 'static>) {
-    crate::loom::thread::spawn(f);
+    if crate::runtime::current_sched().is_some() {
+        drop(crate::runtime::go(async move { f() }));
+    } else {
+        crate::loom::thread::spawn(f);
+    }
 }

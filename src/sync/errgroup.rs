@@ -60,7 +60,7 @@ struct ErrSlot<E> {
 ///
 /// ```
 /// use goro::sync::ErrGroup;
-/// let sum = goro::block_on(async {
+/// let sum = goro::run(async {
 ///     let g = ErrGroup::<String>::new();
 ///     for i in 0..4 {
 ///         g.go(async move {
@@ -220,13 +220,12 @@ impl<E: Send + 'static> ErrGroup<E> {
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
-        let site = std::panic::Location::caller();
         async move {
             let sem = self.sem();
             if let Some((tx, _)) = &sem {
                 let _ = tx.send(()).await;
             }
-            self.spawn_at(fut, sem, site);
+            self.spawn(fut, sem);
         }
     }
 
@@ -252,13 +251,6 @@ impl<E: Send + 'static> ErrGroup<E> {
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
-        self.spawn_at(fut, sem, std::panic::Location::caller());
-    }
-
-    fn spawn_at<F>(&self, fut: F, sem: Option<Sem>, site: &'static std::panic::Location<'static>)
-    where
-        F: Future<Output = Result<(), E>> + Send + 'static,
-    {
         self.inner.wg.add(1);
         let inner = self.inner.clone();
         super::spawn_g(
@@ -269,7 +261,6 @@ impl<E: Send + 'static> ErrGroup<E> {
                     inner.record(e);
                 }
             },
-            site,
         );
     }
 

@@ -15,16 +15,17 @@ pub use errgroup::{ErrGroup, GroupError};
 pub use waitgroup::{Wait, WaitGroup};
 
 use std::future::Future;
-use std::panic::Location;
 
-/// Spawns `fut` as a detached G (Go's `go`), keeping the caller's site for
-/// goroutine dumps.
+/// Spawns `fut` as a detached G (Go's `go`) with `goro::go`; the caller's
+/// site (through `#[track_caller]`) is kept for goroutine dumps.
 ///
-/// SHIM until the runtime's `go` lands in main: drives the future on a new
-/// thread.
-pub(crate) fn spawn_g<F>(fut: F, _site: &'static Location<'static>)
+/// # Panics
+///
+/// Outside a goro runtime, like `goro::go`.
+#[track_caller]
+pub(crate) fn spawn_g<F>(fut: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    crate::loom::thread::spawn(move || crate::runtime::block_on(fut));
+    drop(crate::runtime::go(fut));
 }

@@ -276,7 +276,6 @@ impl WaitGroup {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let site = std::panic::Location::caller();
         self.add(1);
         let wg = self.clone();
         super::spawn_g(
@@ -284,7 +283,6 @@ impl WaitGroup {
                 let _done = DoneGuard(wg);
                 fut.await;
             },
-            site,
         );
     }
 

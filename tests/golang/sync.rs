@@ -121,7 +121,7 @@ fn wait_group_align() {
 #[test]
 fn wait_group_go() {
     guarded(|| {
-        let done = goro::block_on(async {
+        let done = goro::run(async {
             let wg = WaitGroup::new();
             let i = Arc::new(AtomicUsize::new(0));
             for _ in 0..100 {
@@ -141,17 +141,39 @@ fn wait_group_go() {
 #[test]
 fn wait_group_go_waits_for_parked_g() {
     guarded(|| {
-        let wg = WaitGroup::new();
-        let (tx, rx) = goro::chan::<()>(0);
-        let started = Arc::new(AtomicBool::new(false));
-        let s = started.clone();
-        // A G parked forever on a channel; dropping the sender ends it.
-        wg.go(async move {
-            s.store(true, Ordering::SeqCst);
-            let _ = rx.recv().await;
+        let started = goro::run(async {
+            let wg = WaitGroup::new();
+            let (tx, rx) = goro::chan::<()>(0);
+            let started = Arc::new(AtomicBool::new(false));
+            let s = started.clone();
+            // A G parked on a channel; dropping the sender ends it.
+            wg.go(async move {
+                s.store(true, Ordering::SeqCst);
+                let _ = rx.recv().await;
+            });
+            goro::gosched().await;
+            drop(tx);
+            wg.wait().await;
+            started.load(Ordering::SeqCst)
         });
-        drop(tx);
+        assert!(started);
+    });
+}
+
+// Go 1.25's `wg.Go`: done runs even if the function panics (a drop guard).
+#[test]
+fn wait_group_go_done_on_panic() {
+    guarded(|| {
+        let rt = goro::Runtime::new();
+        let wg = WaitGroup::new();
+        let w = wg.clone();
+        rt.block_on(async move {
+            w.go(async {
+                panic!("boom in a WaitGroup G");
+            });
+        });
+        // The panicking G still called done.
         wg.wait_blocking();
-        assert!(started.load(Ordering::SeqCst));
+        assert_eq!(wg.__counter(), 0);
     });
 }
