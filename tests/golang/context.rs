@@ -4,6 +4,7 @@
 use goro::context::{self, Cause, Context, ContextError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// Runs `f` on a thread and fails if it does not finish within 30 s.
@@ -72,10 +73,12 @@ fn with_cancel() {
     let all = [c1.clone(), o.clone(), c2.clone()];
     for c in &all {
         assert_eq!(c.err(), None);
+        assert!(c.done().try_recv().is_err() && !c.done().is_closed(), "{c} done before cancel");
     }
     cancel.cancel();
     for c in &all {
         assert_eq!(c.err(), Some(ContextError::Canceled));
+        assert_eq!(c.done().recv_blocking(), None, "{c} done not closed");
     }
     assert_eq!(ContextError::Canceled.to_string(), "context canceled");
     assert_eq!(
@@ -308,18 +311,30 @@ fn simultaneous_cancels() {
 #[test]
 fn interlocked_cancels() {
     guarded(|| {
-        let (parent, cancel_parent) = context::with_cancel(&context::background());
-        let (child, cancel_child) = context::with_cancel(&parent);
-        let p = parent.clone();
-        let t = std::thread::spawn(move || {
-            while p.err().is_none() {
-                std::thread::yield_now();
-            }
-            cancel_child.cancel();
+        goro::run(async {
+            let (parent, cancel_parent) = context::with_cancel(&context::background());
+            let (child, cancel_child) = context::with_cancel(&parent);
+            let p = parent.clone();
+            goro::go(async move {
+                let _ = p.done().recv().await;
+                cancel_child.cancel();
+            });
+            cancel_parent.cancel();
+            let timeout = goro::time::sleep(Duration::from_secs(1));
+            let done = child.done();
+            let closed = async { done.recv().await.is_none() };
+            // Poll the two by hand: whichever finishes first.
+            let mut timeout = std::pin::pin!(timeout);
+            let mut closed = std::pin::pin!(closed);
+            let ok = std::future::poll_fn(|cx| {
+                if let std::task::Poll::Ready(b) = closed.as_mut().poll(cx) {
+                    return std::task::Poll::Ready(b);
+                }
+                timeout.as_mut().poll(cx).map(|_| false)
+            })
+            .await;
+            assert!(ok, "child context not cancelled");
         });
-        cancel_parent.cancel();
-        t.join().unwrap();
-        assert_eq!(child.err(), Some(ContextError::Canceled));
     });
 }
 
