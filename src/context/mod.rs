@@ -323,6 +323,14 @@ impl fmt::Debug for CancelCauseFunc {
 ///
 /// The child is done when `cancel` is called or when `parent` is done,
 /// whichever happens first. One allocation; O(1) to create and to cancel.
+///
+/// ```
+/// use goro::context::{self, ContextError};
+/// let (parent, cancel_parent) = context::with_cancel(&context::background());
+/// let (child, _cancel_child) = context::with_cancel(&parent);
+/// cancel_parent.cancel();
+/// assert_eq!(child.err(), Some(ContextError::Canceled));
+/// ```
 pub fn with_cancel(parent: &Context) -> (Context, CancelFunc) {
     let node = CancelCtx::new(parent, Kind::Cancel, parent.deadline());
     (
@@ -350,6 +358,16 @@ pub fn with_cancel_cause(parent: &Context) -> (Context, CancelCauseFunc) {
 ///
 /// The key is the value's type: use a newtype per key, as Go code uses an
 /// unexported key type.
+///
+/// ```
+/// use goro::context;
+/// #[derive(Clone, Debug, PartialEq)]
+/// struct RequestId(u64);
+/// let ctx = context::with_value(&context::background(), RequestId(7));
+/// let (child, _cancel) = context::with_cancel(&ctx);
+/// assert_eq!(child.value::<RequestId>(), Some(RequestId(7)));
+/// assert_eq!(child.value::<String>(), None);
+/// ```
 pub fn with_value<V: Any + Send + Sync>(parent: &Context, v: V) -> Context {
     Context {
         repr: Repr::Value(Arc::new(ValueCtx {
@@ -364,6 +382,16 @@ pub fn with_value<V: Any + Send + Sync>(parent: &Context, v: V) -> Context {
 
 /// A child of `parent` that keeps its values but is never cancelled and has
 /// no deadline: Go's `context.WithoutCancel`.
+///
+/// ```
+/// use goro::context;
+/// let (ctx, cancel) = context::with_cancel(&context::with_value(&context::background(), 1u8));
+/// let detached = context::without_cancel(&ctx);
+/// cancel.cancel();
+/// assert!(ctx.err().is_some());
+/// assert_eq!(detached.err(), None);
+/// assert_eq!(detached.value::<u8>(), Some(1));
+/// ```
 pub fn without_cancel(parent: &Context) -> Context {
     Context {
         repr: Repr::WithoutCancel(Arc::new(WithoutCancelCtx {
@@ -377,6 +405,15 @@ pub fn without_cancel(parent: &Context) -> Context {
 /// `None` while `ctx` is not done. When it is done: the cause given to the
 /// cancel that won (for a child cancelled by its parent, the parent's
 /// cause), or the [`ContextError`] itself when none was given.
+///
+/// ```
+/// use goro::context::{self, ContextError};
+/// let (ctx, cancel) = context::with_cancel(&context::background());
+/// assert!(context::cause(&ctx).is_none());
+/// cancel.cancel();
+/// let c = context::cause(&ctx).unwrap();
+/// assert_eq!(c.downcast_ref::<ContextError>(), Some(&ContextError::Canceled));
+/// ```
 pub fn cause(ctx: &Context) -> Option<Cause> {
     ctx.cancel_node().and_then(|c| c.cause())
 }
@@ -388,6 +425,14 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFun
 }
 
 /// [`with_deadline`] at `now + timeout`: Go's `context.WithTimeout`.
+///
+/// ```
+/// use goro::context::{self, ContextError};
+/// use std::time::Duration;
+/// let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(5));
+/// assert_eq!(ctx.done().recv_blocking(), None); // closed at the deadline
+/// assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+/// ```
 pub fn with_timeout(parent: &Context, timeout: Duration) -> (Context, CancelFunc) {
     with_deadline_cause(parent, Instant::now() + timeout, None)
 }

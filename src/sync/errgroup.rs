@@ -140,6 +140,23 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// The context's [`cause`](crate::context::cause) is then a
     /// [`GroupError`] carrying the first error's message (the error value
     /// itself goes to `wait`), or `Canceled` if there was no error.
+    ///
+    /// ```
+    /// use goro::context::{self, ContextError};
+    /// use goro::sync::ErrGroup;
+    /// let (res, err) = goro::run(async {
+    ///     let (g, ctx) = ErrGroup::<String>::with_context(&context::background());
+    ///     let c = ctx.clone();
+    ///     g.go(async move {
+    ///         c.cancelled().await; // stops when a sibling fails
+    ///         Ok(())
+    ///     });
+    ///     g.go(async { Err("failed".to_string()) });
+    ///     (g.wait().await, ctx.err())
+    /// });
+    /// assert_eq!(res, Err("failed".to_string()));
+    /// assert_eq!(err, Some(ContextError::Canceled));
+    /// ```
     pub fn with_context(ctx: &Context) -> (ErrGroup<E>, Context)
     where
         E: fmt::Display,
@@ -253,15 +270,13 @@ impl<E: Send + 'static> ErrGroup<E> {
     {
         self.inner.wg.add(1);
         let inner = self.inner.clone();
-        super::spawn_g(
-            async move {
-                // Go's `defer g.done()`: runs even if `fut` panics.
-                let _done = Done { inner: &inner, sem };
-                if let Err(e) = fut.await {
-                    inner.record(e);
-                }
-            },
-        );
+        super::spawn_g(async move {
+            // Go's `defer g.done()`: runs even if `fut` panics.
+            let _done = Done { inner: &inner, sem };
+            if let Err(e) = fut.await {
+                inner.record(e);
+            }
+        });
     }
 
     /// Waits until every G of the group has finished, then returns the

@@ -271,6 +271,23 @@ impl WaitGroup {
     /// # Panics
     ///
     /// Outside a goro runtime (spawning needs one), like `goro::go`.
+    ///
+    /// ```
+    /// use goro::sync::WaitGroup;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let n = goro::run(async {
+    ///     let wg = WaitGroup::new();
+    ///     let n = Arc::new(AtomicUsize::new(0));
+    ///     for _ in 0..10 {
+    ///         let n = n.clone();
+    ///         wg.go(async move { n.fetch_add(1, Ordering::SeqCst); });
+    ///     }
+    ///     wg.wait().await;
+    ///     n.load(Ordering::SeqCst)
+    /// });
+    /// assert_eq!(n, 10);
+    /// ```
     #[track_caller]
     pub fn go<F>(&self, fut: F)
     where
@@ -278,12 +295,10 @@ impl WaitGroup {
     {
         self.add(1);
         let wg = self.clone();
-        super::spawn_g(
-            async move {
-                let _done = DoneGuard(wg);
-                fut.await;
-            },
-        );
+        super::spawn_g(async move {
+            let _done = DoneGuard(wg);
+            fut.await;
+        });
     }
 
     /// Current counter (for tests and debugging).

@@ -2,9 +2,9 @@
 //! Each test names the Go test it mirrors.
 
 use goro::context::{self, Cause, Context, ContextError};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// Runs `f` on a thread and fails if it does not finish within 30 s.
@@ -73,7 +73,10 @@ fn with_cancel() {
     let all = [c1.clone(), o.clone(), c2.clone()];
     for c in &all {
         assert_eq!(c.err(), None);
-        assert!(c.done().try_recv().is_err() && !c.done().is_closed(), "{c} done before cancel");
+        assert!(
+            c.done().try_recv().is_err() && !c.done().is_closed(),
+            "{c} done before cancel"
+        );
     }
     cancel.cancel();
     for c in &all {
