@@ -232,18 +232,15 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// calling G (wait reason `chan send`, as Go's `sem <- token{}`).
     /// Cancel safe: dropping it before it completes takes no slot and
     /// spawns nothing.
-    #[track_caller]
-    pub fn go_async<F>(&self, fut: F) -> impl Future<Output = ()> + Send + '_
+    pub async fn go_async<F>(&self, fut: F)
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
-        async move {
-            let sem = self.sem();
-            if let Some((tx, _)) = &sem {
-                let _ = tx.send(()).await;
-            }
-            self.spawn(fut, sem);
+        let sem = self.sem();
+        if let Some((tx, _)) = &sem {
+            let _ = tx.send(()).await;
         }
+        self.spawn(fut, sem);
     }
 
     /// Runs `fut` in a new G only if a slot is free now (Go's `TryGo`);
