@@ -97,21 +97,6 @@ impl<T> Sudog<T> {
         self.state.load(Ordering::Acquire)
     }
 
-    /// Resets the state for a new wait (owner, sudog unlinked and idle).
-    #[inline]
-    pub(crate) fn reset(&self) {
-        self.state.store(WAITING, Ordering::Relaxed);
-    }
-
-    /// Whether the sudog is linked in a queue.
-    ///
-    /// # Safety
-    /// Caller holds the lock of the channel the sudog may be linked into.
-    #[inline]
-    pub(crate) unsafe fn is_queued(&self) -> bool {
-        self.queued.get()
-    }
-
     /// Prepares for linking: select word (or null), index and waker.
     ///
     /// # Safety
@@ -120,7 +105,11 @@ impl<T> Sudog<T> {
     pub(crate) unsafe fn prepare(&self, sel: *const AtomicUsize, index: usize, waker: &Waker) {
         self.sel.set(sel);
         self.sel_index.set(index);
-        self.state.store(WAITING, Ordering::Relaxed);
+        // Reset after a completed wait (the Stream reuses its sudog). Only
+        // when needed: a fresh sudog is already WAITING.
+        if self.state.load(Ordering::Relaxed) != WAITING {
+            self.state.store(WAITING, Ordering::Relaxed);
+        }
         // SAFETY: lock held / owner access per the protocol.
         self.waker.with_mut(|w| unsafe { set_waker(&mut *w, waker) });
     }

@@ -422,6 +422,52 @@ pub mod __loom {
     pub fn len() -> usize {
         super::fallback::timers().len()
     }
+
+    /// A standalone heap (a P's), for models of the heap itself.
+    #[derive(Debug, Default)]
+    pub struct Heap(super::timers::Timers);
+
+    /// A sleep-kind timer armed on a [`Heap`].
+    #[derive(Debug)]
+    pub struct HeapTimer(super::TimerRef);
+
+    impl Heap {
+        /// An empty heap.
+        pub fn new() -> Self {
+            Heap(super::timers::Timers::new())
+        }
+        /// Arms a timer an hour from now on this heap.
+        pub fn arm_far(&self) -> HeapTimer {
+            let t = super::TimerShared::new(super::Kind::Wake);
+            let when = super::nanos_after(std::time::Duration::from_secs(3600));
+            t.modify(when, 0, Some(std::task::Waker::noop().clone()), || false);
+            self.0.add(t.clone());
+            HeapTimer(t)
+        }
+        /// `Timers::run_due`.
+        pub fn run_due(&self, now: Instant) -> usize {
+            self.0.run_due(now)
+        }
+        /// `Timers::move_all_to`.
+        pub fn move_all_to(&self, dst: &Heap) -> bool {
+            self.0.move_all_to(&dst.0)
+        }
+        /// `Timers::len`.
+        pub fn len(&self) -> usize {
+            self.0.len()
+        }
+        /// Whether no live timers remain.
+        pub fn is_empty(&self) -> bool {
+            self.0.len() == 0
+        }
+    }
+
+    impl HeapTimer {
+        /// Stops the timer; true if it was pending.
+        pub fn stop(&self) -> bool {
+            self.0.stop(|| false)
+        }
+    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -44,7 +44,8 @@ fn sleep_sleeps() {
 }
 
 fn after_func_step(i: Arc<AtomicI32>, c: Sender<bool>) {
-    if i.fetch_sub(1, Ordering::SeqCst) - 1 >= 0 {
+    // Go: `i--; if i >= 0`.
+    if i.fetch_sub(1, Ordering::SeqCst) > 0 {
         let (i2, c2) = (i.clone(), c.clone());
         after_func(Duration::ZERO, move || {
             after_func_step(i2.clone(), c2.clone())
