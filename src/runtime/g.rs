@@ -172,14 +172,6 @@ impl GRef {
         self.0 == other.0
     }
 
-    /// A Waker owning one new reference to this G.
-    pub(crate) fn waker(&self) -> Waker {
-        let r = self.clone_ref().into_raw();
-        // SAFETY: the vtable's functions uphold RawWaker's contract for a
-        // pointer that owns one G reference.
-        unsafe { Waker::from_raw(RawWaker::new(r as *const (), &WAKER_VTABLE)) }
-    }
-
     /// Polls the G's future; `Ready(panicked)` when it finished.
     ///
     /// # Safety
@@ -370,16 +362,6 @@ unsafe fn waker_drop(p: *const ()) {
 /// The Waker vtable of every G.
 pub(crate) fn waker_vtable() -> &'static RawWakerVTable {
     &WAKER_VTABLE
-}
-
-/// If `w` is a goro G's waker, a reference to that G's header.
-pub(crate) fn header_of_waker(w: &Waker) -> Option<&Header> {
-    if w.vtable() == &WAKER_VTABLE {
-        // SAFETY: our wakers carry a live header pointer.
-        Some(unsafe { &*(w.data() as *const Header) })
-    } else {
-        None
-    }
 }
 
 /// Go's `ready`: makes a parked G runnable. A G already queued or done is

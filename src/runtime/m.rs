@@ -129,6 +129,7 @@ pub(crate) struct MCtx {
 }
 
 crate::loom::thread_local! {
+    #[allow(clippy::missing_const_for_thread_local)] // loom's macro takes no const block
     static CURRENT: Cell<*const MCtx> = Cell::new(ptr::null());
 }
 
@@ -462,7 +463,7 @@ fn steal_work(ctx: &MCtx, p: &P) -> Option<GRef> {
 /// Before stealing a running P's runnext, give its owner a few µs to take
 /// it itself (Go: usleep(3)), so a ping-pong pair keeps its P.
 fn backoff_for_runnext(victim: &P) {
-    if victim.runq.len() == 0 || victim.status.load(Ordering::Relaxed) != super::p::P_RUNNING {
+    if victim.runq.is_empty() || victim.status.load(Ordering::Relaxed) != super::p::P_RUNNING {
         return;
     }
     let until = Instant::now() + std::time::Duration::from_micros(3);

@@ -488,7 +488,7 @@ impl Sched {
             self.startm(p.id, true);
             return;
         }
-        if p.timers.len() > 0 {
+        if !p.timers.is_empty() {
             self.startm(p.id, false);
             return;
         }
@@ -671,7 +671,7 @@ impl Sched {
         let parked: Vec<LArc<MPark>> = {
             let mut idle = self.idle.lock();
             let mut v: Vec<_> = idle.ms.drain(..).collect();
-            v.extend(idle.syscall_waiters.drain(..));
+            v.append(&mut idle.syscall_waiters);
             v
         };
         for m in parked {

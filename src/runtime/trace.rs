@@ -128,7 +128,7 @@ fn all_asleep(sched: &Sched) -> bool {
         return false;
     }
     let n = sched.gomaxprocs.load(Ordering::Relaxed);
-    if (0..n).any(|i| sched.p(i).is_some_and(|p| p.timers.len() > 0)) {
+    if (0..n).any(|i| sched.p(i).is_some_and(|p| !p.timers.is_empty())) {
         return false;
     }
     sched.registry.snapshot().iter().all(|gr| {
