@@ -55,7 +55,7 @@ pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 /// boundaries: Go's `context.Context`.
 ///
 /// A cheap `Clone + Send + Sync` handle. Make one with [`background`] or
-/// [`todo`], derive children with [`with_cancel`], [`with_deadline`],
+/// [`todo`](todo()), derive children with [`with_cancel`], [`with_deadline`],
 /// [`with_timeout`], [`with_value`], [`without_cancel`]. Cancelling a
 /// context cancels all contexts derived from it.
 ///
