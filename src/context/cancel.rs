@@ -337,3 +337,4 @@ impl Drop for CancelCtx {
         self.detach();
     }
 }
+
