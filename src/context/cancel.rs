@@ -40,6 +40,9 @@
 //! causes) happens under a context lock: it is collected in a [`Deferred`]
 //! and done after every lock is released. Since the tree has no cycles and
 //! every nested acquisition goes downwards, no cycle of waits can form.
+//! The other locks of this module are leaves, never held while taking a
+//! context lock or while cancelling: an after-func's one-shot slot
+//! (afterfunc.rs) and a deadline timer's slot (deadline.rs).
 
 use super::deadline::DeadlineTimer;
 use super::{Cause, Context, ContextError};
