@@ -144,6 +144,22 @@ impl Context {
     /// cancel.cancel();
     /// assert_eq!(done.recv_blocking(), None); // closed
     /// ```
+    ///
+    /// In `select!`, Go's `case <-ctx.Done():`:
+    ///
+    /// ```
+    /// use goro::context;
+    /// use std::time::Duration;
+    /// let stopped_early = goro::run(async {
+    ///     let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(5));
+    ///     let (_tx, jobs) = goro::chan::<u32>(0);
+    ///     goro::select! {
+    ///         recv(jobs) -> _ => false,
+    ///         recv(ctx.done()) -> _ => true,
+    ///     }
+    /// });
+    /// assert!(stopped_early);
+    /// ```
     pub fn done(&self) -> crate::chan::Receiver<()> {
         match self.cancel_node() {
             Some(n) => n.done(),
