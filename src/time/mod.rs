@@ -38,6 +38,13 @@ fn start(t: TimerRef) {
     }
 }
 
+/// Allocates a timer armed for `when` and hands it to a heap.
+fn start_new(kind: Kind, when: u64, period: u64, waker: Option<std::task::Waker>) -> TimerRef {
+    let t = TimerShared::new_armed(kind, when, period, waker);
+    start(t.clone());
+    t
+}
+
 /// Runs an `after_func` function: in a new G inside a runtime, on a fresh
 /// thread otherwise.
 fn spawn_func(f: std::sync::Arc<dyn Fn() + Send + Sync>) {
@@ -136,11 +143,8 @@ impl Future for Sleep {
                 if to_nanos(Instant::now()) >= this.when {
                     return Poll::Ready(());
                 }
-                let t = TimerShared::new(Kind::Wake);
-                let (_, needs_add) = t.modify(this.when, 0, Some(cx.waker().clone()), || false);
-                debug_assert!(needs_add);
-                start(t.clone());
-                this.timer = Some(t);
+                let waker = Some(cx.waker().clone());
+                this.timer = Some(start_new(Kind::Wake, this.when, 0, waker));
             }
             Some(t) => {
                 if t.poll_fired(cx.waker()) {
@@ -207,8 +211,7 @@ fn drain(rx: Option<&Receiver<Instant>>) -> bool {
 /// ```
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = timer_chan(1);
-    let t = TimerShared::new(Kind::Chan(tx));
-    arm(&t, nanos_after(d), 0, None);
+    start_new(Kind::Chan(tx), nanos_after(d), 0, None);
     rx
 }
 
@@ -248,8 +251,7 @@ impl Timer {
     /// elapsed (Go: `time.NewTimer(d)`). A zero `d` fires at once.
     pub fn new(d: Duration) -> Timer {
         let (tx, rx) = timer_chan(1);
-        let t = TimerShared::new(Kind::Chan(tx));
-        arm(&t, nanos_after(d), 0, None);
+        let t = start_new(Kind::Chan(tx), nanos_after(d), 0, None);
         Timer { t, rx }
     }
 
@@ -319,8 +321,7 @@ where
 {
     // Never sent on and never closed: blocks forever, like Go's nil `C`.
     let (_, rx) = timer_chan(0);
-    let t = TimerShared::new(Kind::Func(std::sync::Arc::new(f)));
-    arm(&t, nanos_after(d), 0, None);
+    let t = start_new(Kind::Func(std::sync::Arc::new(f)), nanos_after(d), 0, None);
     Timer { t, rx }
 }
 
@@ -365,8 +366,7 @@ impl Ticker {
             panic!("non-positive interval for NewTicker");
         }
         let (tx, rx) = timer_chan(1);
-        let t = TimerShared::new(Kind::Chan(tx));
-        arm(&t, nanos_after(d), period_nanos(d), None);
+        let t = start_new(Kind::Chan(tx), nanos_after(d), period_nanos(d), None);
         Ticker { t, rx }
     }
 
@@ -438,9 +438,9 @@ pub mod __loom {
         }
         /// Arms a timer an hour from now on this heap.
         pub fn arm_far(&self) -> HeapTimer {
-            let t = super::TimerShared::new(super::Kind::Wake);
             let when = super::nanos_after(std::time::Duration::from_secs(3600));
-            t.modify(when, 0, Some(std::task::Waker::noop().clone()), || false);
+            let waker = Some(std::task::Waker::noop().clone());
+            let t = super::TimerShared::new_armed(super::Kind::Wake, when, 0, waker);
             self.0.add(t.clone());
             HeapTimer(t)
         }

@@ -181,16 +181,24 @@ impl TState {
 
 impl TimerShared {
     /// A timer of the given kind, not yet armed.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(kind: Kind) -> TimerRef {
+        Self::new_armed(kind, 0, 0, None)
+    }
+
+    /// A timer already armed for `when` (encoded; 0 = not armed) with
+    /// `period`: its one allocation. The caller hands it to a heap
+    /// (`add_timer`) next.
+    pub(crate) fn new_armed(kind: Kind, when: u64, period: u64, waker: Option<Waker>) -> TimerRef {
         crate::loom::Arc::new(TimerShared {
             state: Mutex::new(TState {
-                when: 0,
-                period: 0,
+                when,
+                period,
                 seq: 0,
                 generation: 0,
                 ts: std::ptr::null(),
                 entry_when: 0,
-                waker: None,
+                waker,
             }),
             kind,
         })
