@@ -290,8 +290,10 @@ impl TimerShared {
             return None;
         }
         if st.period == 0 {
-            debug_assert!(st.ts.is_null());
-            st.when = 0;
+            // Normally the timer has no entry now (it was popped). A late
+            // `add` from an older reset may have given it one since; that
+            // entry becomes a zombie, so the timer fires once.
+            st.set_when(0);
         }
         Some(f())
     }
