@@ -423,6 +423,16 @@ pub mod __loom {
         super::fallback::timers().len()
     }
 
+    /// Entries in the model's heap, zombies included.
+    pub fn entries() -> usize {
+        super::fallback::timers().entries()
+    }
+
+    /// Zombie entries counted in the model's heap.
+    pub fn zombies() -> usize {
+        super::fallback::timers().zombies()
+    }
+
     /// A standalone heap (a P's), for models of the heap itself.
     #[derive(Debug, Default)]
     pub struct Heap(super::timers::Timers);

@@ -420,6 +420,18 @@ impl Timers {
         len.saturating_sub(self.core.zombies.load(Ordering::Relaxed))
     }
 
+    /// Entries, zombies included (for tests and models).
+    #[cfg(any(test, loom))]
+    pub(crate) fn entries(&self) -> usize {
+        self.core.len.load(Ordering::Relaxed)
+    }
+
+    /// Counted zombies (for tests and models).
+    #[cfg(any(test, loom))]
+    pub(crate) fn zombies(&self) -> usize {
+        self.core.zombies.load(Ordering::Relaxed)
+    }
+
     /// Whether there are no live timers.
     #[allow(dead_code)]
     pub(crate) fn is_empty(&self) -> bool {
