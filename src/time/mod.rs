@@ -25,15 +25,10 @@ use std::time::{Duration, Instant};
 use crate::chan::{Receiver, Sender};
 use timers::{Kind, TimerRef, TimerShared, nanos_after, to_nanos};
 
-/// Shim until the runtime's `add_timer` lands: no thread is an M yet.
-fn add_timer(t: TimerRef) -> Result<(), TimerRef> {
-    Err(t)
-}
-
 /// Hands an armed timer to the current P's heap, or to the fallback heap
 /// outside a runtime. The caller holds no timer lock.
 fn start(t: TimerRef) {
-    if let Err(t) = add_timer(t) {
+    if let Err(t) = crate::runtime::add_timer(t) {
         fallback::add(t);
     }
 }
