@@ -42,8 +42,14 @@ fn start_new(kind: Kind, when: u64, period: u64, waker: Option<std::task::Waker>
 
 /// Runs an `after_func` function: in a new G inside a runtime, on a fresh
 /// thread otherwise.
+/// (The timer fires on an M of the runtime whose P armed it, or on the
+/// fallback thread for timers armed outside any runtime.)
 fn spawn_func(f: std::sync::Arc<dyn Fn() + Send + Sync>) {
-    crate::loom::thread::spawn(move || f());
+    if crate::runtime::current_sched().is_some() {
+        drop(crate::runtime::go(async move { f() }));
+    } else {
+        crate::loom::thread::spawn(move || f());
+    }
 }
 
 /// Fires a popped channel/func timer or ticker if no stop/reset happened
