@@ -420,14 +420,14 @@ impl Timers {
         len.saturating_sub(self.core.zombies.load(Ordering::Relaxed))
     }
 
-    /// Entries, zombies included (for tests and models).
-    #[cfg(any(test, loom))]
+    /// Entries, zombies included (for the loom models).
+    #[cfg(loom)]
     pub(crate) fn entries(&self) -> usize {
         self.core.len.load(Ordering::Relaxed)
     }
 
-    /// Counted zombies (for tests and models).
-    #[cfg(any(test, loom))]
+    /// Counted zombies (for the loom models).
+    #[cfg(loom)]
     pub(crate) fn zombies(&self) -> usize {
         self.core.zombies.load(Ordering::Relaxed)
     }
