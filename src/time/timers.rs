@@ -324,6 +324,11 @@ struct Core {
     /// Dead entries (see the invariants); incremented under a `t.mu`,
     /// decremented under `t.mu` or the heap lock plus `t.mu`.
     zombies: AtomicUsize,
+    /// Heap length that triggers the next full sweep; under the heap lock.
+    sweep_at: AtomicUsize,
+    /// Upper bound on channel-timer entries (exact after a sweep); under
+    /// the heap lock. No channel timers, no growth-triggered sweep.
+    chans: AtomicUsize,
 }
 
 /// A timer heap: one per P (Go's `p.timers`), plus the fallback heap used
@@ -366,6 +371,8 @@ impl Timers {
                 next_when: AtomicU64::new(0),
                 len: AtomicUsize::new(0),
                 zombies: AtomicUsize::new(0),
+                sweep_at: AtomicUsize::new(SWEEP_MIN),
+                chans: AtomicUsize::new(0),
             }),
         }
     }
@@ -381,7 +388,11 @@ impl Timers {
     /// The caller must not hold any timer lock.
     pub(crate) fn add(&self, t: TimerRef) -> bool {
         let mut h = self.core.heap.lock();
-        if self.core.zombies.load(Ordering::Relaxed) > 0 {
+        if h.len() >= self.core.sweep_at.load(Ordering::Relaxed)
+            && self.core.chans.load(Ordering::Relaxed) > 0
+        {
+            self.sweep_locked(&mut h);
+        } else if self.core.zombies.load(Ordering::Relaxed) > 0 {
             self.clean_locked(&mut h);
         }
         let mut st = t.state.lock();
@@ -393,6 +404,9 @@ impl Timers {
         st.entry_when = st.when;
         let (when, generation) = (st.when, st.generation);
         drop(st);
+        if matches!(t.kind, Kind::Chan(_)) {
+            self.core.chans.fetch_add(1, Ordering::Relaxed);
+        }
         h.push(Entry {
             when,
             generation,
@@ -501,6 +515,9 @@ impl Timers {
             st.entry_when = st.when;
             let when = st.when;
             drop(st);
+            if matches!(e.t.kind, Kind::Chan(_)) {
+                dst.core.chans.fetch_add(1, Ordering::Relaxed);
+            }
             dst_h.push(Entry {
                 when,
                 generation: e.generation,
@@ -510,6 +527,7 @@ impl Timers {
             siftup(&mut dst_h, i);
         }
         debug_assert_eq!(self.core.zombies.load(Ordering::Relaxed), 0);
+        self.core.chans.store(0, Ordering::Relaxed);
         self.publish(&src_h);
         dst.publish(&dst_h);
         dst_h.first().map_or(u64::MAX, |e| e.when) < before
@@ -534,41 +552,86 @@ impl Timers {
     /// Go: `cleanHead` and `adjust`.
     fn clean_locked(&self, h: &mut Vec<Entry>) {
         if self.too_many_zombies() {
-            let me = self.core_ptr();
-            let mut removed = 0;
-            h.retain(|e| {
-                let mut st = e.t.state.lock();
-                let own = st.ts == me && st.generation == e.generation;
-                if own && st.when != 0 {
-                    st.entry_when = e.when;
-                    return true;
-                }
-                if own {
-                    st.ts = std::ptr::null();
-                }
-                removed += 1;
-                false
-            });
-            self.core.zombies.fetch_sub(removed, Ordering::Relaxed);
-            for i in (0..h.len().div_ceil(4)).rev() {
-                siftdown(h, i);
+            self.sweep_locked(h);
+            return;
+        }
+        while let Some(e) = h.first() {
+            let mut st = e.t.state.lock();
+            let own = st.ts == self.core_ptr() && st.generation == e.generation;
+            if own && st.when != 0 {
+                break;
             }
-        } else {
-            while let Some(e) = h.first() {
-                let mut st = e.t.state.lock();
-                let own = st.ts == self.core_ptr() && st.generation == e.generation;
-                if own && st.when != 0 {
-                    break;
-                }
-                if own {
-                    st.ts = std::ptr::null();
-                }
-                drop(st);
-                self.core.zombies.fetch_sub(1, Ordering::Relaxed);
-                pop_top(h);
+            if own {
+                st.ts = std::ptr::null();
             }
+            drop(st);
+            self.core.zombies.fetch_sub(1, Ordering::Relaxed);
+            pop_top(h);
         }
         self.publish(h);
+    }
+
+    /// Removes every dead entry, and every channel timer nobody can receive
+    /// from any more (all its receivers dropped: Go 1.23 lets the garbage
+    /// collector take such timers), then re-heapifies. Run when zombies
+    /// exceed a quarter of the heap, and when the heap has doubled since the
+    /// last sweep, so a loop of forgotten `after(long)` stays bounded.
+    fn sweep_locked(&self, h: &mut Vec<Entry>) {
+        let me = self.core_ptr();
+        let mut zombies = 0;
+        let mut chans = 0;
+        let no_zombies = self.core.zombies.load(Ordering::Relaxed) == 0;
+        h.retain(|e| {
+            let unobservable = unreachable(&e.t);
+            if no_zombies && !unobservable {
+                // No dead entries exist: only unobservable ones need a look.
+                chans += usize::from(matches!(e.t.kind, Kind::Chan(_)));
+                return true;
+            }
+            let mut st = e.t.state.lock();
+            let own = st.ts == me && st.generation == e.generation;
+            if own && st.when != 0 {
+                if !unobservable {
+                    chans += usize::from(matches!(e.t.kind, Kind::Chan(_)));
+                    return true;
+                }
+                // Live but unobservable: drop it (it was not a zombie).
+                st.ts = std::ptr::null();
+                st.when = 0;
+                return false;
+            }
+            if own {
+                st.ts = std::ptr::null();
+            }
+            zombies += 1;
+            false
+        });
+        self.core.zombies.fetch_sub(zombies, Ordering::Relaxed);
+        for i in (0..h.len().div_ceil(4)).rev() {
+            siftdown(h, i);
+        }
+        self.core.chans.store(chans, Ordering::Relaxed);
+        self.core
+            .sweep_at
+            .store((2 * h.len()).max(SWEEP_MIN), Ordering::Relaxed);
+        self.publish(h);
+    }
+}
+
+/// The heap size below which no growth-triggered sweep happens.
+const SWEEP_MIN: usize = 1024;
+
+/// Whether firing `t` could never be observed: a channel timer whose every
+/// receiver was dropped (a count that never rises again once it is 0).
+fn unreachable(t: &TimerShared) -> bool {
+    match &t.kind {
+        Kind::Chan(tx) => {
+            tx.hchan()
+                .receivers
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == 0
+        }
+        _ => false,
     }
 }
 
@@ -976,6 +1039,52 @@ mod tests {
         t.modify(to_nanos(b), 0, wk(1, &log), || false);
         assert!(other.add(t.clone()));
         assert_eq!(other.run_due(b), 1);
+    }
+
+    #[test]
+    fn unobservable_channel_timers_are_swept_as_the_heap_grows() {
+        let ts = Timers::new();
+        let b = base();
+        let mut kept = Vec::new();
+        for i in 0..5000u64 {
+            let (tx, rx) = crate::chan::chan::<Instant>(1);
+            let t = TimerShared::new_armed(
+                Kind::Chan(tx),
+                to_nanos(b + Duration::from_micros(i)),
+                0,
+                None,
+            );
+            ts.add(t.clone());
+            if i % 10 == 0 {
+                kept.push((t, rx)); // still observable
+            }
+        }
+        let entries = ts.core.len.load(Ordering::Relaxed);
+        assert!(
+            entries < 2 * SWEEP_MIN + 500,
+            "forgotten after() timers pile up: {entries}"
+        );
+        assert_eq!(ts.core.zombies.load(Ordering::Relaxed), 0);
+        for (t, _) in &kept {
+            assert!(t.is_pending(), "an observable timer was swept");
+        }
+        // Everything kept still fires.
+        let n = ts.run_due(b + Duration::from_secs(1));
+        assert!(n >= kept.len(), "fired {n} of {} kept", kept.len());
+        for (_, rx) in &kept {
+            assert!(rx.try_recv().is_ok());
+        }
+    }
+
+    #[test]
+    fn sleeps_are_never_swept() {
+        let ts = Timers::new();
+        let log: Log = Default::default();
+        let b = base();
+        let timers: Vec<_> = (0..3000).map(|i| arm(&ts, &log, i, b, i as u64)).collect();
+        assert_eq!(ts.len(), 3000);
+        assert_eq!(ts.run_due(b + Duration::from_secs(1)), 3000);
+        drop(timers);
     }
 
     #[test]
