@@ -202,8 +202,9 @@ fn drain(rx: Option<&Receiver<Instant>>) -> bool {
 /// `time.After(d)`). Usable in `select!` for timeouts.
 ///
 /// The timer cannot be stopped; when that matters use [`Timer`]. It is freed
-/// once it fires (a receiver that is never used keeps one small allocation
-/// alive until the deadline).
+/// once it fires, or, once the receiver is dropped, by the next sweep of its
+/// heap (a loop of `select!`s on `after(long)` keeps memory bounded, as Go
+/// 1.23's garbage-collected timers do).
 ///
 /// ```
 /// use std::time::Duration;
@@ -224,6 +225,10 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// Dropping a `Timer` does not stop it while its channel can still be
 /// received from (a clone of [`c`](Timer::c) exists) or for an
 /// [`after_func`] timer; otherwise it is stopped, and freed.
+///
+/// Unlike Go's (where `len` and `cap` of a timer channel are 0), the channel
+/// has capacity 1 and `len()` may report a fired, unreceived value. The
+/// channel is never closed.
 ///
 /// ```
 /// use std::time::Duration;

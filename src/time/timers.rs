@@ -18,7 +18,10 @@
 //! top; resetting it to an earlier time orphans the old entry (a zombie whose
 //! `generation` no longer matches) and adds a new one to the current P. Zombies are
 //! removed when they reach the top, and all at once when they exceed a
-//! quarter of the heap.
+//! quarter of the heap. A full sweep also runs when a heap holding channel
+//! timers has doubled since the last one: it drops channel timers whose
+//! receivers were all dropped (nobody can observe them fire), which Go 1.23
+//! leaves to its garbage collector.
 //!
 //! Firing happens outside the heap lock, in batches of [`BATCH`]: the heap
 //! lock is held only to pop due entries (and re-key periodic ones); the
