@@ -10,15 +10,15 @@
 //! state: the pending deadline `when` (0 = not pending), its `period`, the
 //! Go 1.23 sequence number `seq` (bumped by every stop/reset, so a value
 //! computed for an older arming is never delivered), and which heap holds its
-//! live entry (`ts`, with the entry's generation `generation` and key `entry_when`).
+//! live entry (`ts`, with that entry's `generation` and key `entry_when`).
 //!
 //! Deletion is lazy, as in Go: stopping a timer leaves its entry in the heap
 //! as a *zombie* (counted in that heap's `zombies`); resetting it to a later
 //! time only changes `when` and the entry is re-keyed when it reaches the
 //! top; resetting it to an earlier time orphans the old entry (a zombie whose
-//! `generation` no longer matches) and adds a new one to the current P. Zombies are
-//! removed when they reach the top, and all at once when they exceed a
-//! quarter of the heap. A full sweep also runs when a heap holding channel
+//! `generation` no longer matches) and adds a new one to the current P.
+//! Zombies are removed when they reach the top, and all at once when they
+//! exceed a quarter of the heap. A full sweep also runs when a heap holding channel
 //! timers has doubled since the last one: it drops channel timers whose
 //! receivers were all dropped (nobody can observe them fire), which Go 1.23
 //! leaves to its garbage collector.
@@ -33,14 +33,19 @@
 //!
 //! # Invariants
 //! - `t.ts == H` (non-null) iff heap `H` holds an entry `e` for `t` with
-//!   `e.generation == t.generation`: the timer's *own* entry; its key is `t.entry_when`.
-//!   Every other entry of `t` (an orphan) is dead.
+//!   `e.generation == t.generation`: the timer's *own* entry, whose key is
+//!   `t.entry_when`. Every other entry of `t` (an orphan) is dead.
 //! - A dead entry (orphan, or own entry of a timer with `when == 0`) is
 //!   counted exactly once in its heap's `zombies`.
 //! - A live own entry has `entry_when <= when`, so `next_when` is never
 //!   later than a pending deadline of this heap (it may be earlier: a
 //!   spurious wake-up).
-//! - `t.ts` changes only with both the heap's lock and `t.mu` held.
+//! - `t.ts` is set to `H` only with `H`'s lock and `t.mu` held; it is
+//!   cleared under `t.mu`, with `H`'s lock held too (pop, clean, move, drop)
+//!   or by `modify` orphaning the entry (which counts it as a zombie first).
+//! - A `Timers` clears the `ts` of every own entry (under each `t.mu`)
+//!   before its `Core` is freed, so a non-null `ts` read under `t.mu`
+//!   always points to a live `Core`.
 //!
 //! # Deadlock safety
 //! Lock order: heap lock, then `t.mu`, then (while firing a channel timer)
@@ -663,60 +668,84 @@ impl Timers {
             if n == BATCH {
                 return true;
             }
-            let mut st = top.t.state.lock();
-            let own = st.ts == self.core_ptr() && st.generation == top.generation;
-            if !own || st.when == 0 {
-                // A zombie surfaced: drop it.
-                if own {
-                    st.ts = std::ptr::null();
+            match self.examine(top, now) {
+                Top::Dead => {
+                    self.core.zombies.fetch_sub(1, Ordering::Relaxed);
+                    pop_top(h);
                 }
-                drop(st);
-                self.core.zombies.fetch_sub(1, Ordering::Relaxed);
-                pop_top(h);
-                continue;
-            }
-            if st.when > now {
-                // Reset to a later time: re-key and sift down.
-                let w = st.when;
-                st.entry_when = w;
-                drop(st);
-                h[0].when = w;
-                siftdown(h, 0);
-                continue;
-            }
-            let fired_when = st.when;
-            if st.period > 0 {
-                // A ticker: the next tick after `now` (ticks missed by a
-                // late run are skipped, as Go does); keep the entry.
-                let p = st.period;
-                let missed = (now - st.when) / p;
-                let next = st.when.saturating_add(p.saturating_mul(missed + 1));
-                st.when = next;
-                st.entry_when = next;
-                batch[n] = Some(Fire::Seq(top.t.clone(), st.seq, fired_when));
-                drop(st);
-                h[0].when = next;
-                siftdown(h, 0);
-                n += 1;
-                continue;
-            }
-            st.ts = std::ptr::null();
-            let f = match top.t.kind {
-                Kind::Wake => {
-                    st.when = 0;
-                    st.waker.take().map(Fire::Wake)
+                Top::Rekey(w) => {
+                    h[0].when = w;
+                    siftdown(h, 0);
                 }
-                _ => Some(Fire::Seq(top.t.clone(), st.seq, fired_when)),
-            };
-            drop(st);
-            pop_top(h);
-            if f.is_some() {
-                batch[n] = f;
-                n += 1;
+                Top::Tick(next, f) => {
+                    batch[n] = Some(f);
+                    n += 1;
+                    h[0].when = next;
+                    siftdown(h, 0);
+                }
+                Top::Fired(f) => {
+                    pop_top(h);
+                    if f.is_some() {
+                        batch[n] = f;
+                        n += 1;
+                    }
+                }
             }
         }
         false
     }
+
+    /// Decides, under its timer's lock, what the due top entry needs, and
+    /// updates the timer accordingly (Go: `timer.updateHeap` + the state
+    /// half of `unlockAndRun`).
+    fn examine(&self, top: &Entry, now: u64) -> Top {
+        let mut st = top.t.state.lock();
+        let own = st.ts == self.core_ptr() && st.generation == top.generation;
+        if !own || st.when == 0 {
+            // A zombie surfaced.
+            if own {
+                st.ts = std::ptr::null();
+            }
+            return Top::Dead;
+        }
+        if st.when > now {
+            // Reset to a later time: re-key.
+            st.entry_when = st.when;
+            return Top::Rekey(st.when);
+        }
+        let fired_when = st.when;
+        if st.period > 0 {
+            // A ticker: the next tick after `now` (ticks missed by a late
+            // run are skipped, as Go does); the entry stays.
+            let p = st.period;
+            let missed = (now - st.when) / p;
+            let next = st.when.saturating_add(p.saturating_mul(missed + 1));
+            st.when = next;
+            st.entry_when = next;
+            return Top::Tick(next, Fire::Seq(top.t.clone(), st.seq, fired_when));
+        }
+        st.ts = std::ptr::null();
+        Top::Fired(match top.t.kind {
+            Kind::Wake => {
+                st.when = 0;
+                st.waker.take().map(Fire::Wake)
+            }
+            _ => Some(Fire::Seq(top.t.clone(), st.seq, fired_when)),
+        })
+    }
+}
+
+/// What a due top entry needs (see `Timers::examine`).
+enum Top {
+    /// Dead (a zombie): remove it.
+    Dead,
+    /// Reset to a later time: re-key it to this deadline.
+    Rekey(u64),
+    /// A ticker fired: re-key it to the next tick, fire this.
+    Tick(u64, Fire),
+    /// A one-shot timer fired: remove it, fire this (a sleep with no waker
+    /// has nothing to do).
+    Fired(Option<Fire>),
 }
 
 /// Fires one popped timer, outside the heap lock; true if it fired.
