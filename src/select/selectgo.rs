@@ -114,25 +114,38 @@ pub struct SendCase<'a, T> {
 impl<'a, T> RecvCase<'a, T> {
     /// A receive case on `rx` (`None` = nil channel, never ready).
     pub fn new(rx: Option<&'a Receiver<T>>) -> Self {
-        RecvCase { chan: rx.map(|r| r.hchan()), sudog: Sudog::new(), result: None }
+        RecvCase {
+            chan: rx.map(|r| r.hchan()),
+            sudog: Sudog::new(),
+            result: None,
+        }
     }
 
     /// The received value after this case won (`None` = closed and drained).
     /// Panics if the case did not win.
     pub fn take(&mut self) -> Option<T> {
-        self.result.take().expect("goro: RecvCase::take on a case that did not win")
+        self.result
+            .take()
+            .expect("goro: RecvCase::take on a case that did not win")
     }
 }
 
 impl<'a, T> SendCase<'a, T> {
     /// A send case of `value` on `tx` (`None` = nil channel, never ready).
     pub fn new(tx: Option<&'a Sender<T>>, value: T) -> Self {
-        SendCase { chan: tx.map(|t| t.hchan()), value: Some(value), sudog: Sudog::new(), result: None }
+        SendCase {
+            chan: tx.map(|t| t.hchan()),
+            value: Some(value),
+            sudog: Sudog::new(),
+            result: None,
+        }
     }
 
     /// The send's result after this case won. Panics if it did not win.
     pub fn take(&mut self) -> Result<(), SendError<T>> {
-        self.result.take().expect("goro: SendCase::take on a case that did not win")
+        self.result
+            .take()
+            .expect("goro: SendCase::take on a case that did not win")
     }
 }
 
@@ -208,7 +221,11 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         // SAFETY: completed (state published) and locked.
         unsafe {
             self.sudog.clear_waker();
-            self.result = Some(if s == DONE_OK { self.sudog.take_elem() } else { None });
+            self.result = Some(if s == DONE_OK {
+                self.sudog.take_elem()
+            } else {
+                None
+            });
         }
     }
     unsafe fn give_back(&mut self) -> Option<Waker> {
@@ -304,7 +321,11 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
             self.result = Some(if s == DONE_OK {
                 Ok(())
             } else {
-                Err(SendError(self.sudog.take_elem().expect("goro: closed send lost its value")))
+                Err(SendError(
+                    self.sudog
+                        .take_elem()
+                        .expect("goro: closed send lost its value"),
+                ))
             });
         }
     }
@@ -373,15 +394,27 @@ struct Idx {
 impl Idx {
     fn new(n: usize) -> Self {
         assert!(n <= u16::MAX as usize, "goro: too many select cases");
-        Idx { len: 0, inline: [0; INLINE], heap: if n > INLINE { vec![0; n] } else { Vec::new() } }
+        Idx {
+            len: 0,
+            inline: [0; INLINE],
+            heap: if n > INLINE { vec![0; n] } else { Vec::new() },
+        }
     }
     #[inline]
     fn slice(&self) -> &[u16] {
-        if self.heap.is_empty() { &self.inline[..self.len] } else { &self.heap[..self.len] }
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap[..self.len]
+        }
     }
     #[inline]
     fn slice_mut(&mut self) -> &mut [u16] {
-        if self.heap.is_empty() { &mut self.inline[..self.len] } else { &mut self.heap[..self.len] }
+        if self.heap.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.heap[..self.len]
+        }
     }
 }
 
@@ -492,9 +525,13 @@ impl SelectGo<'_> {
             }
         }
         self.lockorder.len = norder;
-        self.lockorder.slice_mut().copy_from_slice(pollorder.slice());
+        self.lockorder
+            .slice_mut()
+            .copy_from_slice(pollorder.slice());
         let cases = &*self.cases;
-        self.lockorder.slice_mut().sort_unstable_by_key(|&i| cases[i as usize].chan_addr());
+        self.lockorder
+            .slice_mut()
+            .sort_unstable_by_key(|&i| cases[i as usize].chan_addr());
 
         self.sellock();
         for &i in pollorder.slice() {
@@ -621,6 +658,8 @@ impl Drop for SelectGo<'_> {
 
 impl std::fmt::Debug for SelectGo<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SelectGo").field("cases", &self.cases.len()).finish()
+        f.debug_struct("SelectGo")
+            .field("cases", &self.cases.len())
+            .finish()
     }
 }
