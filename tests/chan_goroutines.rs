@@ -76,7 +76,10 @@ fn mpmc_in_goroutines() {
                 }
                 seen
             });
-            assert!(seen.iter().all(|c| c.load(Ordering::SeqCst) == 1), "cap {cap}");
+            assert!(
+                seen.iter().all(|c| c.load(Ordering::SeqCst) == 1),
+                "cap {cap}"
+            );
         }
     });
 }
@@ -158,7 +161,9 @@ fn selectgo_in_goroutines() {
             p1.await.unwrap();
             p2.await.unwrap();
             let mut s = SendCase::new(Some(&qtx), ());
-            selectgo(&mut [&mut s as &mut dyn Case], true).await.unwrap();
+            selectgo(&mut [&mut s as &mut dyn Case], true)
+                .await
+                .unwrap();
             s.take().unwrap();
             c.await.unwrap()
         });
