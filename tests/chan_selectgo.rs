@@ -27,7 +27,11 @@ fn guard(f: impl FnOnce() + Send + 'static) {
 }
 
 /// `select { case v := <-a: case v := <-b: }` → (index, value).
-async fn recv2<T: Send>(a: &Receiver<T>, b: &Receiver<T>, block: bool) -> Option<(usize, Option<T>)> {
+async fn recv2<T: Send>(
+    a: &Receiver<T>,
+    b: &Receiver<T>,
+    block: bool,
+) -> Option<(usize, Option<T>)> {
     let mut c0 = RecvCase::new(Some(a));
     let mut c1 = RecvCase::new(Some(b));
     let won = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], block).await;
@@ -148,7 +152,11 @@ fn nil_cases_are_never_chosen() {
     let mut cases = [&mut c0 as &mut dyn Case];
     let mut f = pin!(selectgo(&mut cases, true));
     for _ in 0..3 {
-        assert!(f.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        assert!(
+            f.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
     }
 }
 
@@ -182,7 +190,8 @@ fn self_select_never_matches_itself() {
                             for _ in 0..1000 {
                                 let mut c0 = SendCase::new(Some(&tx), p);
                                 let mut c1 = RecvCase::new(Some(&rx));
-                                let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+                                let w =
+                                    selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
                                 if w == Some(1) {
                                     let v = c1.take().unwrap();
                                     if cap == 0 {
@@ -220,7 +229,11 @@ fn dropped_parked_select_gives_value_back() {
         let mut c1 = RecvCase::new(Some(&rb));
         let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
         let mut f = Box::pin(selectgo(&mut cases, true));
-        assert!(f.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        assert!(
+            f.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
         ta.try_send(1).unwrap(); // handed to the select's case 0
         assert!(tb.try_send(2).is_err()); // the select already won: skipped
         drop(f);
@@ -236,7 +249,11 @@ fn dropped_parked_select_send_case_sends_nothing() {
         let mut c0 = SendCase::new(Some(&ta), 1);
         let mut cases = [&mut c0 as &mut dyn Case];
         let mut f = Box::pin(selectgo(&mut cases, true));
-        assert!(f.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        assert!(
+            f.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
         drop(f);
     }
     assert!(ra.try_recv().is_err());
