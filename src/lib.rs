@@ -16,6 +16,7 @@ pub use runtime::{
 
 // ---- chan (issue 3) ----
 pub mod chan;
+pub use chan::chan;
 
 // ---- select (issue 4) ----
 pub mod select;
