@@ -207,6 +207,32 @@ where
     spawn_on(&sched, fut, site)
 }
 
+/// A handle that spawns Gs on one runtime from any thread, later: for
+/// callbacks that must run "in a new G" but may fire off the runtime's
+/// threads (timer and context `after_func`).
+#[derive(Clone)]
+pub(crate) struct Spawner(Arc<Sched>);
+
+impl Spawner {
+    /// Spawns `fut` as a G of the captured runtime (dropped at once if it
+    /// was shut down).
+    #[track_caller]
+    #[allow(dead_code)]
+    pub(crate) fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_on(&self.0, fut, Location::caller())
+    }
+}
+
+/// The runtime of this thread, as a [`Spawner`]; None off the runtime.
+#[allow(dead_code)]
+pub(crate) fn current_spawner() -> Option<Spawner> {
+    current_sched().map(Spawner)
+}
+
 /// The runtime of the G (or M) running on this thread.
 pub(crate) fn current_sched() -> Option<Arc<Sched>> {
     m::with_m(|m| m.map(|m| m.sched.clone()))
