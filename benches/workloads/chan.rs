@@ -7,7 +7,8 @@
 //! after every value it sends was received.
 
 use crate::{check, emit, ns_per, scaled, triangle};
-use goro::chan::{self, Receiver, Sender};
+use goro::chan;
+use goro::chan::{Receiver, Sender};
 use std::time::Instant;
 
 /// This module's workloads.

@@ -7,7 +7,8 @@
 //! arrived, as in Go (which also runs a GC first; Rust has none to run).
 
 use crate::{check, emit, leak, ns_per, scaled, vm_rss};
-use goro::chan::{self, Receiver, Sender};
+use goro::chan;
+use goro::chan::{Receiver, Sender};
 use goro::sync::WaitGroup;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

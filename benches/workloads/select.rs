@@ -7,7 +7,8 @@
 
 use crate::chan_w::{n_msg, send_range};
 use crate::{check, emit, fail, ns_per, triangle};
-use goro::chan::{self, Receiver, Sender};
+use goro::chan;
+use goro::chan::{Receiver, Sender};
 use std::time::Instant;
 
 /// This module's workloads.
