@@ -15,6 +15,7 @@
 #   TABLE_ONLY=1 RESULTS_DIR=... scripts/bench.sh  # rebuild the table from raw.txt
 #   scripts/bench.sh --smoke              # CI: every goro workload once at
 #                                         # GORO_BENCH_SCALE=0.01; fails on any FAIL
+#                                         # (dev profile; SMOKE_PROFILE=bench: optimized)
 #
 # Implementations: goro go tokio flume crossbeam kanal async-channel floor.
 # Run it alone on the machine: no builds or other benchmarks beside it.
@@ -31,8 +32,10 @@ SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 
 # ---- the goro harness ------------------------------------------------------
-build_goro() { # prints the path of the built harness binary
-    (cd "$ROOT" && cargo bench --bench workloads --no-run --message-format=json) \
+build_goro() { # [dev] -> prints the path of the built harness binary
+    local cmd=(cargo bench --bench workloads --no-run)
+    [ "${1:-}" = dev ] && cmd=(cargo build --bench workloads)
+    (cd "$ROOT" && "${cmd[@]}" --message-format=json) \
         | python3 -c '
 import json, sys
 exe = None
@@ -50,7 +53,8 @@ print(exe)'
 }
 
 if [ "$SMOKE" = 1 ]; then
-    GORO_BIN="$(build_goro)" || { echo "cargo bench --no-run failed" >&2; exit 1; }
+    # dev profile by default: it reuses CI's test build and keeps debug assertions
+    GORO_BIN="$(build_goro "${SMOKE_PROFILE:-dev}")" || { echo "harness build failed" >&2; exit 1; }
     echo "smoke: $GORO_BIN all at GORO_BENCH_SCALE=${GORO_BENCH_SCALE:-0.01}" >&2
     GORO_BENCH_SCALE="${GORO_BENCH_SCALE:-0.01}" GORO_BENCH_WATCHDOG="${GORO_BENCH_WATCHDOG:-60}" \
         timeout "${TIMEOUT:-300}" "$GORO_BIN" all
@@ -138,6 +142,18 @@ if [ "$TABLE_ONLY" != 1 ]; then
         echo "# $(date -u '+%Y-%m-%d %H:%M UTC') REPS=$REPS GO_REPS=$GO_REPS PEER_REPS=$PEER_REPS ONLY=\"$ONLY\""
         echo "# WORKLOADS=\"$(echo $WORKLOADS)\""
     } > "$RESULTS_DIR/run-info.txt"
+    {
+        echo "cores (nproc): $CORES"
+        echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+        echo "kernel: $(uname -sr)"
+        echo "rustc: $(rustc -V)"
+        command -v go >/dev/null 2>&1 && echo "go: $(go version)"
+        echo "peer crates: $(cd "$ANCHORS/rust-peers" && for c in tokio tokio-util flume \
+            crossbeam-channel crossbeam-utils kanal async-channel; do
+            awk -v n="$c" '$0 == "name = \"" n "\"" { getline; gsub(/"/, "", $3); printf "%s %s, ", n, $3 }' Cargo.lock
+        done | sed 's/, $//')"
+        echo "goro: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null) ($(cd "$ROOT" && git log -1 --format=%s 2>/dev/null))"
+    } > "$RESULTS_DIR/machine.txt"
     start=$(date +%s)
     for rep in $(seq 1 "$REPS"); do
         echo "rep $rep/$REPS ($(( $(date +%s) - start )) s so far)" >&2
