@@ -100,13 +100,19 @@ fn find(avail: &[(&'static str, fn())], name: &str) -> Option<fn()> {
 
 fn main() {
     // `cargo bench` appends `--bench`; ignore flags.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let [arg] = args.as_slice() else {
         eprintln!("usage: workloads <workload>|list|all");
         std::process::exit(2);
     };
     if scale() != 1.0 {
-        eprintln!("goro workloads: GORO_BENCH_SCALE={} (figures not comparable)", scale());
+        eprintln!(
+            "goro workloads: GORO_BENCH_SCALE={} (figures not comparable)",
+            scale()
+        );
     }
     let avail = available();
     match arg.as_str() {
@@ -142,7 +148,10 @@ fn run_all(avail: &[(&'static str, fn())]) {
         eprintln!("  ok {name} ({:.0} ms)", ms(t.elapsed()));
     }
     if !skipped.is_empty() {
-        fail(&format!("not built (API not in main yet): {}", skipped.join(" ")));
+        fail(&format!(
+            "not built (API not in main yet): {}",
+            skipped.join(" ")
+        ));
     }
 }
 
@@ -156,13 +165,17 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// shows up as a G that waits forever.
 fn watchdog(name: &str) {
     let name = name.to_string();
-    let secs: u64 =
-        std::env::var("GORO_BENCH_WATCHDOG").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    let secs: u64 = std::env::var("GORO_BENCH_WATCHDOG")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(secs));
         if GENERATION.load(Ordering::Relaxed) == generation {
-            fail(&format!("{name}: no result after {secs} s (a lost message or a hang)"));
+            fail(&format!(
+                "{name}: no result after {secs} s (a lost message or a hang)"
+            ));
         }
     });
 }
@@ -244,7 +257,11 @@ pub(crate) fn vm_rss() -> i64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_else(|e| fail(&e.to_string()));
     for line in s.lines() {
         if let Some(rest) = line.strip_prefix("VmRSS:") {
-            let kb: i64 = rest.split_whitespace().next().and_then(|k| k.parse().ok()).unwrap_or(-1);
+            let kb: i64 = rest
+                .split_whitespace()
+                .next()
+                .and_then(|k| k.parse().ok())
+                .unwrap_or(-1);
             check(kb >= 0, || format!("parse VmRSS: {line:?}"));
             return kb * 1024;
         }

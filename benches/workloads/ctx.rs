@@ -17,8 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// This module's workloads.
-pub(crate) const WORKLOADS: &[(&str, fn())] =
-    &[("ctx_tree", ctx_tree), ("ctx_cancel", ctx_cancel)];
+pub(crate) const WORKLOADS: &[(&str, fn())] = &[("ctx_tree", ctx_tree), ("ctx_cancel", ctx_cancel)];
 
 /// W11: root; 1,000 children; 100 children under each; 10,000 Gs wait on
 /// every 10th leaf's done channel; cancel root and wait for all to exit.
@@ -97,7 +96,9 @@ fn ctx_cancel() {
         }));
         let c = done_rx.recv().await.expect("done closed");
         let el = start.elapsed();
-        check(c == n && parent.err().is_none(), || format!("ctx_cancel count {c}"));
+        check(c == n && parent.err().is_none(), || {
+            format!("ctx_cancel count {c}")
+        });
         emit("ctx_cancel", "ns_per_op", ns_per(el, n));
         pcancel.cancel();
     });

@@ -30,7 +30,12 @@ impl Arrivals {
     /// A signal for `target` arrivals, leaked like a Go closure's capture.
     pub(crate) fn new(target: usize) -> &'static Self {
         let (all_tx, all_rx) = chan::<()>(0);
-        leak(Arrivals { n: AtomicUsize::new(0), target, all_tx, all_rx })
+        leak(Arrivals {
+            n: AtomicUsize::new(0),
+            target,
+            all_tx,
+            all_rx,
+        })
     }
 
     /// One G arrived; the last one closes the channel.
@@ -44,7 +49,9 @@ impl Arrivals {
     /// Parks until every G arrived.
     pub(crate) async fn wait(&self) {
         let v = self.all_rx.recv().await;
-        check(v.is_none(), || "arrivals: a value on the all-parked channel".into());
+        check(v.is_none(), || {
+            "arrivals: a value on the all-parked channel".into()
+        });
     }
 }
 

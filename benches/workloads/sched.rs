@@ -12,8 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// This module's workloads.
-pub(crate) const WORKLOADS: &[(&str, fn())] =
-    &[("spawn", spawn), ("yield", yield_), ("waitgroup", waitgroup)];
+pub(crate) const WORKLOADS: &[(&str, fn())] = &[
+    ("spawn", spawn),
+    ("yield", yield_),
+    ("waitgroup", waitgroup),
+];
 
 /// Waits (outside any timed region) until only `base` Gs are live, failing
 /// after 10 s: every G spawned by the workload ran to its end.
@@ -21,7 +24,10 @@ async fn all_exited(w: &str, base: usize) {
     let t = Instant::now();
     while goro::num_goroutine() > base {
         check(t.elapsed() < Duration::from_secs(10), || {
-            format!("{w}: {} Gs still live 10 s after the end", goro::num_goroutine() - base)
+            format!(
+                "{w}: {} Gs still live 10 s after the end",
+                goro::num_goroutine() - base
+            )
         });
         goro::gosched().await;
     }

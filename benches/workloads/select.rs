@@ -103,7 +103,9 @@ fn select_both() {
         let el = start.elapsed();
         // a value a select both delivered and dropped, or delivered twice,
         // shows up here as a wrong sum (or as a hang caught by the watchdog)
-        check(sum == triangle(n), || format!("select_both sum {sum} want {}", triangle(n)));
+        check(sum == triangle(n), || {
+            format!("select_both sum {sum} want {}", triangle(n))
+        });
         emit("select_both", "ns_per_msg", ns_per(el, n));
         drop((txs, rxs));
     });
