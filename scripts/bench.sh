@@ -259,7 +259,7 @@ if plot:
     import matplotlib.pyplot as plt
     prow = [k for k in rows if k[1].startswith("ns_per") and "[" not in k[1]]
     pcols = [c for c in cols if any(med(c, k) is not None for k in prow)]
-    fig, ax = plt.subplots(figsize=(10, 0.5 + 0.45 * len(prow) * max(1, len(pcols)) / 3))
+    fig, ax = plt.subplots(figsize=(11, 1.5 + 0.12 * len(prow) * max(1, len(pcols))))
     h = 0.8 / max(1, len(pcols))
     for j, c in enumerate(pcols):
         ys = [i + j * h for i in range(len(prow))]
@@ -271,7 +271,8 @@ if plot:
     ax.set_xscale("log")
     ax.set_xlabel("median ns per operation (log scale, lower is better)")
     ax.set_title(f"goro vs Go and Rust peers, {cores} cores")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.grid(axis="x", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(outdir, "plot.png"), dpi=110)
     sys.exit(0)
