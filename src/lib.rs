@@ -9,7 +9,10 @@
 pub(crate) mod loom;
 
 pub mod runtime;
-pub use runtime::{block_on, blocking};
+pub use runtime::{
+    Builder, JoinError, JoinHandle, Runtime, block_on, blocking, go, gomaxprocs, gosched,
+    num_goroutine, run,
+};
 
 // ---- chan (issue 3) ----
 pub mod chan;

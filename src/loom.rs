@@ -91,7 +91,6 @@ mod imp {
         std::thread::yield_now();
     }
 
-
     /// A raw lock with no guard, for code that must hold several locks at
     /// once in an order decided at run time (selectgo locks its channels in
     /// address order). parking_lot's word-sized mutex: spins briefly, then
@@ -218,7 +217,6 @@ mod imp {
     pub(crate) fn yield_now() {
         loom::thread::yield_now();
     }
-
 
     /// A raw lock with no guard (see the non-loom version); under loom a
     /// spin lock whose spin is a model yield point.

@@ -1,27 +1,360 @@
 //! The runtime: goroutines (G) on OS threads (M) holding processors (P).
 //!
-//! SKELETON: the GMP scheduler lands here (issue 2). Until then only the
-//! hooks other modules use exist: `block_on`, `blocking`, `set_wait_reason`.
+//! This module owns the public runtime API (Go's `runtime` package and the
+//! program's `main`): [`run`], [`go`], [`Runtime`], [`gosched`],
+//! [`num_goroutine`], [`gomaxprocs`], [`blocking`], [`block_on`]. The pieces
+//! mirror Go's proc.go: `g.rs` (G, waker = goready, JoinHandle), `p.rs`,
+//! `runq.rs` (runqput/runqget/runqsteal), `m.rs` (schedule, findRunnable,
+//! entersyscall/exitsyscall), `sched.rs` (global queue, idle lists, wakep,
+//! startm, stopm, handoffp, procresize), `registry.rs` (allgs).
 
+mod g;
+mod m;
+mod p;
 mod park;
+mod registry;
+mod runq;
+mod sched;
+#[doc(hidden)]
+pub mod testing;
+mod timers_stub;
 mod wait;
 
+pub use g::{JoinError, JoinHandle};
 pub use wait::WaitReason;
 
 pub(crate) use park::ThreadParker;
 
+use crate::loom::atomic::Ordering;
+use sched::Sched;
 use std::future::Future;
+use std::panic::Location;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
-/// Drives a future to completion on the current ordinary thread, parking
-/// the thread between polls. Inside a G the P is handed off first.
+/// A goro runtime: a set of Ps and the Ms that run them.
+///
+/// Most programs use [`run`], which builds one, runs the main G and shuts
+/// it down. Several runtimes may live in one process; each has its own Ps,
+/// Ms, Gs and timers. Dropping a `Runtime` shuts it down.
+///
+/// ```
+/// let rt = goro::Runtime::builder().max_procs(2).build();
+/// let h = rt.spawn(async { 6 * 7 });
+/// assert_eq!(rt.block_on(h).unwrap(), 42);
+/// ```
+pub struct Runtime {
+    sched: Arc<Sched>,
+}
+
+/// Configures a [`Runtime`].
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    max_procs: Option<usize>,
+    detect_deadlock: bool,
+}
+
+impl Builder {
+    /// The number of Ps (`GOMAXPROCS`). Default: the `GOMAXPROCS`
+    /// environment variable if set, else the number of cores.
+    pub fn max_procs(mut self, n: usize) -> Self {
+        self.max_procs = Some(n.max(1));
+        self
+    }
+
+    /// Whether `block_on` panics with `all goroutines are asleep -
+    /// deadlock!` when every G is parked on goro primitives with no timer
+    /// or blocking call pending. Default off (Gs may be fed by plain
+    /// threads); [`run`] turns it on.
+    pub fn detect_deadlock(mut self, on: bool) -> Self {
+        self.detect_deadlock = on;
+        self
+    }
+
+    /// Builds the runtime. Its Ms start lazily, when Gs need them.
+    pub fn build(self) -> Runtime {
+        let procs = self.max_procs.unwrap_or_else(default_procs);
+        Runtime {
+            sched: Sched::new(procs, self.detect_deadlock),
+        }
+    }
+}
+
+/// `GOMAXPROCS` from the environment, else the core count.
+fn default_procs() -> usize {
+    std::env::var("GOMAXPROCS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default number of Ps.
+    pub fn new() -> Runtime {
+        Builder::default().build()
+    }
+
+    /// A [`Builder`].
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Spawns a G on this runtime (Go's `go`), from any thread. The G runs
+    /// whether or not anyone is inside `block_on`.
+    #[track_caller]
+    pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_on(&self.sched, fut, Location::caller())
+    }
+
+    /// Runs `fut` as a G on this runtime and blocks the calling thread until
+    /// it finishes; returns its output. Callable again, and from several
+    /// threads at once. A panic in `fut` is resumed here. Called from
+    /// inside a G, the caller's P is handed off while it waits.
+    #[track_caller]
+    pub fn block_on<F>(&self, fut: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let site = Location::caller();
+        blocking(|| block_on_sched(&self.sched, fut, site, false))
+    }
+
+    /// Shuts the runtime down: stops its Ms, joins their threads, and drops
+    /// every G that has not finished (their `JoinHandle`s report
+    /// cancellation). Idempotent; dropping the `Runtime` does the same.
+    pub fn shutdown(&self) {
+        self.sched.shutdown();
+    }
+
+    /// The number of live Gs of this runtime.
+    pub fn num_goroutine(&self) -> usize {
+        self.sched.ngoroutine.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.sched.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("gomaxprocs", &self.sched.gomaxprocs.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Runs `fut` as the program's main G (Go's `main`) on a new runtime, and
+/// shuts the runtime down when it returns: other Gs still running are
+/// dropped, as Go's exit kills them. A panic in any detached G ends `run`
+/// at once with that panic.
+///
+/// ```
+/// let sum = goro::run(async {
+///     let h = goro::go(async { 40 });
+///     h.await.unwrap() + 2
+/// });
+/// assert_eq!(sum, 42);
+/// ```
+#[track_caller]
+pub fn run<F>(fut: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let site = Location::caller();
+    let rt = Runtime::builder().detect_deadlock(true).build();
+    let out = blocking(|| block_on_sched(&rt.sched, fut, site, true));
+    rt.shutdown();
+    if let Some(p) = rt.sched.take_panic() {
+        std::panic::resume_unwind(p);
+    }
+    out
+}
+
+/// Spawns a G on the current runtime (Go's `go f()`): it goes to this P's
+/// `runnext` and runs soon, concurrently with the caller. Dropping the
+/// [`JoinHandle`] detaches the G.
+///
+/// # Panics
+/// Outside a goro runtime (not inside a G).
+#[track_caller]
+pub fn go<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let site = Location::caller();
+    let sched = current_sched()
+        .expect("goro::go called outside a goro runtime (use goro::run or Runtime::spawn)");
+    spawn_on(&sched, fut, site)
+}
+
+/// The runtime of the G (or M) running on this thread.
+pub(crate) fn current_sched() -> Option<Arc<Sched>> {
+    m::with_m(|m| m.map(|m| m.sched.clone()))
+}
+
+/// Go's `newproc`.
+fn spawn_on<F>(
+    sched: &Arc<Sched>,
+    fut: F,
+    site: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let id = sched.next_goid();
+    let (run, join) = g::GRef::new(fut, sched.clone(), id, site);
+    if sched.shutdown.load(Ordering::Acquire) {
+        // SAFETY-free path: a G created after shutdown never runs.
+        run.header().state.store(g::RUNNING, Ordering::Relaxed);
+        run.cancel_claimed();
+        return JoinHandle::new(join);
+    }
+    sched.ngoroutine.fetch_add(1, Ordering::Relaxed);
+    sched.registry.insert(run.clone_ref());
+    if let Some(run) = m::try_put_local(sched, run, true) {
+        sched.global_push_batch(Some(run));
+    }
+    sched.wakep();
+    JoinHandle::new(join)
+}
+
+/// Runs `fut` as a G and parks this thread until it ends. The G may borrow
+/// from the caller: we never return before it has finished or been dropped.
+fn block_on_sched<F>(
+    sched: &Arc<Sched>,
+    fut: F,
+    site: &'static Location<'static>,
+    exit_on_panic: bool,
+) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let mut out: Option<F::Output> = None;
+    let slot = SendPtr(&mut out as *mut Option<F::Output>);
+    let main = async move {
+        let slot = slot;
+        let v = fut.await;
+        // SAFETY: `out` outlives the G (see below) and only this G writes it.
+        unsafe { *slot.0 = Some(v) };
+    };
+    let boxed: Pin<Box<dyn Future<Output = ()> + Send + '_>> = Box::pin(main);
+    // SAFETY: the G is finished or its future dropped before this function
+    // returns or unwinds: we wait for the JoinHandle below, and shutdown
+    // (the only other way out) drops every G's future before we read it.
+    let boxed: Pin<Box<dyn Future<Output = ()> + Send + 'static>> =
+        unsafe { std::mem::transmute(boxed) };
+    let mut h = spawn_on(sched, boxed, site);
+    let parker = Arc::new(ThreadParker::new());
+    let waker = Waker::from(parker.clone());
+    sched.add_watcher(&waker);
+    let mut cx = Context::from_waker(&waker);
+    let res = loop {
+        if let Poll::Ready(r) = pin!(&mut h).poll(&mut cx) {
+            break r;
+        }
+        if exit_on_panic && sched.has_panic.load(Ordering::SeqCst) {
+            sched.shutdown(); // drops the main G's future too
+        }
+        parker.park();
+    };
+    sched.remove_watcher(&waker);
+    match res {
+        Ok(()) => out.expect("main G finished without output"),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => {
+            if let Some(p) = sched.take_panic() {
+                std::panic::resume_unwind(p);
+            }
+            panic!("goro: the runtime was shut down while block_on was waiting")
+        }
+    }
+}
+
+struct SendPtr<T>(*mut T);
+// SAFETY: the pointer is only written by the one G that owns it, and read by
+// the waiting thread after that G finished (JoinHandle Acquire).
+unsafe impl<T: Send> Send for SendPtr<T> {}
+
+/// Yields the processor (Go's `runtime.Gosched`): the G goes to the global
+/// run queue and the P runs something else first. Outside a G it yields
+/// the thread.
+pub async fn gosched() {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        let in_g = m::with_m(|m| match m {
+            Some(m) if !m.cur_g.get().is_null() => {
+                m.yield_global.set(true);
+                true
+            }
+            _ => false,
+        });
+        if !in_g {
+            std::thread::yield_now();
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}
+
+/// The number of live Gs of the current runtime (Go's
+/// `runtime.NumGoroutine`); 0 outside a runtime.
+pub fn num_goroutine() -> usize {
+    current_sched().map_or(0, |s| s.ngoroutine.load(Ordering::Relaxed))
+}
+
+/// Go's `runtime.GOMAXPROCS(n)`: with `n == 0` only reads; otherwise
+/// resizes the current runtime's set of Ps while Gs run, and returns the
+/// previous value. Outside a runtime, returns the default for new ones.
+pub fn gomaxprocs(n: usize) -> usize {
+    match current_sched() {
+        Some(s) if n == 0 => s.gomaxprocs.load(Ordering::Relaxed),
+        Some(s) => s.procresize(n),
+        None => default_procs(),
+    }
+}
+
+/// Runs a blocking closure on the current thread as Go runs a blocking
+/// system call: inside a G, the P is handed to another M for the duration,
+/// so the P's other Gs keep running; afterwards the G continues once a P
+/// is free. Outside a G it just calls `f`.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    m::blocking(f)
+}
+
+/// Drives a future to completion on the current thread, parking the
+/// thread between polls (no runtime needed). Inside a G the P is handed off
+/// first, as for [`blocking`].
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     blocking(|| park::block_on_thread(fut))
 }
 
-/// Runs a blocking closure on the current thread (Go's syscall path).
-pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
-
 /// Records why the current G is about to park (no-op outside a G).
-pub(crate) fn set_wait_reason(_r: WaitReason) {}
+#[inline]
+pub(crate) fn set_wait_reason(r: WaitReason) {
+    m::with_current_g(|h| h.wait_reason.store(r.to_u8(), Ordering::Relaxed));
+}

@@ -22,7 +22,10 @@ pub(crate) struct ThreadParker {
 
 impl ThreadParker {
     pub(crate) fn new() -> Self {
-        ThreadParker { notified: Mutex::new(false), cv: Condvar::new() }
+        ThreadParker {
+            notified: Mutex::new(false),
+            cv: Condvar::new(),
+        }
     }
 
     /// Parks until `unpark` (or returns at once if it already happened).
@@ -77,4 +80,3 @@ pub(crate) fn block_on_thread<F: Future>(fut: F) -> F::Output {
         parker.park();
     }
 }
-

@@ -1,0 +1,510 @@
+//! M: an OS thread running the scheduling loop (Go's `m` and `g0`).
+//!
+//! Mirrors Go's `mstart`, `schedule`, `findRunnable`, `execute`,
+//! `stealWork`, `runqget`'s inheritTime, `resetspinning`, `stopm`, and
+//! `entersyscall`/`exitsyscall` (proc.go).
+//!
+//! # The loop
+//! `findRunnable`: due timers → every 61st tick one G from the global queue
+//! → runnext / local queue → global queue (a fair batch) → steal (4 rounds
+//! over the other Ps in random order; the last round also runs their due
+//! timers and takes their runnext) → stop: give the P up, re-check
+//! everything if we were spinning, then park until handed a P (or, for one
+//! M, until the earliest timer).
+//!
+//! # Thread-local state
+//! `CURRENT` points at the `MCtx` on this M's stack while it runs; Gs find
+//! their P through it (for `goready`'s runnext and `go`'s runqput).
+
+use super::g::{self, GRef, Header};
+use super::p::P;
+use super::sched::Sched;
+use crate::loom::atomic::Ordering;
+use crate::loom::{Arc as LArc, Condvar, Mutex};
+use std::cell::Cell;
+use std::mem::ManuallyDrop;
+use std::ptr;
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, Waker};
+use std::time::Instant;
+
+/// Runnext picks one time slice may chain before the next runnext G goes
+/// to the tail (so a ping-pong pair cannot starve the rest of the queue).
+const RUNNEXT_BUDGET: u32 = 64;
+
+/// How an M parks: its slot says what it was handed.
+#[derive(Default)]
+pub(crate) struct MPark {
+    slot: Mutex<MSlot>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct MSlot {
+    /// Set by `hand`: woken with this P (None = exit or re-check).
+    woken: bool,
+    p: Option<usize>,
+    spinning: bool,
+    /// Set by `poke`: re-check timers, no P handed.
+    poked: bool,
+}
+
+impl MPark {
+    /// Wakes the M, handing it `p` (None: shutdown).
+    pub(crate) fn hand(&self, p: Option<usize>, spinning: bool) {
+        let mut s = self.slot.lock();
+        s.woken = true;
+        s.p = p;
+        s.spinning = spinning;
+        drop(s);
+        self.cv.notify_one();
+    }
+
+    /// Wakes a timer-sleeping M to re-check the timers.
+    pub(crate) fn poke(&self) {
+        let mut s = self.slot.lock();
+        s.poked = true;
+        drop(s);
+        self.cv.notify_one();
+    }
+
+    /// Parks until handed something (Some(P)), poked, or past `deadline`
+    /// (None).
+    pub(crate) fn park(&self, deadline: Option<Instant>) -> Option<(usize, bool)> {
+        let mut s = self.slot.lock();
+        loop {
+            if s.woken {
+                s.woken = false;
+                return s.p.take().map(|p| (p, std::mem::take(&mut s.spinning)));
+            }
+            if s.poked {
+                s.poked = false;
+                return None;
+            }
+            match deadline {
+                Some(d) => {
+                    if Instant::now() >= d || self.cv.wait_until(&mut s, d) {
+                        if s.woken {
+                            continue;
+                        }
+                        return None;
+                    }
+                }
+                None => self.cv.wait(&mut s),
+            }
+        }
+    }
+}
+
+/// The state of the M running on this thread.
+pub(crate) struct MCtx {
+    pub(crate) sched: Arc<Sched>,
+    pub(crate) park: LArc<MPark>,
+    pub(crate) id: usize,
+    /// The P this M holds (null: none).
+    p: Cell<*const P>,
+    spinning: Cell<bool>,
+    rng: Cell<u64>,
+    /// The G being polled (null: none).
+    pub(crate) cur_g: Cell<*const Header>,
+    /// Set by gosched: the G goes to the global queue after this poll.
+    pub(crate) yield_global: Cell<bool>,
+}
+
+crate::loom::thread_local! {
+    static CURRENT: Cell<*const MCtx> = const { Cell::new(ptr::null()) };
+}
+
+/// Runs `f` with this thread's M, if it is one.
+#[inline]
+pub(crate) fn with_m<R>(f: impl FnOnce(Option<&MCtx>) -> R) -> R {
+    CURRENT.with(|c| {
+        let p = c.get();
+        // SAFETY: CURRENT is set only while the MCtx lives on this stack.
+        f(unsafe { p.as_ref() })
+    })
+}
+
+impl MCtx {
+    #[inline]
+    pub(crate) fn p(&self) -> Option<&P> {
+        // SAFETY: Ps live as long as the Sched this M holds.
+        unsafe { self.p.get().as_ref() }
+    }
+
+    fn set_p(&self, p: Option<&P>) {
+        self.p.set(p.map_or(ptr::null(), |p| p as *const P));
+    }
+
+    /// A cheap per-M random number (xorshift64*).
+    pub(crate) fn fastrand(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// Puts `g` on this thread's P if it runs one of `sched`'s Ps; gives it back
+/// otherwise.
+pub(crate) fn try_put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Option<GRef> {
+    with_m(|m| {
+        let Some(m) = m else { return Some(g) };
+        if !Arc::ptr_eq(&m.sched, sched) {
+            return Some(g);
+        }
+        let Some(p) = m.p() else { return Some(g) };
+        // SAFETY: this M owns p.
+        if let Some(batch) = unsafe { p.runq.put(g, next) } {
+            sched.global_push_batch(batch);
+        }
+        None
+    })
+}
+
+/// The M thread's body.
+pub(crate) fn mstart(sched: Arc<Sched>, id: usize, p: Option<usize>, spinning: bool) {
+    let ctx = MCtx {
+        park: LArc::new(MPark::default()),
+        id,
+        p: Cell::new(ptr::null()),
+        spinning: Cell::new(spinning),
+        rng: Cell::new(rand::random::<u64>() | 1),
+        cur_g: Cell::new(ptr::null()),
+        yield_global: Cell::new(false),
+        sched,
+    };
+    ctx.set_p(p.and_then(|i| ctx.sched.p(i)));
+    CURRENT.with(|c| c.set(&ctx as *const MCtx));
+    schedule(&ctx);
+    CURRENT.with(|c| c.set(ptr::null()));
+    if let Some(p) = ctx.p() {
+        ctx.sched.pidleput(p);
+    }
+    ctx.sched.mcount.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Go's `schedule`: find a G, run it, forever (until shutdown).
+fn schedule(ctx: &MCtx) {
+    while let Some((g, inherit)) = find_runnable(ctx) {
+        if ctx.spinning.get() {
+            resetspinning(ctx);
+        }
+        execute(ctx, g, inherit);
+    }
+}
+
+fn resetspinning(ctx: &MCtx) {
+    ctx.spinning.set(false);
+    ctx.sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+    ctx.sched.wakep();
+}
+
+/// Go's `execute`: polls `g` once on this M.
+fn execute(ctx: &MCtx, g: GRef, inherit: bool) {
+    let h = g.header();
+    // Acquire: pairs with the waker's AcqRel CAS into SCHEDULED.
+    if h.state
+        .compare_exchange(
+            g::SCHEDULED,
+            g::RUNNING,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        return; // cancelled by shutdown
+    }
+    let p = ctx.p().expect("execute without a P");
+    if !inherit {
+        p.next_streak.store(0, Ordering::Relaxed);
+    }
+    h.wait_reason.store(0, Ordering::Relaxed);
+    ctx.cur_g.set(h as *const Header);
+    // A waker borrowing the registry's/queue's reference: no count traffic.
+    // SAFETY: `g` keeps the header alive for the whole poll; clones of this
+    // waker take their own references.
+    let waker = ManuallyDrop::new(unsafe {
+        Waker::from_raw(RawWaker::new(
+            h as *const Header as *const (),
+            g::waker_vtable(),
+        ))
+    });
+    let mut cx = Context::from_waker(&waker);
+    // SAFETY: we moved the state to RUNNING above.
+    let res = unsafe { g.poll(&mut cx) };
+    ctx.cur_g.set(ptr::null());
+    match res {
+        Poll::Ready(panicked) => goexit(ctx, g, panicked),
+        Poll::Pending => park_or_requeue(ctx, g),
+    }
+}
+
+/// Go's `goexit0`: the G finished.
+fn goexit(ctx: &MCtx, g: GRef, panicked: bool) {
+    ctx.sched.ngoroutine.fetch_sub(1, Ordering::Relaxed);
+    let reg = ctx.sched.registry.remove(&g);
+    g.complete(panicked);
+    drop(reg);
+}
+
+/// After a Pending poll: the G parks (IDLE), or, if it was woken during the
+/// poll, goes back on a queue (the tail: a G that wakes itself yields).
+fn park_or_requeue(ctx: &MCtx, g: GRef) {
+    let h = g.header();
+    h.wait_since.store(
+        ctx.sched.coarse_now.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    // Release: pairs with goready's Acquire, publishing this poll's effects.
+    match h
+        .state
+        .compare_exchange(g::RUNNING, g::IDLE, Ordering::AcqRel, Ordering::Acquire)
+    {
+        Ok(_) => {}
+        Err(_) => {
+            // NOTIFIED: run it again.
+            h.state.store(g::SCHEDULED, Ordering::Release);
+            if ctx.yield_global.replace(false) {
+                ctx.sched.global_push_batch(Some(g));
+                ctx.sched.wakep();
+            } else if let Some(p) = ctx.p() {
+                // SAFETY: this M owns p.
+                if let Some(batch) = unsafe { p.runq.put(g, false) } {
+                    ctx.sched.global_push_batch(batch);
+                }
+            } else {
+                ctx.sched.global_push_batch(Some(g));
+                ctx.sched.wakep();
+            }
+        }
+    }
+}
+
+/// Go's `findRunnable`. None on shutdown.
+fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
+    let sched = &ctx.sched;
+    loop {
+        if sched.shutdown.load(Ordering::Acquire) {
+            return None;
+        }
+        let Some(p) = ctx.p() else {
+            if !acquire_or_stop(ctx) {
+                return None;
+            }
+            continue;
+        };
+        if p.id >= sched.gomaxprocs.load(Ordering::Acquire) {
+            // procresize shrank below us: give the P up (pidleput retires it).
+            ctx.set_p(None);
+            sched.pidleput(p);
+            continue;
+        }
+        let tick = p.tick();
+        if let Some(w) = p.timers.next_when() {
+            let now = sched.now();
+            if w <= now {
+                p.timers.run_due(now);
+            }
+        }
+        if tick % 61 == 0 && sched.global_len() > 0 {
+            if let Some(g) = sched.globrunqget(p, 1) {
+                return Some((g, false));
+            }
+        }
+        if let Some(r) = runqget(p) {
+            return Some(r);
+        }
+        if let Some(g) = sched.globrunqget(p, 0) {
+            return Some((g, false));
+        }
+        if let Some(g) = try_steal(ctx, p) {
+            return Some((g, false));
+        }
+        stop(ctx, p);
+    }
+}
+
+/// runqget with Go's inheritTime, bounded: a chain of runnext picks longer
+/// than `RUNNEXT_BUDGET` sends the next one to the tail when others wait.
+fn runqget(p: &P) -> Option<(GRef, bool)> {
+    if let Some(g) = p.runq.take_runnext() {
+        let streak = p.next_streak.load(Ordering::Relaxed);
+        if streak < RUNNEXT_BUDGET || p.runq.is_empty() {
+            p.next_streak.store(streak + 1, Ordering::Relaxed);
+            return Some((g, true));
+        }
+        p.next_streak.store(0, Ordering::Relaxed);
+        // The slice is used up: the oldest G runs, runnext goes to the tail
+        // (room is certain: we just took a slot and only the owner puts).
+        let head = p.runq.pop_head();
+        // SAFETY: the caller owns p.
+        let over = unsafe { p.runq.put(g, false) };
+        debug_assert!(over.is_none());
+        std::mem::forget(over);
+        return head.map(|g| (g, false));
+    }
+    p.runq.pop_head().map(|g| (g, false))
+}
+
+/// The spinning and stealing part of findRunnable.
+fn try_steal(ctx: &MCtx, p: &P) -> Option<GRef> {
+    let sched = &ctx.sched;
+    let procs = sched.gomaxprocs.load(Ordering::Relaxed);
+    let busy = procs.saturating_sub(sched.npidle.load(Ordering::SeqCst));
+    if !ctx.spinning.get() && 2 * sched.nmspinning.load(Ordering::SeqCst) >= busy {
+        return None;
+    }
+    if !ctx.spinning.get() {
+        ctx.spinning.set(true);
+        sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+    }
+    steal_work(ctx, p)
+}
+
+/// Go's `stealWork`.
+fn steal_work(ctx: &MCtx, p: &P) -> Option<GRef> {
+    let sched = &ctx.sched;
+    const ROUNDS: usize = 4;
+    for round in 0..ROUNDS {
+        let last = round == ROUNDS - 1;
+        let n = sched.gomaxprocs.load(Ordering::Relaxed);
+        let start = (ctx.fastrand() % n as u64) as usize;
+        for i in 0..n {
+            if sched.shutdown.load(Ordering::Relaxed) {
+                return None;
+            }
+            let id = (start + i) % n;
+            if id == p.id {
+                continue;
+            }
+            let Some(victim) = sched.p(id) else { continue };
+            if last {
+                if victim.timers.next_when().is_some_and(|w| w <= sched.now()) {
+                    victim.timers.run_due(sched.now());
+                    if let Some((g, _)) = runqget(p) {
+                        return Some(g);
+                    }
+                }
+                backoff_for_runnext(victim);
+            }
+            // SAFETY: this M owns p.
+            if let Some(g) = unsafe { p.runq.steal_from(&victim.runq, last) } {
+                return Some(g);
+            }
+        }
+        if let Some(g) = sched.globrunqget(p, 0) {
+            return Some(g);
+        }
+    }
+    None
+}
+
+/// Before stealing a running P's runnext, give its owner a few µs to take
+/// it itself (Go: usleep(3)), so a ping-pong pair keeps its P.
+fn backoff_for_runnext(victim: &P) {
+    if victim.runq.len() == 0 || victim.status.load(Ordering::Relaxed) != super::p::P_RUNNING {
+        return;
+    }
+    let until = Instant::now() + std::time::Duration::from_micros(3);
+    while Instant::now() < until {
+        crate::loom::spin_loop();
+    }
+}
+
+/// The stop half of findRunnable (Go's "delicate dance"): give the P up,
+/// re-check for work if we were spinning, then park.
+fn stop(ctx: &MCtx, p: &P) {
+    let sched = &ctx.sched;
+    if !sched.release_p_for_stop(p, ctx.spinning.get()) {
+        if !ctx.spinning.get() && sched.global_len() == 0 {
+            ctx.spinning.set(true);
+            sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+        }
+        return; // keep the P: global work appeared, or a spinner is needed
+    }
+    ctx.set_p(None);
+    if ctx.spinning.replace(false) {
+        sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        // SeqCst: the consumer half of the dance; orders the decrement
+        // before the re-checks below.
+        crate::loom::atomic::fence(Ordering::SeqCst);
+        if sched.global_len() > 0 || sched.any_local_work() {
+            if let Some(np) = sched.pidleget() {
+                ctx.set_p(Some(np));
+                ctx.spinning.set(true);
+                sched.nmspinning.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// With no P: run due timers, take an idle P if there is work, or park
+/// until handed one. False on shutdown.
+fn acquire_or_stop(ctx: &MCtx) -> bool {
+    let sched = &ctx.sched;
+    loop {
+        if sched.shutdown.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = sched.now();
+        sched.run_all_timers(now);
+        if sched.global_len() > 0 || sched.any_local_work() {
+            if let Some(p) = sched.pidleget() {
+                ctx.set_p(Some(p));
+                return true;
+            }
+        }
+        let deadline = sched.earliest_timer();
+        if let Some((p, spinning)) = sched.stopm(&ctx.park, deadline) {
+            ctx.set_p(sched.p(p));
+            ctx.spinning.set(spinning);
+            return true;
+        }
+        // timed out / poked: loop to run timers and re-park
+    }
+}
+
+// ---- blocking calls (entersyscall / exitsyscall) ------------------------------
+
+/// Go's `entersyscall` + `handoffp`: if this thread is an M holding a P, the
+/// P goes to another M for the duration of `f`; afterwards the M waits for
+/// any P (exitsyscall) before the G's poll continues.
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    let held = with_m(|m| {
+        let m = m?;
+        let p = m.p()?;
+        m.set_p(None);
+        m.sched.nsyscall.fetch_add(1, Ordering::SeqCst);
+        m.sched.handoffp(p);
+        Some(())
+    });
+    if held.is_none() {
+        return f();
+    }
+    struct Exit;
+    impl Drop for Exit {
+        fn drop(&mut self) {
+            with_m(|m| {
+                let m = m.expect("exitsyscall off an M");
+                m.sched.nsyscall.fetch_sub(1, Ordering::SeqCst);
+                let p = m.sched.acquire_p_after_syscall(&m.park);
+                m.set_p(p);
+            });
+        }
+    }
+    let _exit = Exit;
+    f()
+}
+
+/// The G being polled on this thread, if any.
+pub(crate) fn with_current_g<R>(f: impl FnOnce(&Header) -> R) -> Option<R> {
+    with_m(|m| {
+        let m = m?;
+        // SAFETY: cur_g is set only during a poll, while the G is alive.
+        let h = unsafe { m.cur_g.get().as_ref()? };
+        Some(f(h))
+    })
+}

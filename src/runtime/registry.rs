@@ -1,0 +1,95 @@
+//! allgs: every live G of one runtime, for shutdown, dumps and deadlock
+//! checks (Go's `allgs`).
+//!
+//! Sharded by goid so that spawns and exits on different Ms rarely meet on
+//! one lock. Each shard is a slab of `GRef`s: the registry holds one
+//! reference per live G, dropped when the G ends.
+
+use super::g::GRef;
+use crate::loom::Mutex;
+
+const SHARDS: usize = 16;
+
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<GRef>>,
+    free: Vec<usize>,
+}
+
+/// All live Gs.
+pub(crate) struct Registry {
+    shards: Box<[Mutex<Slab>]>,
+}
+
+impl Registry {
+    pub(crate) fn new() -> Self {
+        Registry {
+            shards: (0..SHARDS).map(|_| Mutex::new(Slab::default())).collect(),
+        }
+    }
+
+    /// Adds `g` (taking its reference); records the key in its header.
+    pub(crate) fn insert(&self, g: GRef) {
+        let shard = (g.header().id as usize) % SHARDS;
+        let h = g.header() as *const super::g::Header;
+        let mut s = self.shards[shard].lock();
+        let idx = match s.free.pop() {
+            Some(i) => {
+                s.slots[i] = Some(g);
+                i
+            }
+            None => {
+                s.slots.push(Some(g));
+                s.slots.len() - 1
+            }
+        };
+        // SAFETY: h is alive: the slab holds a reference to it.
+        let hdr = unsafe { &*h };
+        hdr.reg_key
+            .store(idx * SHARDS + shard, crate::loom::atomic::Ordering::Relaxed);
+    }
+
+    /// Removes `g`, returning the registry's reference.
+    pub(crate) fn remove(&self, g: &GRef) -> Option<GRef> {
+        let key = g
+            .header()
+            .reg_key
+            .load(crate::loom::atomic::Ordering::Relaxed);
+        if key == usize::MAX {
+            return None;
+        }
+        let (idx, shard) = (key / SHARDS, key % SHARDS);
+        let mut s = self.shards[shard].lock();
+        let taken = match s.slots.get_mut(idx) {
+            Some(slot) if slot.as_ref().is_some_and(|x| x.ptr_eq(g)) => slot.take(),
+            _ => None,
+        };
+        if taken.is_some() {
+            s.free.push(idx);
+        }
+        taken
+    }
+
+    /// New references to every live G, in goid order.
+    pub(crate) fn snapshot(&self) -> Vec<GRef> {
+        let mut all = Vec::new();
+        for sh in self.shards.iter() {
+            let s = sh.lock();
+            all.extend(s.slots.iter().flatten().map(GRef::clone_ref));
+        }
+        all.sort_by_key(|g| g.header().id);
+        all
+    }
+
+    /// Takes every G out (shutdown).
+    pub(crate) fn take_all(&self) -> Vec<GRef> {
+        let mut all = Vec::new();
+        for sh in self.shards.iter() {
+            let mut s = sh.lock();
+            all.extend(s.slots.drain(..).flatten());
+            s.free.clear();
+        }
+        all.sort_by_key(|g| g.header().id);
+        all
+    }
+}

@@ -1,0 +1,264 @@
+//! A P's local run queue: a fixed ring of `RUNQ_SIZE` slots plus `runnext`.
+//!
+//! Mirrors Go's `runqput`, `runqputslow`, `runqget`, `runqgrab`, `runqsteal`
+//! (proc.go). Single producer (the P's owner M), many consumers (the owner
+//! and stealing Ms).
+//!
+//! # Protocol
+//! - `tail` is written only by the owner: it fills slot `tail % N` (Relaxed
+//!   slot store) and then publishes with a Release store of `tail`.
+//! - `head` is advanced by CAS by any consumer after it has read the slots it
+//!   takes; the CAS is Release, and the owner's Acquire load of `head`
+//!   before reusing a slot pairs with it, so a slot is never overwritten
+//!   before its reader is done.
+//! - Slots are `AtomicPtr`s holding an owned `GRef` (raw): a consumer that
+//!   loses the `head` CAS discards what it read without touching the count.
+//! - `runnext` is an atomic pointer: the owner swaps it; a thief may CAS it
+//!   to null in its last steal round.
+//! When the ring is full the owner moves half of it, plus the new G, to the
+//! global queue in one batch (`runqputslow`).
+
+use super::g::{GRef, Header};
+use crate::loom::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::ptr;
+
+/// Slots in a local run queue (Go: 256). Tiny under loom so models reach
+/// the overflow paths.
+#[cfg(not(loom))]
+pub(crate) const RUNQ_SIZE: u32 = 256;
+#[cfg(loom)]
+pub(crate) const RUNQ_SIZE: u32 = 4;
+
+/// The local run queue of one P.
+pub(crate) struct LocalQueue {
+    /// Next slot to take. Advanced by CAS by the owner and by thieves.
+    head: AtomicU32,
+    /// Next slot to fill. Written only by the owner.
+    tail: AtomicU32,
+    /// The ring; slot `i % N` is owned by the queue for `head <= i < tail`.
+    buf: Box<[AtomicPtr<Header>]>,
+    /// A G to run next, ahead of the ring (Go's `runnext`). Owner swaps;
+    /// thieves CAS to null.
+    runnext: AtomicPtr<Header>,
+}
+
+/// What `put` could not keep: half the ring plus the new G, for the global
+/// queue, in order.
+pub(crate) type Overflow = Vec<GRef>;
+
+impl LocalQueue {
+    pub(crate) fn new() -> Self {
+        let buf = (0..RUNQ_SIZE)
+            .map(|_| AtomicPtr::new(ptr::null_mut()))
+            .collect();
+        LocalQueue {
+            head: AtomicU32::new(0),
+            tail: AtomicU32::new(0),
+            buf,
+            runnext: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    #[inline]
+    fn slot(&self, i: u32) -> &AtomicPtr<Header> {
+        &self.buf[(i % RUNQ_SIZE) as usize]
+    }
+
+    /// Number of Gs in the ring plus runnext (racy; a hint).
+    pub(crate) fn len(&self) -> usize {
+        let h = self.head.load(Ordering::Acquire);
+        let t = self.tail.load(Ordering::Acquire);
+        let n = t.wrapping_sub(h).min(RUNQ_SIZE) as usize;
+        n + usize::from(!self.runnext.load(Ordering::Acquire).is_null())
+    }
+
+    /// True if the ring and runnext are both empty (racy; a hint).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Go's `runqput`. Owner only. With `next`, `g` becomes runnext and the
+    /// old runnext goes to the tail. Returns a batch for the global queue if
+    /// the ring overflowed.
+    ///
+    /// # Safety
+    /// Only the P's owner may call this.
+    pub(crate) unsafe fn put(&self, g: GRef, next: bool) -> Option<Overflow> {
+        let mut g = g;
+        if next {
+            // AcqRel: Release publishes `g`'s state to a thief's Acquire
+            // CAS/load; Acquire takes ownership of the old runnext.
+            let old = self.runnext.swap(g.into_raw(), Ordering::AcqRel);
+            if old.is_null() {
+                return None;
+            }
+            // SAFETY: the slot owned one reference, now ours.
+            g = unsafe { GRef::from_raw(old) };
+        }
+        loop {
+            // Acquire: pairs with consumers' Release CAS of head.
+            let h = self.head.load(Ordering::Acquire);
+            let t = self.tail.load(Ordering::Relaxed);
+            if t.wrapping_sub(h) < RUNQ_SIZE {
+                self.slot(t).store(g.into_raw(), Ordering::Relaxed);
+                // Release: publishes the slot to consumers' Acquire of tail.
+                self.tail.store(t.wrapping_add(1), Ordering::Release);
+                return None;
+            }
+            match self.put_slow(g, h, t) {
+                Ok(batch) => return Some(batch),
+                Err(back) => g = back,
+            }
+        }
+    }
+
+    /// Go's `runqputslow`: takes half the ring (oldest first) plus `g`.
+    fn put_slow(&self, g: GRef, h: u32, t: u32) -> Result<Overflow, GRef> {
+        let n = t.wrapping_sub(h) / 2;
+        debug_assert_eq!(n, RUNQ_SIZE / 2);
+        let mut raw = Vec::with_capacity(n as usize + 1);
+        for i in 0..n {
+            raw.push(self.slot(h.wrapping_add(i)).load(Ordering::Relaxed));
+        }
+        // Release: our slot reads happen before the owner reuses the slots.
+        if self
+            .head
+            .compare_exchange(h, h.wrapping_add(n), Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(g);
+        }
+        // SAFETY: the CAS made us the owner of those slots' references.
+        let mut batch: Overflow = raw
+            .into_iter()
+            .map(|p| unsafe { GRef::from_raw(p) })
+            .collect();
+        batch.push(g);
+        Ok(batch)
+    }
+
+    /// Go's `runqget`. Owner only. Returns the G and whether it came from
+    /// runnext (it then inherits the current time slice).
+    ///
+    /// # Safety
+    /// Only the P's owner may call this.
+    pub(crate) unsafe fn get(&self) -> Option<(GRef, bool)> {
+        if let Some(g) = self.take_runnext() {
+            return Some((g, true));
+        }
+        self.pop_head().map(|g| (g, false))
+    }
+
+    /// Takes runnext (owner, or a thief in its last round).
+    pub(crate) fn take_runnext(&self) -> Option<GRef> {
+        let next = self.runnext.load(Ordering::Acquire);
+        if next.is_null() {
+            return None;
+        }
+        // Acquire: pairs with the owner's Release swap that published it.
+        match self.runnext.compare_exchange(
+            next,
+            ptr::null_mut(),
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            // SAFETY: we took the slot's reference.
+            Ok(p) => Some(unsafe { GRef::from_raw(p) }),
+            Err(_) => None,
+        }
+    }
+
+    /// Takes the oldest G of the ring, skipping runnext.
+    pub(crate) fn pop_head(&self) -> Option<GRef> {
+        loop {
+            let h = self.head.load(Ordering::Acquire);
+            // Acquire: pairs with the owner's Release store of tail.
+            let t = self.tail.load(Ordering::Acquire);
+            if t == h {
+                return None;
+            }
+            let p = self.slot(h).load(Ordering::Relaxed);
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(1), Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                // SAFETY: the CAS gave us the slot's reference.
+                return Some(unsafe { GRef::from_raw(p) });
+            }
+        }
+    }
+
+    /// Go's `runqgrab` + `runqsteal`: moves half (rounded up) of `victim`'s
+    /// ring into this (the thief's own, empty-ish) queue and returns one G to
+    /// run. With `steal_next`, an empty ring yields the victim's runnext.
+    ///
+    /// # Safety
+    /// Only this queue's owner may call this (it fills its own ring).
+    pub(crate) unsafe fn steal_from(&self, victim: &LocalQueue, steal_next: bool) -> Option<GRef> {
+        let mut grabbed: Vec<*mut Header> = Vec::new();
+        loop {
+            let h = victim.head.load(Ordering::Acquire);
+            let t = victim.tail.load(Ordering::Acquire);
+            let n = t.wrapping_sub(h);
+            let n = n - n / 2;
+            if n == 0 {
+                if steal_next {
+                    return victim.take_runnext();
+                }
+                return None;
+            }
+            if n > RUNQ_SIZE / 2 {
+                continue; // read an inconsistent h/t pair
+            }
+            grabbed.clear();
+            for i in 0..n {
+                grabbed.push(victim.slot(h.wrapping_add(i)).load(Ordering::Relaxed));
+            }
+            // Release: our slot reads happen before the victim reuses them.
+            if victim
+                .head
+                .compare_exchange(h, h.wrapping_add(n), Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                break;
+            }
+        }
+        let first = grabbed.pop().map(|p| {
+            // SAFETY: the CAS gave us these references.
+            unsafe { GRef::from_raw(p) }
+        });
+        for p in grabbed {
+            // SAFETY: as above; we are this queue's owner.
+            let overflow = unsafe { self.put(GRef::from_raw(p), false) };
+            debug_assert!(overflow.is_none(), "a thief's queue had no room");
+            if let Some(batch) = overflow {
+                victim_overflow_leak(batch);
+            }
+        }
+        first
+    }
+
+    /// Empties the queue in run order (runnext first). Owner only or with
+    /// the P stopped.
+    pub(crate) fn drain(&self) -> Vec<GRef> {
+        let mut out = Vec::new();
+        out.extend(self.take_runnext());
+        while let Some(g) = self.pop_head() {
+            out.push(g);
+        }
+        out
+    }
+}
+
+/// Unreachable in practice (a thief steals only into an empty queue); kept
+/// so that a logic error cannot drop Gs silently: they are leaked instead.
+fn victim_overflow_leak(batch: Overflow) {
+    std::mem::forget(batch);
+}
+
+impl Drop for LocalQueue {
+    fn drop(&mut self) {
+        drop(self.drain());
+    }
+}

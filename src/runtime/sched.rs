@@ -1,0 +1,689 @@
+//! The scheduler's shared state: global run queue, idle P and M lists,
+//! spinning accounting, and the functions that move Ps between Ms.
+//!
+//! Mirrors Go's `schedt` (runtime2.go) and `globrunqput`, `globrunqget`,
+//! `pidleput`, `pidleget`, `wakep`, `startm`, `stopm`, `handoffp`,
+//! `procresize` (proc.go).
+//!
+//! # Locks
+//! `idle` (idle Ps, idle Ms, Ms waiting to leave a blocking call) and
+//! `global` (the global run queue) are never held together: code that needs
+//! both takes `global` first and releases it before `idle`, or reads
+//! `global_len` (an atomic mirror) instead. Neither is held while waking a
+//! thread's condvar... except `MPark::hand`, which takes only the M's own
+//! slot lock, a leaf.
+//!
+//! # Invariants
+//! - A P is on the idle list iff its status is `P_IDLE`; `npidle` is the
+//!   list's length.
+//! - A P with id ≥ `gomaxprocs` is never on the idle list; one still owned
+//!   by an M is retired by that M at its next schedule.
+//! - `nmspinning` counts Ms with `spinning == true`.
+//!
+//! # Lost wake-ups (Go's "delicate dance")
+//! A producer publishes work, then (SeqCst fence) reads `nmspinning` and
+//! `npidle` in `wakep`. A spinning M that gives up puts its P idle
+//! (`npidle` += 1), decrements `nmspinning` (SeqCst), then re-checks every
+//! queue and the timers. Either the producer sees an idle P and no spinner
+//! and starts an M, or the M sees the work.
+
+use super::g::{GRef, Header};
+use super::m::{self, MPark};
+use super::p::{P, P_IDLE, P_RUNNING};
+use super::registry::Registry;
+use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
+use crate::loom::{Arc as LArc, Mutex};
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Instant;
+
+/// Upper bound on `gomaxprocs`.
+pub(crate) const MAX_PROCS: usize = 1024;
+/// Go's default limit on OS threads (`debug.SetMaxThreads`).
+pub(crate) const MAX_THREADS: usize = 10_000;
+/// P status: retired by `procresize`.
+pub(crate) const P_DEAD: u8 = 2;
+
+#[derive(Default)]
+struct Idle {
+    /// Idle Ps (ids).
+    ps: Vec<usize>,
+    /// Parked Ms waiting for a P.
+    ms: Vec<LArc<MPark>>,
+    /// Ms back from a blocking call, waiting for any P (exitsyscall).
+    syscall_waiters: Vec<LArc<MPark>>,
+}
+
+/// One runtime's scheduler.
+pub(crate) struct Sched {
+    /// allp: lazily allocated Ps, freed on drop. Entries are written once
+    /// (null → P) under `idle`, read lock-free.
+    allp: Box<[AtomicPtr<P>]>,
+    /// Number of usable Ps. Written under `idle` by procresize.
+    pub(crate) gomaxprocs: AtomicUsize,
+    global: Mutex<VecDeque<GRef>>,
+    /// Mirror of `global.len()`, written under `global`.
+    global_len: AtomicUsize,
+    idle: Mutex<Idle>,
+    /// Idle Ps. Written under `idle`; read lock-free (SeqCst, see the dance).
+    pub(crate) npidle: AtomicUsize,
+    /// Spinning Ms. Any M (SeqCst, see the dance).
+    pub(crate) nmspinning: AtomicUsize,
+    /// Set by a wakep that found no P; consumed by a stopping M.
+    needspinning: AtomicBool,
+    /// Ms parked idle. Written under `idle`.
+    pub(crate) nmidle: AtomicUsize,
+    /// Ms created and not exited.
+    pub(crate) mcount: AtomicUsize,
+    /// Ms inside a blocking call.
+    pub(crate) nsyscall: AtomicUsize,
+    /// Set once by shutdown (SeqCst, read at the top of every schedule).
+    pub(crate) shutdown: AtomicBool,
+    /// Live Gs (NumGoroutine).
+    pub(crate) ngoroutine: AtomicUsize,
+    next_goid: AtomicU64,
+    next_mid: AtomicUsize,
+    pub(crate) registry: Registry,
+    /// The first unobserved panic of a detached G.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+    pub(crate) has_panic: AtomicBool,
+    /// Wakers of threads waiting in block_on (woken on panic/shutdown).
+    watchers: Mutex<Vec<Waker>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The M (if any) parked until the earliest timer, with its deadline.
+    sleeper: Mutex<Option<(LArc<MPark>, Instant)>>,
+    pub(crate) epoch: Instant,
+    /// A coarse clock (ns since epoch), refreshed whenever an M reads time.
+    pub(crate) coarse_now: AtomicU64,
+    pub(crate) detect_deadlock: bool,
+}
+
+// SAFETY: the raw P pointers are owned by Sched and freed only in Drop.
+unsafe impl Send for Sched {}
+// SAFETY: as above; Ps are Sync (atomics and locks).
+unsafe impl Sync for Sched {}
+
+impl Sched {
+    pub(crate) fn new(procs: usize, detect_deadlock: bool) -> Arc<Sched> {
+        let procs = procs.clamp(1, MAX_PROCS);
+        let allp: Box<[AtomicPtr<P>]> = (0..MAX_PROCS)
+            .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+            .collect();
+        let s = Arc::new(Sched {
+            allp,
+            gomaxprocs: AtomicUsize::new(0),
+            global: Mutex::new(VecDeque::new()),
+            global_len: AtomicUsize::new(0),
+            idle: Mutex::new(Idle::default()),
+            npidle: AtomicUsize::new(0),
+            nmspinning: AtomicUsize::new(0),
+            needspinning: AtomicBool::new(false),
+            nmidle: AtomicUsize::new(0),
+            mcount: AtomicUsize::new(0),
+            nsyscall: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            ngoroutine: AtomicUsize::new(0),
+            next_goid: AtomicU64::new(1),
+            next_mid: AtomicUsize::new(1),
+            registry: Registry::new(),
+            panic: Mutex::new(None),
+            has_panic: AtomicBool::new(false),
+            watchers: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
+            sleeper: Mutex::new(None),
+            epoch: Instant::now(),
+            coarse_now: AtomicU64::new(0),
+            detect_deadlock,
+        });
+        s.procresize(procs);
+        s
+    }
+
+    /// A scheduler with no Ps and no Ms (for test queues).
+    pub(crate) fn new_detached() -> Arc<Sched> {
+        Sched::new(1, false)
+    }
+
+    /// P `i`, if allocated.
+    #[inline]
+    pub(crate) fn p(&self, i: usize) -> Option<&P> {
+        // Acquire: pairs with the Release store in `ensure_p`.
+        let ptr = self.allp.get(i)?.load(Ordering::Acquire);
+        // SAFETY: Ps are never freed before the Sched.
+        unsafe { ptr.as_ref() }
+    }
+
+    fn ensure_p(&self, i: usize) -> &P {
+        if let Some(p) = self.p(i) {
+            return p;
+        }
+        let ptr = Box::into_raw(Box::new(P::new(i)));
+        // Release: publishes the initialised P to lock-free readers.
+        self.allp[i].store(ptr, Ordering::Release);
+        // SAFETY: just stored; lives until Sched drops.
+        unsafe { &*ptr }
+    }
+
+    pub(crate) fn next_goid(&self) -> u64 {
+        self.next_goid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn next_mid(&self) -> usize {
+        self.next_mid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Refreshes and returns the coarse clock.
+    pub(crate) fn now(&self) -> Instant {
+        let now = Instant::now();
+        let ns = now.saturating_duration_since(self.epoch).as_nanos() as u64;
+        self.coarse_now.store(ns, Ordering::Relaxed);
+        now
+    }
+
+    // ---- the global run queue ----------------------------------------------
+
+    pub(crate) fn global_len(&self) -> usize {
+        self.global_len.load(Ordering::Acquire)
+    }
+
+    /// Go's `globrunqput` (tail) for a batch, keeping order.
+    pub(crate) fn global_push_batch(&self, batch: impl IntoIterator<Item = GRef>) {
+        let mut q = self.global.lock();
+        q.extend(batch);
+        // Release: pairs with the Acquire in global_len.
+        self.global_len.store(q.len(), Ordering::Release);
+    }
+
+    /// Go's `globrunqputhead` for a batch, keeping the batch's order.
+    pub(crate) fn global_push_head(&self, batch: Vec<GRef>) {
+        let mut q = self.global.lock();
+        for g in batch.into_iter().rev() {
+            q.push_front(g);
+        }
+        self.global_len.store(q.len(), Ordering::Release);
+    }
+
+    /// Go's `globrunqget`: one G to run, and up to a fair share more moved
+    /// into `p`'s local queue. `max == 0` means no extra limit.
+    pub(crate) fn globrunqget(&self, p: &P, max: usize) -> Option<GRef> {
+        if self.global_len() == 0 {
+            return None;
+        }
+        let mut batch: Vec<GRef>;
+        {
+            let mut q = self.global.lock();
+            let n = q.len();
+            if n == 0 {
+                return None;
+            }
+            let procs = self.gomaxprocs.load(Ordering::Relaxed).max(1);
+            let mut take = (n / procs + 1)
+                .min(n)
+                .min(super::runq::RUNQ_SIZE as usize / 2);
+            if max > 0 {
+                take = take.min(max);
+            }
+            batch = q.drain(..take).collect();
+            self.global_len.store(q.len(), Ordering::Release);
+        }
+        let first = batch.remove(0);
+        for g in batch {
+            // SAFETY: only p's owner calls globrunqget with p.
+            if let Some(over) = unsafe { p.runq.put(g, false) } {
+                self.global_push_batch(over);
+            }
+        }
+        Some(first)
+    }
+
+    // ---- idle Ps ------------------------------------------------------------
+
+    /// Go's `pidleget`: takes an idle P (status becomes running).
+    pub(crate) fn pidleget(&self) -> Option<&P> {
+        let mut idle = self.idle.lock();
+        self.pidleget_locked(&mut idle)
+    }
+
+    fn pidleget_locked(&self, idle: &mut Idle) -> Option<&P> {
+        let id = idle.ps.pop()?;
+        self.npidle.fetch_sub(1, Ordering::SeqCst);
+        let p = self.p(id).expect("idle P not allocated");
+        p.status.store(P_RUNNING, Ordering::Relaxed);
+        Some(p)
+    }
+
+    /// Go's `pidleput`: gives `p` up. An M waiting to leave a blocking call
+    /// gets it first.
+    pub(crate) fn pidleput(&self, p: &P) {
+        let mut idle = self.idle.lock();
+        self.pidleput_locked(&mut idle, p);
+    }
+
+    fn pidleput_locked(&self, idle: &mut Idle, p: &P) {
+        if p.id >= self.gomaxprocs.load(Ordering::Relaxed) {
+            self.retire_locked(p);
+            return;
+        }
+        if let Some(m) = idle.syscall_waiters.pop() {
+            p.status.store(P_RUNNING, Ordering::Relaxed);
+            m.hand(Some(p.id), false);
+            return;
+        }
+        p.status.store(P_IDLE, Ordering::Relaxed);
+        idle.ps.push(p.id);
+        self.npidle.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Retires a P above `gomaxprocs` (procresize): its Gs go to the head of
+    /// the global queue (runnext first, order kept), its timers to P 0.
+    fn retire_locked(&self, p: &P) {
+        p.status.store(P_DEAD, Ordering::Relaxed);
+        let gs = p.runq.drain();
+        if !gs.is_empty() {
+            self.global_push_head(gs);
+        }
+        let p0 = self.p(0).expect("P 0 exists");
+        if p.timers.move_all_to(&p0.timers) {
+            self.timer_changed();
+        }
+    }
+
+    // ---- Ms -----------------------------------------------------------------
+
+    /// Go's `wakep`: starts a spinning M if there is an idle P and no spinner.
+    pub(crate) fn wakep(self: &Arc<Self>) {
+        // SeqCst: orders the caller's publication of work before these loads
+        // (the producer half of the dance).
+        fence(Ordering::SeqCst);
+        if self.nmspinning.load(Ordering::SeqCst) != 0 || self.npidle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if self
+            .nmspinning
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return;
+        }
+        match self.pidleget() {
+            Some(p) => self.startm(p.id, true),
+            None => {
+                self.needspinning.store(true, Ordering::SeqCst);
+                self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Go's `startm`: hands P `p` to an idle M, or a new one.
+    pub(crate) fn startm(self: &Arc<Self>, p: usize, spinning: bool) {
+        let m = {
+            let mut idle = self.idle.lock();
+            let m = idle.ms.pop();
+            if m.is_some() {
+                self.nmidle.fetch_sub(1, Ordering::Relaxed);
+            }
+            m
+        };
+        match m {
+            Some(m) => m.hand(Some(p), spinning),
+            None => self.newm(Some(p), spinning),
+        }
+    }
+
+    fn newm(self: &Arc<Self>, p: Option<usize>, spinning: bool) {
+        let n = self.mcount.fetch_add(1, Ordering::Relaxed);
+        if n >= MAX_THREADS {
+            panic!("runtime: program exceeds {MAX_THREADS}-thread limit");
+        }
+        let sched = self.clone();
+        let id = self.next_mid();
+        let h = crate::loom::thread::Builder::new()
+            .name(format!("goro-m{id}"))
+            .spawn(move || m::mstart(sched, id, p, spinning));
+        match h {
+            Ok(h) => self.threads.lock().push(h),
+            Err(e) => panic!("runtime: failed to create new OS thread: {e}"),
+        }
+    }
+
+    /// Go's `stopm` (the list half): parks `m` on the idle list until handed
+    /// a P. Returns the P and spinning flag, or None on shutdown/timeout.
+    pub(crate) fn stopm(
+        &self,
+        m: &LArc<MPark>,
+        deadline: Option<Instant>,
+    ) -> Option<(usize, bool)> {
+        {
+            let mut idle = self.idle.lock();
+            if self.shutdown.load(Ordering::SeqCst) {
+                return None;
+            }
+            idle.ms.push(m.clone());
+            self.nmidle.fetch_add(1, Ordering::Relaxed);
+        }
+        // Only one M sleeps until the earliest timer (Go: the one in netpoll);
+        // the others park until handed a P.
+        let deadline = deadline.filter(|&d| {
+            let mut sl = self.sleeper.lock();
+            if sl.as_ref().is_none_or(|(_, w)| *w > d) {
+                *sl = Some((m.clone(), d));
+                true
+            } else {
+                false
+            }
+        });
+        let got = m.park(deadline);
+        if deadline.is_some() {
+            let mut sl = self.sleeper.lock();
+            if sl.as_ref().is_some_and(|(s, _)| LArc::ptr_eq(s, m)) {
+                *sl = None;
+            }
+        }
+        if got.is_some() {
+            if deadline.is_some() {
+                self.timer_changed(); // someone else must watch the timers now
+            }
+            return got;
+        }
+        if self.shutdown.load(Ordering::SeqCst) {
+            return None;
+        }
+        // Timed out or poked: leave the idle list, unless someone already
+        // took us off it and is handing us a P.
+        let mut idle = self.idle.lock();
+        if let Some(i) = idle.ms.iter().position(|x| LArc::ptr_eq(x, m)) {
+            idle.ms.swap_remove(i);
+            self.nmidle.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        drop(idle);
+        loop {
+            if let Some(got) = m.park(None) {
+                return Some(got);
+            }
+            if self.shutdown.load(Ordering::SeqCst) {
+                return None;
+            }
+        }
+    }
+
+    /// Go's `handoffp`: gives away the P of an M entering a blocking call.
+    pub(crate) fn handoffp(self: &Arc<Self>, p: &P) {
+        if !p.runq.is_empty() || self.global_len() > 0 {
+            self.startm(p.id, false);
+            return;
+        }
+        if self.nmspinning.load(Ordering::SeqCst) == 0
+            && self
+                .nmspinning
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            self.startm(p.id, true);
+            return;
+        }
+        if p.timers.len() > 0 {
+            self.startm(p.id, false);
+            return;
+        }
+        let mut idle = self.idle.lock();
+        if self.global_len() > 0 {
+            drop(idle);
+            self.startm(p.id, false);
+            return;
+        }
+        self.pidleput_locked(&mut idle, p);
+    }
+
+    /// exitsyscall's slow path: waits for any P. None on shutdown.
+    pub(crate) fn acquire_p_after_syscall(&self, m: &LArc<MPark>) -> Option<&P> {
+        loop {
+            {
+                let mut idle = self.idle.lock();
+                if let Some(p) = self.pidleget_locked(&mut idle) {
+                    return Some(p);
+                }
+                if self.shutdown.load(Ordering::SeqCst) {
+                    return None;
+                }
+                idle.syscall_waiters.push(m.clone());
+            }
+            if let Some((p, _)) = m.park(None) {
+                return self.p(p);
+            }
+            if self.shutdown.load(Ordering::SeqCst) {
+                return None;
+            }
+        }
+    }
+
+    /// The idle-list half of findRunnable's stop: under the idle lock,
+    /// either take global work (returns false: keep the P) or give the P up.
+    pub(crate) fn release_p_for_stop(&self, p: &P, spinning: bool) -> bool {
+        let mut idle = self.idle.lock();
+        if self.global_len() > 0 || self.shutdown.load(Ordering::SeqCst) {
+            return false;
+        }
+        if !spinning && self.needspinning.swap(false, Ordering::SeqCst) {
+            return false;
+        }
+        self.pidleput_locked(&mut idle, p);
+        true
+    }
+
+    /// Called when a timer became the earliest of its heap (Go's
+    /// `wakeNetPoller`): wake the sleeping M if it would sleep past it, or
+    /// start one.
+    pub(crate) fn timer_changed(&self) {
+        let sl = self.sleeper.lock();
+        if let Some((m, _)) = sl.as_ref() {
+            m.poke();
+            return;
+        }
+        drop(sl);
+        let idle = self.idle.lock();
+        if let Some(m) = idle.ms.last() {
+            m.poke();
+        }
+    }
+
+    /// The earliest timer over all usable Ps.
+    pub(crate) fn earliest_timer(&self) -> Option<Instant> {
+        let n = self.gomaxprocs.load(Ordering::Relaxed);
+        (0..n).filter_map(|i| self.p(i)?.timers.next_when()).min()
+    }
+
+    /// Runs every P's due timers (an M with no P, or a thief).
+    pub(crate) fn run_all_timers(&self, now: Instant) -> usize {
+        let n = self.gomaxprocs.load(Ordering::Relaxed);
+        let mut fired = 0;
+        for i in 0..n {
+            if let Some(p) = self.p(i) {
+                if p.timers.next_when().is_some_and(|w| w <= now) {
+                    fired += p.timers.run_due(now);
+                }
+            }
+        }
+        fired
+    }
+
+    /// True if any usable P has a non-empty local queue.
+    pub(crate) fn any_local_work(&self) -> bool {
+        let n = self.gomaxprocs.load(Ordering::Relaxed);
+        (0..n).any(|i| self.p(i).is_some_and(|p| !p.runq.is_empty()))
+    }
+
+    // ---- readying Gs --------------------------------------------------------
+
+    /// Go's `ready` after the state moved to SCHEDULED: runnext of the
+    /// current P if this thread runs one of our Ps, else the global queue.
+    pub(crate) fn ready(self: &Arc<Self>, g: GRef) {
+        if self.shutdown.load(Ordering::Acquire) {
+            return; // the G's future was or will be dropped by shutdown
+        }
+        if let Some(g) = m::try_put_local(self, g, true) {
+            self.global_push_batch(Some(g));
+        }
+        self.wakep();
+    }
+
+    // ---- procresize ---------------------------------------------------------
+
+    /// Go's `procresize`: changes the number of Ps; returns the old value.
+    pub(crate) fn procresize(self: &Arc<Self>, n: usize) -> usize {
+        let n = n.clamp(1, MAX_PROCS);
+        let old;
+        {
+            let mut idle = self.idle.lock();
+            old = self.gomaxprocs.load(Ordering::Relaxed);
+            self.gomaxprocs.store(n, Ordering::SeqCst);
+            for i in 0..n {
+                let p = self.ensure_p(i);
+                if i >= old && p.status.load(Ordering::Relaxed) != P_RUNNING {
+                    // a new or previously retired P (one still owned keeps
+                    // running: its M sees it is usable again).
+                    if !idle.ps.contains(&i) {
+                        self.pidleput_locked(&mut idle, p);
+                    }
+                }
+            }
+            if n < old {
+                let dead: Vec<usize> = idle.ps.iter().copied().filter(|&i| i >= n).collect();
+                idle.ps.retain(|&i| i < n);
+                self.npidle.fetch_sub(dead.len(), Ordering::SeqCst);
+                for i in dead {
+                    let p = self.p(i).expect("idle P allocated");
+                    self.retire_locked(p);
+                }
+            }
+        }
+        self.wakep();
+        old
+    }
+
+    // ---- panics, watchers, shutdown -------------------------------------------
+
+    pub(crate) fn report_panic(&self, p: Box<dyn Any + Send>) {
+        {
+            let mut slot = self.panic.lock();
+            if slot.is_none() {
+                *slot = Some(p);
+            }
+        }
+        self.has_panic.store(true, Ordering::SeqCst);
+        self.wake_watchers();
+    }
+
+    pub(crate) fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
+        self.panic.lock().take()
+    }
+
+    pub(crate) fn add_watcher(&self, w: &Waker) {
+        let mut ws = self.watchers.lock();
+        if !ws.iter().any(|x| x.will_wake(w)) {
+            ws.push(w.clone());
+        }
+    }
+
+    pub(crate) fn remove_watcher(&self, w: &Waker) {
+        self.watchers.lock().retain(|x| !x.will_wake(w));
+    }
+
+    pub(crate) fn wake_watchers(&self) {
+        let ws: Vec<Waker> = self.watchers.lock().clone();
+        for w in ws {
+            w.wake();
+        }
+    }
+
+    /// Stops every M, joins their threads (except the caller's own and Ms
+    /// stuck in a blocking call), then drops every remaining G's future.
+    pub(crate) fn shutdown(self: &Arc<Self>) {
+        if self.shutdown.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let parked: Vec<LArc<MPark>> = {
+            let mut idle = self.idle.lock();
+            let mut v: Vec<_> = idle.ms.drain(..).collect();
+            v.extend(idle.syscall_waiters.drain(..));
+            v
+        };
+        for m in parked {
+            m.hand(None, false);
+        }
+        if let Some((m, _)) = self.sleeper.lock().take() {
+            m.poke();
+        }
+        let me = std::thread::current().id();
+        let threads: Vec<_> = self.threads.lock().drain(..).collect();
+        for t in threads {
+            if t.thread().id() == me {
+                continue;
+            }
+            // An M inside a user's blocking call may never return; leave it
+            // detached rather than hang (it exits when the call returns).
+            if self.nsyscall.load(Ordering::SeqCst) > 0 && !t.is_finished() {
+                let deadline = Instant::now() + std::time::Duration::from_millis(100);
+                while !t.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                if !t.is_finished() {
+                    continue;
+                }
+            }
+            let _ = t.join();
+        }
+        self.cancel_all();
+        self.wake_watchers();
+    }
+
+    /// Drops the futures of every G still alive (after the Ms stopped).
+    fn cancel_all(&self) {
+        let gs = self.registry.take_all();
+        for g in &gs {
+            let h: &Header = g.header();
+            let mut s = h.state.load(Ordering::Acquire);
+            loop {
+                if s != super::g::IDLE && s != super::g::SCHEDULED {
+                    break; // done, or running on a detached M
+                }
+                match h.state.compare_exchange(
+                    s,
+                    super::g::RUNNING,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        self.ngoroutine.fetch_sub(1, Ordering::Relaxed);
+                        g.cancel_claimed();
+                        break;
+                    }
+                    Err(cur) => s = cur,
+                }
+            }
+        }
+        drop(gs);
+        let drained: Vec<GRef> = self.global.lock().drain(..).collect();
+        self.global_len.store(0, Ordering::Release);
+        drop(drained);
+        for i in 0..MAX_PROCS {
+            if let Some(p) = self.p(i) {
+                drop(p.runq.drain());
+            }
+        }
+    }
+}
+
+impl Drop for Sched {
+    fn drop(&mut self) {
+        for slot in self.allp.iter() {
+            let p = slot.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: allocated by ensure_p with Box::into_raw, freed once.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Hidden hooks for tests outside the crate (proptest models in `tests/`,
+//! loom models in `loom-tests/`): a run queue over dummy Gs identified by
+//! their goid. Not part of the public API.
+
+use super::g::GRef;
+use super::runq::{LocalQueue, RUNQ_SIZE};
+use super::sched::Sched;
+use std::panic::Location;
+use std::sync::Arc;
+
+/// A local run queue of dummy Gs, identified by number.
+pub struct TestRunQueue {
+    q: LocalQueue,
+    sched: Arc<Sched>,
+}
+
+/// Capacity of a local run queue (256; 4 under loom).
+pub const TEST_RUNQ_SIZE: usize = RUNQ_SIZE as usize;
+
+impl Default for TestRunQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestRunQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        TestRunQueue { q: LocalQueue::new(), sched: Sched::new_detached() }
+    }
+
+    fn g(&self, id: u64) -> GRef {
+        let (a, b) = GRef::new(async {}, self.sched.clone(), id, Location::caller());
+        drop(b);
+        a
+    }
+
+    /// runqput (owner only). Returns the ids moved out by an overflow.
+    ///
+    /// # Safety
+    /// Only one thread (the owner) may call `put`, `get` and `steal_into`.
+    pub unsafe fn put(&self, id: u64, next: bool) -> Vec<u64> {
+        // SAFETY: forwarded owner contract.
+        let over = unsafe { self.q.put(self.g(id), next) };
+        over.unwrap_or_default().iter().map(|g| g.header().id).collect()
+    }
+
+    /// runqget (owner only): `(id, from_runnext)`.
+    ///
+    /// # Safety
+    /// As for `put`.
+    pub unsafe fn get(&self) -> Option<(u64, bool)> {
+        // SAFETY: forwarded owner contract.
+        unsafe { self.q.get() }.map(|(g, n)| (g.header().id, n))
+    }
+
+    /// runqsteal from `victim` into this queue (this queue's owner only);
+    /// returns the id to run, and leaves the rest in this queue.
+    ///
+    /// # Safety
+    /// As for `put`, for this queue.
+    pub unsafe fn steal_from(&self, victim: &TestRunQueue, steal_next: bool) -> Option<u64> {
+        // SAFETY: forwarded owner contract.
+        unsafe { self.q.steal_from(&victim.q, steal_next) }.map(|g| g.header().id)
+    }
+
+    /// Everything left, in run order (runnext first).
+    pub fn drain(&self) -> Vec<u64> {
+        self.q.drain().iter().map(|g| g.header().id).collect()
+    }
+
+    /// Racy length.
+    pub fn len(&self) -> usize {
+        self.q.len()
+    }
+
+    /// Racy emptiness.
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+}
