@@ -16,9 +16,11 @@ pub use runtime::{
 
 // ---- chan (issue 3) ----
 pub mod chan;
+pub use chan::chan;
 
 // ---- select (issue 4) ----
 pub mod select;
+pub use select::Select;
 
 // ---- sync (issue 6) ----
 pub mod sync;

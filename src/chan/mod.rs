@@ -1,1 +1,553 @@
-//! `goro::chan` — not yet written (see the open issues).
+//! Go's channels: `goro::chan::<T>(cap)` is `make(chan T, cap)`.
+//!
+//! This module owns the public handles ([`Sender`], [`Receiver`]), their
+//! futures, and the error types. The algorithm lives in `hchan.rs` (Go's
+//! `chansend`, `chanrecv`, `closechan` from `src/runtime/chan.go`) and the
+//! wait queues in `waitq.rs` (Go's `sudog`/`waitq`).
+//!
+//! Both handles are `Clone + Send + Sync`: any number of senders and
+//! receivers (MPMC). A blocked operation parks the calling goroutine (or,
+//! for the `*_blocking` variants, the calling thread), never spinning.
+//!
+//! # Fairness
+//! Parked senders and receivers are served first-in first-out, as in Go.
+//!
+//! # Cancel safety
+//! Dropping a pending [`Send`] or [`Recv`] future never loses or duplicates a
+//! value: a parked send is unlinked and its value dropped with the future
+//! (nothing was sent); a value already handed to a dropped receive goes back
+//! into the channel (to another parked receiver, or the head of the buffer)
+//! and is received by someone else.
+//!
+//! ```
+//! let (tx, rx) = goro::chan::<i32>(1);
+//! tx.send_blocking(1).unwrap();
+//! assert_eq!(rx.recv_blocking(), Some(1));
+//! drop(tx);
+//! assert_eq!(rx.recv_blocking(), None);
+//! ```
+
+mod hchan;
+pub(crate) mod waitq;
+
+pub(crate) use hchan::{HChan, RecvOp, RecvTry, SendOp, SendTry};
+
+use crate::loom::Arc;
+use crate::loom::atomic::Ordering;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Makes a channel of `T` with a buffer of `cap` values: Go's
+/// `make(chan T, cap)`. `cap == 0` is unbuffered: a send completes only when
+/// a receiver takes the value (rendezvous).
+///
+/// ```
+/// let (tx, rx) = goro::chan::<&str>(0);
+/// let t = std::thread::spawn(move || tx.send_blocking("hi").unwrap());
+/// assert_eq!(rx.recv_blocking(), Some("hi"));
+/// t.join().unwrap();
+/// ```
+pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let c = Arc::new(HChan::new(cap));
+    (
+        Sender { chan: c.clone() },
+        Receiver {
+            chan: c,
+            stream: None,
+        },
+    )
+}
+
+/// The sending half of a channel (`chan<- T`). Cloning adds a sender; when
+/// the last sender is dropped the channel is closed.
+pub struct Sender<T> {
+    chan: Arc<HChan<T>>,
+}
+
+/// The receiving half of a channel (`<-chan T`). Cloning adds a receiver;
+/// when the last receiver is dropped every send fails with its value.
+pub struct Receiver<T> {
+    chan: Arc<HChan<T>>,
+    /// The parked receive of the `Stream` impl (boxed once, on first use).
+    stream: Option<Pin<Box<RecvState<T>>>>,
+}
+
+// ---- errors ---------------------------------------------------------------
+
+/// A send on a closed channel (or one with no receivers left); carries the
+/// value back. Go panics here; goro returns it.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub struct SendError<T>(pub T);
+
+/// Why [`Sender::try_send`] failed; carries the value back.
+#[derive(PartialEq, Eq, Clone, Copy)]
+pub enum TrySendError<T> {
+    /// The send would block: the buffer is full / no receiver is waiting.
+    Full(T),
+    /// The channel is closed (or has no receivers left).
+    Closed(T),
+}
+
+/// Why [`Receiver::try_recv`] failed.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum TryRecvError {
+    /// The receive would block: nothing buffered and no sender waiting.
+    Empty,
+    /// The channel is closed and drained.
+    Closed,
+}
+
+impl<T> SendError<T> {
+    /// The value that was not sent.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> TrySendError<T> {
+    /// The value that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(v) | TrySendError::Closed(v) => v,
+        }
+    }
+    /// Whether the send failed because the channel was full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, TrySendError::Full(_))
+    }
+    /// Whether the send failed because the channel was closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, TrySendError::Closed(_))
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("send on closed channel")
+    }
+}
+impl<T> std::error::Error for SendError<T> {}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("send on full channel"),
+            TrySendError::Closed(_) => f.write_str("send on closed channel"),
+        }
+    }
+}
+impl<T> std::error::Error for TrySendError<T> {}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("receive on empty channel"),
+            TryRecvError::Closed => f.write_str("receive on closed channel"),
+        }
+    }
+}
+impl std::error::Error for TryRecvError {}
+
+impl<T> From<SendError<T>> for TrySendError<T> {
+    fn from(e: SendError<T>) -> Self {
+        TrySendError::Closed(e.0)
+    }
+}
+
+// ---- Sender -------------------------------------------------------------
+
+impl<T> Sender<T> {
+    /// Sends `v` (Go's `ch <- v`), parking the calling goroutine until a
+    /// receiver takes it (unbuffered) or it is buffered. On a closed channel,
+    /// or once every receiver is gone, resolves to `Err(SendError(v))`
+    /// (Go panics instead).
+    ///
+    /// Fairness: parked senders complete in FIFO order.
+    /// Cancel safety: dropping the future before it completes sends nothing
+    /// and drops the value; once it resolved `Ok`, the value was sent.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan(1);
+    /// goro::block_on(async { tx.send(5).await.unwrap() });
+    /// assert_eq!(rx.try_recv(), Ok(5));
+    /// ```
+    #[inline]
+    pub fn send(&self, v: T) -> Send<'_, T> {
+        Send {
+            chan: &self.chan,
+            value: Some(v),
+            op: SendOp::new(),
+        }
+    }
+
+    /// Sends without blocking (Go's `select { case ch <- v: default: }`):
+    /// `Full(v)` if it would block, `Closed(v)` if the channel is closed or
+    /// has no receivers. Never parks; a full channel is detected without
+    /// taking the lock.
+    ///
+    /// ```
+    /// use goro::chan::TrySendError;
+    /// let (tx, _rx) = goro::chan(1);
+    /// assert!(tx.try_send(1).is_ok());
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    /// ```
+    #[inline]
+    pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        match self.chan.try_send(v) {
+            SendTry::Sent(_) => Ok(()),
+            SendTry::Full(v) => Err(TrySendError::Full(v)),
+            SendTry::Closed(v) => Err(TrySendError::Closed(v)),
+        }
+    }
+
+    /// [`send`](Sender::send) for ordinary threads: blocks the thread (inside
+    /// a goroutine, the P is handed off while it blocks). Works with no
+    /// runtime at all.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan(1);
+    /// tx.send_blocking(3).unwrap();
+    /// assert_eq!(rx.recv_blocking(), Some(3));
+    /// ```
+    pub fn send_blocking(&self, v: T) -> Result<(), SendError<T>> {
+        match self.try_send(v) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Closed(v)) => Err(SendError(v)),
+            Err(TrySendError::Full(v)) => crate::runtime::block_on(self.send(v)),
+        }
+    }
+
+    /// Closes the channel (Go's `close(ch)`): parked and later receivers
+    /// drain the buffer and then get `None`; parked and later senders get
+    /// `Err`. Panics with `close of closed channel` if already closed.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<i32>(0);
+    /// tx.close();
+    /// assert_eq!(rx.recv_blocking(), None);
+    /// ```
+    pub fn close(&self) {
+        self.chan.close(false);
+    }
+
+    /// Number of values buffered (Go's `len(ch)`).
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+    /// Whether no value is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The buffer size (Go's `cap(ch)`).
+    pub fn cap(&self) -> usize {
+        self.chan.cap()
+    }
+    /// Whether the channel has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+    /// Whether both handles refer to the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+
+    pub(crate) fn hchan(&self) -> &HChan<T> {
+        &self.chan
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.senders.fetch_add(1, Ordering::Relaxed);
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        // AcqRel: the last sender must see every other sender's sends.
+        if self.chan.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.close(true);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("len", &self.len())
+            .field("cap", &self.cap())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+// ---- Receiver -----------------------------------------------------------
+
+impl<T> Receiver<T> {
+    /// Receives a value (Go's `v, ok := <-ch`), parking the calling goroutine
+    /// until one is available. `None` once the channel is closed and drained.
+    ///
+    /// Fairness: parked receivers are served in FIFO order.
+    /// Cancel safety: dropping the future never loses a value; a value that
+    /// was already handed to it goes back into the channel.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan(1);
+    /// tx.try_send(7).unwrap();
+    /// assert_eq!(goro::block_on(rx.recv()), Some(7));
+    /// ```
+    #[inline]
+    pub fn recv(&self) -> Recv<'_, T> {
+        Recv {
+            chan: &self.chan,
+            op: RecvOp::new(),
+        }
+    }
+
+    /// Receives without blocking (Go's `select { case v := <-ch: default: }`):
+    /// `Empty` if it would block, `Closed` if closed and drained. Never
+    /// parks; an empty channel is detected without taking the lock.
+    ///
+    /// ```
+    /// use goro::chan::TryRecvError;
+    /// let (tx, rx) = goro::chan::<u8>(1);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    /// ```
+    #[inline]
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.chan.try_recv() {
+            RecvTry::Got(v, _) => Ok(v),
+            RecvTry::Empty => Err(TryRecvError::Empty),
+            RecvTry::Closed => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// [`recv`](Receiver::recv) for ordinary threads: blocks the thread
+    /// (inside a goroutine, the P is handed off). Works with no runtime.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan(0);
+    /// std::thread::spawn(move || tx.send_blocking(1).unwrap());
+    /// assert_eq!(rx.recv_blocking(), Some(1));
+    /// ```
+    pub fn recv_blocking(&self) -> Option<T> {
+        match self.try_recv() {
+            Ok(v) => Some(v),
+            Err(TryRecvError::Closed) => None,
+            Err(TryRecvError::Empty) => crate::runtime::block_on(self.recv()),
+        }
+    }
+
+    /// A blocking iterator over received values (Go's `for v := range ch`);
+    /// ends when the channel is closed and drained.
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan(3);
+    /// for i in 0..3 { tx.try_send(i).unwrap(); }
+    /// drop(tx);
+    /// assert_eq!(rx.iter().collect::<Vec<_>>(), vec![0, 1, 2]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// Number of values buffered (Go's `len(ch)`).
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+    /// Whether no value is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The buffer size (Go's `cap(ch)`).
+    pub fn cap(&self) -> usize {
+        self.chan.cap()
+    }
+    /// Whether the channel has been closed (values may still be buffered).
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+    /// Whether both handles refer to the same channel.
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+
+    pub(crate) fn hchan(&self) -> &HChan<T> {
+        &self.chan
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.receivers.fetch_add(1, Ordering::Relaxed);
+        Receiver {
+            chan: self.chan.clone(),
+            stream: None,
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.stream.as_mut() {
+            // SAFETY: the op is pinned in its box and never moved out.
+            let s = unsafe { s.as_mut().get_unchecked_mut() };
+            self.chan.cancel_recv(&mut s.op);
+        }
+        // AcqRel: the last receiver must see every other receiver's work.
+        if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.receivers_gone();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("len", &self.len())
+            .field("cap", &self.cap())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// The pinned receive state behind the `Stream` impl.
+struct RecvState<T> {
+    op: RecvOp<T>,
+}
+
+impl<T> futures_core::Stream for Receiver<T> {
+    type Item = T;
+
+    /// Receives the next value; `None` once closed and drained. Cancel safe
+    /// as [`Receiver::recv`]: a value handed to a receiver that is dropped
+    /// while parked goes back to the channel.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        let st = this
+            .stream
+            .get_or_insert_with(|| Box::pin(RecvState { op: RecvOp::new() }));
+        // SAFETY: the op stays in its box; we never move it out.
+        let st = unsafe { st.as_mut().get_unchecked_mut() };
+        this.chan.poll_recv(&mut st.op, cx.waker())
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+/// Blocking iterator returned by [`Receiver::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv_blocking()
+    }
+}
+
+// ---- futures --------------------------------------------------------------
+
+/// The future of [`Sender::send`]. Resolves to `Ok(())` once the value is
+/// received or buffered, `Err(SendError(v))` if the channel is closed.
+/// Dropping it before completion sends nothing.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Send<'a, T> {
+    chan: &'a HChan<T>,
+    value: Option<T>,
+    op: SendOp<T>,
+}
+
+/// The future of [`Receiver::recv`]. Resolves to `Some(v)`, or `None` once
+/// the channel is closed and drained. Dropping it never loses a value.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Recv<'a, T> {
+    chan: &'a HChan<T>,
+    op: RecvOp<T>,
+}
+
+impl<T> Future for Send<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: nothing is moved out of the pinned future; the sudog
+        // inside `op` stays where it is.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.chan
+            .poll_send(&mut this.op, &mut this.value, cx.waker())
+            .map_err(SendError)
+    }
+}
+
+impl<T> Drop for Send<'_, T> {
+    fn drop(&mut self) {
+        self.chan.cancel_send(&mut self.op);
+    }
+}
+
+impl<T> Future for Recv<'_, T> {
+    type Output = Option<T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // SAFETY: nothing is moved out of the pinned future.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.chan.poll_recv(&mut this.op, cx.waker())
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        self.chan.cancel_recv(&mut self.op);
+    }
+}
+
+impl<T> fmt::Debug for Send<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Send")
+            .field("parked", &self.op.parked)
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for Recv<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recv")
+            .field("parked", &self.op.parked)
+            .finish()
+    }
+}
+
+#[cfg(loom)]
+#[doc(hidden)]
+/// Internals for the loom models.
+pub mod __loom {}

@@ -112,7 +112,7 @@ pub(crate) struct MCtx {
 }
 
 crate::loom::thread_local! {
-    static CURRENT: Cell<*const MCtx> = const { Cell::new(ptr::null()) };
+    static CURRENT: Cell<*const MCtx> = Cell::new(ptr::null());
 }
 
 /// Runs `f` with this thread's M, if it is one.

@@ -17,7 +17,6 @@ mod runq;
 mod sched;
 #[doc(hidden)]
 pub mod testing;
-mod timers_stub;
 mod wait;
 
 pub use g::{JoinError, JoinHandle};
@@ -357,4 +356,21 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 #[inline]
 pub(crate) fn set_wait_reason(r: WaitReason) {
     m::with_current_g(|h| h.wait_reason.store(r.to_u8(), Ordering::Relaxed));
+}
+
+/// Arms a timer on the current P's heap (Go's per-P timers). If it became
+/// the heap's earliest, a sleeping M is told to wake by then (Go's
+/// `wakeNetPoller`). Err when this thread is not an M holding a P (the
+/// caller uses the fallback timer thread).
+pub(crate) fn add_timer(
+    t: crate::time::timers::TimerRef,
+) -> Result<(), crate::time::timers::TimerRef> {
+    m::with_m(|m| {
+        let Some(m) = m else { return Err(t) };
+        let Some(p) = m.p() else { return Err(t) };
+        if p.timers.add(t) {
+            m.sched.timer_changed();
+        }
+        Ok(())
+    })
 }

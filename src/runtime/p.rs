@@ -6,8 +6,8 @@
 //! at or above `gomaxprocs`). Only the owning M touches the owner-only parts.
 
 use super::runq::LocalQueue;
-use super::timers_stub::Timers;
 use crate::loom::atomic::{AtomicU8, AtomicU32, Ordering};
+use crate::time::timers::Timers;
 
 /// On the idle list.
 pub(crate) const P_IDLE: u8 = 0;

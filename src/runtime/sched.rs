@@ -91,7 +91,7 @@ pub(crate) struct Sched {
     pub(crate) has_panic: AtomicBool,
     /// Wakers of threads waiting in block_on (woken on panic/shutdown).
     watchers: Mutex<Vec<Waker>>,
-    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    threads: Mutex<Vec<crate::loom::thread::JoinHandle<()>>>,
     /// The M (if any) parked until the earliest timer, with its deadline.
     sleeper: Mutex<Option<(LArc<MPark>, Instant)>>,
     pub(crate) epoch: Instant,
@@ -616,24 +616,9 @@ impl Sched {
         if let Some((m, _)) = self.sleeper.lock().take() {
             m.poke();
         }
-        let me = std::thread::current().id();
         let threads: Vec<_> = self.threads.lock().drain(..).collect();
         for t in threads {
-            if t.thread().id() == me {
-                continue;
-            }
-            // An M inside a user's blocking call may never return; leave it
-            // detached rather than hang (it exits when the call returns).
-            if self.nsyscall.load(Ordering::SeqCst) > 0 && !t.is_finished() {
-                let deadline = Instant::now() + std::time::Duration::from_millis(100);
-                while !t.is_finished() && Instant::now() < deadline {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-                if !t.is_finished() {
-                    continue;
-                }
-            }
-            let _ = t.join();
+            join_m(t, self.nsyscall.load(Ordering::SeqCst) > 0);
         }
         self.cancel_all();
         self.wake_watchers();
@@ -674,6 +659,31 @@ impl Sched {
             }
         }
     }
+}
+
+/// Joins an M's thread, unless it is the caller's own, or it is inside a
+/// user's blocking call that may never return (then it stays detached and
+/// exits when the call returns).
+#[cfg(not(loom))]
+fn join_m(t: std::thread::JoinHandle<()>, syscalls: bool) {
+    if t.thread().id() == std::thread::current().id() {
+        return;
+    }
+    if syscalls && !t.is_finished() {
+        let deadline = Instant::now() + std::time::Duration::from_millis(100);
+        while !t.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if !t.is_finished() {
+            return;
+        }
+    }
+    let _ = t.join();
+}
+
+#[cfg(loom)]
+fn join_m(t: loom::thread::JoinHandle<()>, _syscalls: bool) {
+    let _ = t.join();
 }
 
 impl Drop for Sched {

@@ -26,7 +26,10 @@ impl Default for TestRunQueue {
 impl TestRunQueue {
     /// An empty queue.
     pub fn new() -> Self {
-        TestRunQueue { q: LocalQueue::new(), sched: Sched::new_detached() }
+        TestRunQueue {
+            q: LocalQueue::new(),
+            sched: Sched::new_detached(),
+        }
     }
 
     fn g(&self, id: u64) -> GRef {
@@ -42,7 +45,10 @@ impl TestRunQueue {
     pub unsafe fn put(&self, id: u64, next: bool) -> Vec<u64> {
         // SAFETY: forwarded owner contract.
         let over = unsafe { self.q.put(self.g(id), next) };
-        over.unwrap_or_default().iter().map(|g| g.header().id).collect()
+        over.unwrap_or_default()
+            .iter()
+            .map(|g| g.header().id)
+            .collect()
     }
 
     /// runqget (owner only): `(id, from_runnext)`.

@@ -1,0 +1,754 @@
+//! The channel itself (Go's `hchan`) and its algorithms: `chansend`,
+//! `chanrecv`, `closechan`, `full`, `empty`, `send`/`recv` (direct hand-off)
+//! from Go's `src/runtime/chan.go`, plus the future-side halves of a parked
+//! operation (park, re-poll, cancel).
+//!
+//! # Invariants
+//! - One lock (`lock`, a raw mutex so selectgo can hold several in address
+//!   order) guards `state` and the ring buffer `buf`.
+//! - At most one of `recvq`/`sendq` is non-empty, except for one select
+//!   parked with a send and a receive case on the same unbuffered channel.
+//!   A buffered channel with items has no parked receivers; one with room has
+//!   no parked senders.
+//! - `qcount` and `flags` mirror the locked state for the lock-free
+//!   `full()`/`empty()` checks; they are written only under the lock.
+//! - `returned` holds values handed to a receiver that was then dropped and
+//!   which found no other receiver and no room in the buffer; receivers take
+//!   them before the buffer. It is empty (and unallocated) in normal use.
+//!
+//! # Deadlock safety
+//! A channel lock is never held while waking a task, calling user code other
+//! than `T`'s destructor (values are dropped after unlocking), or taking any
+//! other lock, except in selectgo, which takes several channel locks in
+//! address order only.
+
+use super::waitq::{DONE_CLOSED, DONE_OK, Sudog, WAITING, WaitQ};
+use crate::loom::RawMutex;
+use crate::loom::UnsafeCell;
+use crate::loom::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::mem::MaybeUninit;
+use std::task::Waker;
+
+/// `flags`: the channel is closed.
+const CLOSED: usize = 1;
+/// `flags`: every receiver is gone; sends fail.
+const RX_GONE: usize = 2;
+/// `flags`: `sendq` is non-empty.
+const SENDQ: usize = 4;
+/// `flags`: `recvq` is non-empty.
+const RECVQ: usize = 8;
+/// `flags`: `returned` is non-empty.
+const RETURNED: usize = 16;
+
+/// The locked part of a channel.
+pub(crate) struct State<T> {
+    /// Next slot to write / read in `buf`.
+    sendx: usize,
+    recvx: usize,
+    /// Number of values in `buf`.
+    qcount: usize,
+    pub(crate) recvq: WaitQ<T>,
+    pub(crate) sendq: WaitQ<T>,
+    /// Values given back by dropped receivers (see the module invariants).
+    returned: VecDeque<T>,
+    /// CLOSED | RX_GONE, plus the last published queue bits.
+    flags: usize,
+}
+
+/// A channel (Go's `hchan`). Aligned to keep neighbours off its cache lines.
+#[repr(align(128))]
+pub(crate) struct HChan<T> {
+    /// Guards `state` and `buf`.
+    lock: RawMutex,
+    /// Mirror of `state.flags`, written (Release) under the lock only; read
+    /// lock-free (Acquire) by `full`/`empty`/`is_closed`.
+    flags: AtomicUsize,
+    /// Mirror of `state.qcount`, written (Release) under the lock only.
+    qcount: AtomicUsize,
+    cap: usize,
+    state: UnsafeCell<State<T>>,
+    buf: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// Live `Sender`s / `Receiver`s. Incremented on clone (Relaxed),
+    /// decremented on drop (AcqRel: the last one sees every other's work).
+    pub(crate) senders: AtomicUsize,
+    pub(crate) receivers: AtomicUsize,
+}
+
+// SAFETY: the state and buffer are only accessed under `lock`; values of
+// type T move between threads, hence `T: Send`.
+unsafe impl<T: Send> Send for HChan<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for HChan<T> {}
+
+/// The outcome of a send attempted under the lock.
+pub(crate) enum SendTry<T> {
+    /// Delivered or buffered; wake this task (a receiver) after unlocking.
+    Sent(Option<Waker>),
+    /// Closed (or no receivers left): the value comes back.
+    Closed(T),
+    /// Would block: the value comes back.
+    Full(T),
+}
+
+/// The outcome of a receive attempted under the lock.
+pub(crate) enum RecvTry<T> {
+    /// Got a value; wake this task (a sender) after unlocking.
+    Got(T, Option<Waker>),
+    /// Closed and drained.
+    Closed,
+    /// Would block.
+    Empty,
+}
+
+impl<T> HChan<T> {
+    /// `make(chan T, cap)`.
+    pub(crate) fn new(cap: usize) -> Self {
+        HChan {
+            lock: RawMutex::new(),
+            flags: AtomicUsize::new(0),
+            qcount: AtomicUsize::new(0),
+            cap,
+            state: UnsafeCell::new(State {
+                sendx: 0,
+                recvx: 0,
+                qcount: 0,
+                recvq: WaitQ::new(),
+                sendq: WaitQ::new(),
+                returned: VecDeque::new(),
+                flags: 0,
+            }),
+            buf: (0..cap)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect(),
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Takes the channel lock.
+    #[inline]
+    pub(crate) fn lock(&self) {
+        self.lock.lock();
+    }
+
+    /// Publishes the mirrors and releases the lock.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline]
+    pub(crate) unsafe fn unlock(&self) {
+        // SAFETY: lock held.
+        unsafe {
+            self.publish();
+            self.lock.unlock();
+        }
+    }
+
+    /// The locked state.
+    ///
+    /// # Safety
+    /// Caller holds the lock and keeps no other reference from `st` alive.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn st(&self) -> &mut State<T> {
+        // SAFETY: the lock gives exclusive access (caller's contract).
+        self.state.with_mut(|s| unsafe { &mut *s })
+    }
+
+    /// Stores the queue bits of `flags` if they changed.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline]
+    unsafe fn publish(&self) {
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        let mut f = st.flags & (CLOSED | RX_GONE);
+        if !st.sendq.is_empty() {
+            f |= SENDQ;
+        }
+        if !st.recvq.is_empty() {
+            f |= RECVQ;
+        }
+        if !st.returned.is_empty() {
+            f |= RETURNED;
+        }
+        if f != st.flags {
+            st.flags = f;
+            // Release: pairs with the Acquire loads in full/empty/is_closed.
+            self.flags.store(f, Ordering::Release);
+        }
+    }
+
+    #[inline]
+    fn set_qcount(&self, st: &mut State<T>, n: usize) {
+        st.qcount = n;
+        // Release: pairs with the Acquire load in `empty`/`full`/`len`.
+        self.qcount.store(n, Ordering::Release);
+    }
+
+    /// Whether `close` has been called (lock-free).
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Number of values waiting to be received (lock-free snapshot).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        let n = self.qcount.load(Ordering::Acquire);
+        if self.flags.load(Ordering::Acquire) & RETURNED != 0 {
+            self.lock();
+            // SAFETY: lock held.
+            let n = unsafe { self.st().qcount + self.st().returned.len() };
+            // SAFETY: lock held.
+            unsafe { self.unlock() };
+            return n;
+        }
+        n
+    }
+
+    /// Go's `full`: a send would block (no parked receiver / no room).
+    #[inline]
+    fn full(&self) -> bool {
+        if self.cap == 0 {
+            return self.flags.load(Ordering::Acquire) & RECVQ == 0;
+        }
+        self.qcount.load(Ordering::Acquire) >= self.cap
+    }
+
+    /// Go's `empty`: a receive would block (no parked sender / no value).
+    #[inline]
+    fn empty(&self) -> bool {
+        let f = self.flags.load(Ordering::Acquire);
+        if f & RETURNED != 0 {
+            return false;
+        }
+        if self.cap == 0 {
+            return f & SENDQ == 0;
+        }
+        self.qcount.load(Ordering::Acquire) == 0
+    }
+
+    #[inline]
+    fn buf_write(&self, i: usize, v: T) {
+        // SAFETY: lock held by every caller; slot `i` is free.
+        self.buf[i].with_mut(|p| unsafe { (*p).write(v) });
+    }
+
+    #[inline]
+    fn buf_read(&self, i: usize) -> T {
+        // SAFETY: lock held by every caller; slot `i` holds a value.
+        self.buf[i].with_mut(|p| unsafe { (*p).assume_init_read() })
+    }
+
+    /// The lock-free early return of a non-blocking send (Go's chansend with
+    /// `block == false`: not closed and full means it would block).
+    #[inline]
+    pub(crate) fn send_would_block(&self) -> bool {
+        self.flags.load(Ordering::Acquire) & (CLOSED | RX_GONE) == 0 && self.full()
+    }
+
+    /// The lock-free early return of a non-blocking receive: `Some(closed)`
+    /// when it can answer without the lock. Order matters (Go's chanrecv):
+    /// empty, then closed, then empty again.
+    #[inline]
+    pub(crate) fn recv_fast_fail(&self) -> Option<bool> {
+        if !self.empty() {
+            return None;
+        }
+        if !self.is_closed() {
+            return Some(false);
+        }
+        if self.empty() { Some(true) } else { None }
+    }
+
+    /// chansend's locked part: deliver to a parked receiver, else buffer.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline]
+    pub(crate) unsafe fn try_send_locked(&self, v: T) -> SendTry<T> {
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        if st.flags & (CLOSED | RX_GONE) != 0 {
+            return SendTry::Closed(v);
+        }
+        // SAFETY: lock held; a dequeued sudog stays alive until completed.
+        if let Some(sg) = unsafe { st.recvq.dequeue() } {
+            // Go's send/sendDirect: the buffer is empty, hand over directly.
+            // SAFETY: as above.
+            return SendTry::Sent(unsafe {
+                (*sg).put_elem(v);
+                Sudog::complete(sg, DONE_OK)
+            });
+        }
+        if st.qcount < self.cap {
+            self.buf_write(st.sendx, v);
+            st.sendx += 1;
+            if st.sendx == self.cap {
+                st.sendx = 0;
+            }
+            let n = st.qcount + 1;
+            self.set_qcount(st, n);
+            return SendTry::Sent(None);
+        }
+        SendTry::Full(v)
+    }
+
+    /// chanrecv's locked part: take a given-back value, else from a parked
+    /// sender (Go's `recv`), else from the buffer.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline]
+    pub(crate) unsafe fn try_recv_locked(&self) -> RecvTry<T> {
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        if let Some(v) = st.returned.pop_front() {
+            return RecvTry::Got(v, None);
+        }
+        if st.flags & CLOSED == 0 {
+            // SAFETY: lock held.
+            if let Some(sg) = unsafe { st.sendq.dequeue() } {
+                // SAFETY: a dequeued sudog is alive until completed.
+                let sv = unsafe { (*sg).take_elem() }.expect("parked sender without a value");
+                let v = if self.cap == 0 {
+                    sv
+                } else {
+                    // Full buffer: take the head, the sender's value goes to
+                    // the tail (the slot just freed).
+                    let v = self.buf_read(st.recvx);
+                    self.buf_write(st.recvx, sv);
+                    st.recvx += 1;
+                    if st.recvx == self.cap {
+                        st.recvx = 0;
+                    }
+                    st.sendx = st.recvx;
+                    v
+                };
+                // SAFETY: dequeued under the lock.
+                return RecvTry::Got(v, unsafe { Sudog::complete(sg, DONE_OK) });
+            }
+        }
+        if st.qcount > 0 {
+            let v = self.buf_read(st.recvx);
+            st.recvx += 1;
+            if st.recvx == self.cap {
+                st.recvx = 0;
+            }
+            let n = st.qcount - 1;
+            self.set_qcount(st, n);
+            return RecvTry::Got(v, None);
+        }
+        if st.flags & CLOSED != 0 {
+            RecvTry::Closed
+        } else {
+            RecvTry::Empty
+        }
+    }
+
+    /// Puts back a value that was handed to a receiver which was then
+    /// dropped: to another parked receiver, else the buffer's head, else the
+    /// `returned` list. Returns the receiver to wake.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    pub(crate) unsafe fn give_back_locked(&self, v: T) -> Option<Waker> {
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        // SAFETY: lock held; dequeued sudogs are alive until completed.
+        if let Some(sg) = unsafe { st.recvq.dequeue() } {
+            // SAFETY: as above.
+            return unsafe {
+                (*sg).put_elem(v);
+                Sudog::complete(sg, DONE_OK)
+            };
+        }
+        if st.qcount < self.cap && st.returned.is_empty() {
+            st.recvx = if st.recvx == 0 {
+                self.cap - 1
+            } else {
+                st.recvx - 1
+            };
+            self.buf_write(st.recvx, v);
+            let n = st.qcount + 1;
+            self.set_qcount(st, n);
+        } else {
+            st.returned.push_back(v);
+        }
+        None
+    }
+
+    /// Go's `closechan`. Panics `close of closed channel` unless `quiet`.
+    pub(crate) fn close(&self, quiet: bool) {
+        self.lock();
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        if st.flags & CLOSED != 0 {
+            // SAFETY: lock held.
+            unsafe { self.unlock() };
+            if quiet {
+                return;
+            }
+            panic!("close of closed channel");
+        }
+        st.flags |= CLOSED;
+        // Release: pairs with the Acquire loads of the lock-free paths.
+        self.flags.store(st.flags, Ordering::Release);
+        let mut wakers = Vec::new();
+        // SAFETY: lock held.
+        unsafe {
+            while let Some(sg) = st.recvq.dequeue() {
+                wakers.extend(Sudog::complete(sg, DONE_CLOSED));
+            }
+            while let Some(sg) = st.sendq.dequeue() {
+                wakers.extend(Sudog::complete(sg, DONE_CLOSED));
+            }
+            self.unlock();
+        }
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// The last receiver is gone: every send fails from now on, parked
+    /// senders are woken with their value, buffered values are dropped.
+    pub(crate) fn receivers_gone(&self) {
+        self.lock();
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        st.flags |= RX_GONE;
+        // Release: pairs with the Acquire loads of the lock-free paths.
+        self.flags.store(st.flags, Ordering::Release);
+        let mut wakers = Vec::new();
+        let mut dropped = std::mem::take(&mut st.returned);
+        // SAFETY: lock held.
+        unsafe {
+            while let Some(sg) = st.sendq.dequeue() {
+                wakers.extend(Sudog::complete(sg, DONE_CLOSED));
+            }
+            if let RecvTry::Got(v, _) = self.drain_buf_locked() {
+                dropped.push_back(v);
+                while let RecvTry::Got(v, _) = self.drain_buf_locked() {
+                    dropped.push_back(v);
+                }
+            }
+            self.unlock();
+        }
+        drop(dropped);
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Pops one buffered value (no sender involvement).
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    unsafe fn drain_buf_locked(&self) -> RecvTry<T> {
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        if st.qcount == 0 {
+            return RecvTry::Empty;
+        }
+        let v = self.buf_read(st.recvx);
+        st.recvx = (st.recvx + 1) % self.cap;
+        let n = st.qcount - 1;
+        self.set_qcount(st, n);
+        RecvTry::Got(v, None)
+    }
+
+    // ---- non-blocking operations -------------------------------------
+
+    /// chansend with `block == false`.
+    #[inline]
+    pub(crate) fn try_send(&self, v: T) -> SendTry<T> {
+        if self.send_would_block() {
+            return SendTry::Full(v);
+        }
+        self.lock();
+        // SAFETY: lock held.
+        let r = unsafe { self.try_send_locked(v) };
+        // SAFETY: lock held.
+        unsafe { self.unlock() };
+        if let SendTry::Sent(Some(w)) = r {
+            w.wake();
+            return SendTry::Sent(None);
+        }
+        r
+    }
+
+    /// chanrecv with `block == false`.
+    #[inline]
+    pub(crate) fn try_recv(&self) -> RecvTry<T> {
+        match self.recv_fast_fail() {
+            Some(true) => return RecvTry::Closed,
+            Some(false) => return RecvTry::Empty,
+            None => {}
+        }
+        self.lock();
+        // SAFETY: lock held.
+        let r = unsafe { self.try_recv_locked() };
+        // SAFETY: lock held.
+        unsafe { self.unlock() };
+        if let RecvTry::Got(v, Some(w)) = r {
+            w.wake();
+            return RecvTry::Got(v, None);
+        }
+        r
+    }
+}
+
+impl<T> Drop for HChan<T> {
+    fn drop(&mut self) {
+        // No sudog can be linked: every operation borrows a handle.
+        self.lock();
+        // SAFETY: lock held (uncontended: we are the last owner).
+        while let RecvTry::Got(v, _) = unsafe { self.drain_buf_locked() } {
+            drop(v);
+        }
+        // SAFETY: lock held.
+        unsafe { self.unlock() };
+    }
+}
+
+// ---- blocking operations: the future-side halves ------------------------
+
+/// A receive in progress: the sudog it parks with, and whether it is parked.
+pub(crate) struct RecvOp<T> {
+    pub(crate) sudog: Sudog<T>,
+    /// Owner-only: the sudog was linked (and not yet observed complete).
+    pub(crate) parked: bool,
+}
+
+/// A send in progress: the sudog it parks with (holding the value while
+/// parked), and whether it is parked.
+pub(crate) struct SendOp<T> {
+    pub(crate) sudog: Sudog<T>,
+    /// Owner-only: the sudog was linked (and not yet observed complete).
+    pub(crate) parked: bool,
+}
+
+impl<T> RecvOp<T> {
+    pub(crate) fn new() -> Self {
+        RecvOp {
+            sudog: Sudog::new(),
+            parked: false,
+        }
+    }
+}
+
+impl<T> SendOp<T> {
+    pub(crate) fn new() -> Self {
+        SendOp {
+            sudog: Sudog::new(),
+            parked: false,
+        }
+    }
+}
+
+/// The result of a completed parked operation, read by its owner.
+#[inline]
+fn finish_recv<T>(op: &mut RecvOp<T>, state: u8) -> Option<T> {
+    op.parked = false;
+    // SAFETY: `state != WAITING` was observed with Acquire (or under the
+    // lock): the completer is done with the sudog.
+    unsafe {
+        op.sudog.clear_waker();
+        if state == DONE_OK {
+            op.sudog.take_elem()
+        } else {
+            None
+        }
+    }
+}
+
+impl<T> HChan<T> {
+    /// chanrecv with `block == true`, as a poll: park on the first call,
+    /// then wait for the completer.
+    #[inline]
+    pub(crate) fn poll_recv(
+        &self,
+        op: &mut RecvOp<T>,
+        waker: &Waker,
+    ) -> std::task::Poll<Option<T>> {
+        use std::task::Poll;
+        if op.parked {
+            let s = op.sudog.state();
+            if s != WAITING {
+                return Poll::Ready(finish_recv(op, s));
+            }
+            self.lock();
+            let s = op.sudog.state();
+            if s != WAITING {
+                // SAFETY: lock held.
+                unsafe { self.unlock() };
+                return Poll::Ready(finish_recv(op, s));
+            }
+            // SAFETY: lock held, sudog linked here.
+            unsafe {
+                op.sudog.set_waker(waker);
+                self.unlock();
+            }
+        } else {
+            self.lock();
+            // SAFETY: lock held.
+            match unsafe { self.try_recv_locked() } {
+                RecvTry::Got(v, w) => {
+                    // SAFETY: lock held.
+                    unsafe { self.unlock() };
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                    return Poll::Ready(Some(v));
+                }
+                RecvTry::Closed => {
+                    // SAFETY: lock held.
+                    unsafe { self.unlock() };
+                    return Poll::Ready(None);
+                }
+                // SAFETY: lock held; the sudog is pinned inside the future,
+                // whose Drop unlinks it (cancel_recv).
+                RecvTry::Empty => unsafe {
+                    op.sudog.prepare(std::ptr::null(), 0, waker);
+                    self.st().recvq.enqueue(&op.sudog);
+                    op.parked = true;
+                    self.unlock();
+                },
+            }
+        }
+        crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanReceive);
+        Poll::Pending
+    }
+
+    /// Cancels a parked receive: unlinks it, or, if a value was already
+    /// handed to it, gives the value back to the channel.
+    pub(crate) fn cancel_recv(&self, op: &mut RecvOp<T>) {
+        if !op.parked {
+            return;
+        }
+        op.parked = false;
+        let s = op.sudog.state();
+        if s == DONE_CLOSED {
+            return;
+        }
+        self.lock();
+        let s = op.sudog.state();
+        let mut wake = None;
+        // SAFETY: lock held; the sudog is ours and linked here if queued.
+        unsafe {
+            if s == WAITING {
+                self.st().recvq.remove(&op.sudog);
+            } else if let Some(v) = op.sudog.take_elem() {
+                wake = self.give_back_locked(v);
+            }
+            op.sudog.clear_waker();
+            self.unlock();
+        }
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+
+    /// chansend with `block == true`, as a poll. `value` is `Some` on the
+    /// first call.
+    #[inline]
+    pub(crate) fn poll_send(
+        &self,
+        op: &mut SendOp<T>,
+        value: &mut Option<T>,
+        waker: &Waker,
+    ) -> std::task::Poll<Result<(), T>> {
+        use std::task::Poll;
+        if op.parked {
+            let s = op.sudog.state();
+            if s != WAITING {
+                return Poll::Ready(finish_send(op, s));
+            }
+            self.lock();
+            let s = op.sudog.state();
+            if s != WAITING {
+                // SAFETY: lock held.
+                unsafe { self.unlock() };
+                return Poll::Ready(finish_send(op, s));
+            }
+            // SAFETY: lock held, sudog linked here.
+            unsafe {
+                op.sudog.set_waker(waker);
+                self.unlock();
+            }
+        } else {
+            let v = value.take().expect("send future polled after completion");
+            self.lock();
+            // SAFETY: lock held.
+            match unsafe { self.try_send_locked(v) } {
+                SendTry::Sent(w) => {
+                    // SAFETY: lock held.
+                    unsafe { self.unlock() };
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                SendTry::Closed(v) => {
+                    // SAFETY: lock held.
+                    unsafe { self.unlock() };
+                    return Poll::Ready(Err(v));
+                }
+                // SAFETY: lock held; the sudog is pinned inside the future,
+                // whose Drop unlinks it (cancel_send).
+                SendTry::Full(v) => unsafe {
+                    op.sudog.prepare(std::ptr::null(), 0, waker);
+                    op.sudog.put_elem(v);
+                    self.st().sendq.enqueue(&op.sudog);
+                    op.parked = true;
+                    self.unlock();
+                },
+            }
+        }
+        crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanSend);
+        Poll::Pending
+    }
+
+    /// Cancels a parked send: unlinks it (its value is dropped with the
+    /// future). A send that already completed stays completed.
+    pub(crate) fn cancel_send(&self, op: &mut SendOp<T>) {
+        if !op.parked {
+            return;
+        }
+        op.parked = false;
+        if op.sudog.state() != WAITING {
+            return;
+        }
+        self.lock();
+        // SAFETY: lock held; the sudog is ours and linked here if queued.
+        unsafe {
+            if op.sudog.state() == WAITING {
+                self.st().sendq.remove(&op.sudog);
+            }
+            op.sudog.clear_waker();
+            self.unlock();
+        }
+    }
+}
+
+#[inline]
+fn finish_send<T>(op: &mut SendOp<T>, state: u8) -> Result<(), T> {
+    op.parked = false;
+    // SAFETY: completion observed: the completer is done with the sudog.
+    unsafe {
+        op.sudog.clear_waker();
+        if state == DONE_OK {
+            Ok(())
+        } else {
+            Err(op.sudog.take_elem().expect("closed send lost its value"))
+        }
+    }
+}

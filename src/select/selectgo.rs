@@ -1,0 +1,664 @@
+//! Go's `selectgo` (`src/runtime/select.go`): the core of `select!` and
+//! `goro::Select`.
+//!
+//! # Final interface (what the macro and `Select` use)
+//! - `pub unsafe trait Case: Send` — object safe; its methods are
+//!   crate-internal details (`#[doc(hidden)]`). Implemented only by
+//!   [`RecvCase`] and [`SendCase`]. (`Send` is a supertrait so that a
+//!   `select!` inside a goroutine stays `Send`: the channel's `T` must be
+//!   `Send`, as it must be to send it anywhere.)
+//! - `RecvCase::new(Option<&Receiver<T>>)`, `RecvCase::take() -> Option<T>`
+//!   (after it won; `None` = closed and drained).
+//! - `SendCase::new(Option<&Sender<T>>, T)`,
+//!   `SendCase::take() -> Result<(), SendError<T>>` (after it won). A losing
+//!   send case keeps its value, dropped with the case.
+//! - `selectgo(&'c mut [&'c mut dyn Case], block) -> SelectGo<'c>`, a
+//!   future of `Option<usize>`: `Some(i)` = case `i` won; `None` only when
+//!   `block == false` and nothing was ready. With no non-nil case and
+//!   `block == true` it never resolves (wait reason `select (no cases)`).
+//!   The `SelectGo` must be polled in place and dropped, never leaked
+//!   (`mem::forget` of a parked one would leave its cases linked).
+//! - `Case::chan_addr(&self) -> usize` (0 for nil) and `Case::is_recv()`
+//!   are public helpers for type-erased bookkeeping.
+//!
+//! # Algorithm
+//! - Pass 1: the non-nil cases are shuffled (inside-out Fisher–Yates with a
+//!   cheap per-thread wyrand seeded from `rand`; a fixed seed under loom)
+//!   and sorted by channel address; every distinct channel is locked in
+//!   address order; the cases are tried in the random order (a closed
+//!   channel's receive is ready with `None`, a send on a closed channel is
+//!   ready with `Err`). Non-blocking: unlock and return `None`.
+//! - Pass 2: one sudog per case (inside the case) is linked into its
+//!   channel's queue, all pointing at this future's done word; unlock; park.
+//! - Pass 3 (woken): relock all, unlink the losers, read the winner.
+//!   A peer that dequeues one of our sudogs must first win the CAS of the
+//!   done word from undecided to `index + 1` (see `waitq.rs`).
+//! - Drop while parked: relock all, CAS the done word to cancelled; if a
+//!   case had already won and it is a receive, its value goes back into the
+//!   channel.
+//!
+//! # Deadlock safety
+//! Channel locks are taken in increasing address order, each distinct
+//! channel once; nothing else is locked meanwhile and no waker is called
+//! until every lock is released.
+
+use crate::chan::waitq::{DONE_OK, SELECT_CANCELLED, SELECT_UNDECIDED, Sudog, WAITING};
+use crate::chan::{HChan, Receiver, RecvTry, SendError, SendTry, Sender};
+use crate::loom::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
+use std::marker::PhantomPinned;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// One case of a select (Go's `scase`). Implemented by [`RecvCase`] and
+/// [`SendCase`] only; the methods are internal to goro.
+///
+/// # Safety
+/// Implementations must uphold the sudog protocol of `chan/waitq.rs`; only
+/// goro's own cases do.
+#[doc(hidden)]
+pub unsafe trait Case: Send {
+    /// The channel's address (lock order and identity); 0 for a nil channel.
+    fn chan_addr(&self) -> usize;
+    /// Whether this is a receive case.
+    fn is_recv(&self) -> bool;
+    /// Lock-free check that the case cannot proceed now (Go's `full`/`empty`
+    /// early return of `selectnbsend`/`selectnbrecv`).
+    #[doc(hidden)]
+    fn would_block(&self) -> bool;
+    /// Locks the channel.
+    #[doc(hidden)]
+    unsafe fn lock(&self);
+    /// Unlocks the channel.
+    #[doc(hidden)]
+    unsafe fn unlock(&self);
+    /// Pass 1: try to complete now (locked). `Some(waker to wake)` if done.
+    #[doc(hidden)]
+    unsafe fn try_complete(&mut self) -> Option<Option<Waker>>;
+    /// Pass 2: link the sudog (locked).
+    #[doc(hidden)]
+    unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker);
+    /// Re-register a new waker (locked, still linked or lost).
+    #[doc(hidden)]
+    unsafe fn set_waker(&mut self, waker: &Waker);
+    /// Pass 3 / cancel: unlink a losing sudog (locked).
+    #[doc(hidden)]
+    unsafe fn dequeue(&mut self);
+    /// Pass 3: this case won; move its result into the case (locked).
+    #[doc(hidden)]
+    unsafe fn finish(&mut self);
+    /// Cancel: this case won but the select is dropped (locked). A received
+    /// value goes back to the channel; returns a receiver to wake.
+    #[doc(hidden)]
+    unsafe fn give_back(&mut self) -> Option<Waker>;
+}
+
+/// A receive case: `recv(rx) -> v`.
+#[doc(hidden)]
+pub struct RecvCase<'a, T> {
+    chan: Option<&'a HChan<T>>,
+    sudog: Sudog<T>,
+    result: Option<Option<T>>,
+}
+
+/// A send case: `send(tx, value) -> res`.
+#[doc(hidden)]
+pub struct SendCase<'a, T> {
+    chan: Option<&'a HChan<T>>,
+    value: Option<T>,
+    sudog: Sudog<T>,
+    result: Option<Result<(), SendError<T>>>,
+}
+
+impl<'a, T> RecvCase<'a, T> {
+    /// A receive case on `rx` (`None` = nil channel, never ready).
+    pub fn new(rx: Option<&'a Receiver<T>>) -> Self {
+        RecvCase {
+            chan: rx.map(|r| r.hchan()),
+            sudog: Sudog::new(),
+            result: None,
+        }
+    }
+
+    /// The received value after this case won (`None` = closed and drained).
+    /// Panics if the case did not win.
+    pub fn take(&mut self) -> Option<T> {
+        self.result
+            .take()
+            .expect("goro: RecvCase::take on a case that did not win")
+    }
+}
+
+impl<'a, T> SendCase<'a, T> {
+    /// A send case of `value` on `tx` (`None` = nil channel, never ready).
+    pub fn new(tx: Option<&'a Sender<T>>, value: T) -> Self {
+        SendCase {
+            chan: tx.map(|t| t.hchan()),
+            value: Some(value),
+            sudog: Sudog::new(),
+            result: None,
+        }
+    }
+
+    /// The send's result after this case won. Panics if it did not win.
+    pub fn take(&mut self) -> Result<(), SendError<T>> {
+        self.result
+            .take()
+            .expect("goro: SendCase::take on a case that did not win")
+    }
+}
+
+#[inline]
+fn addr<T>(c: Option<&HChan<T>>) -> usize {
+    c.map_or(0, |c| c as *const HChan<T> as usize)
+}
+
+// SAFETY: follows the sudog protocol: the sudog is only touched under its
+// channel's lock while it may be linked, and `finish`/`give_back` run
+// under the lock after the completer published the state.
+unsafe impl<T: Send> Case for RecvCase<'_, T> {
+    fn chan_addr(&self) -> usize {
+        addr(self.chan)
+    }
+    fn is_recv(&self) -> bool {
+        true
+    }
+    fn would_block(&self) -> bool {
+        self.chan.is_none_or(|c| c.recv_fast_fail() == Some(false))
+    }
+    unsafe fn lock(&self) {
+        if let Some(c) = self.chan {
+            c.lock();
+        }
+    }
+    unsafe fn unlock(&self) {
+        if let Some(c) = self.chan {
+            // SAFETY: the caller locked it.
+            unsafe { c.unlock() };
+        }
+    }
+    unsafe fn try_complete(&mut self) -> Option<Option<Waker>> {
+        let c = self.chan?;
+        // SAFETY: locked by the caller.
+        match unsafe { c.try_recv_locked() } {
+            RecvTry::Got(v, w) => {
+                self.result = Some(Some(v));
+                Some(w)
+            }
+            RecvTry::Closed => {
+                self.result = Some(None);
+                Some(None)
+            }
+            RecvTry::Empty => None,
+        }
+    }
+    unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker) {
+        if let Some(c) = self.chan {
+            // SAFETY: locked; the case outlives the SelectGo, which unlinks.
+            unsafe {
+                self.sudog.prepare(done, index, waker);
+                c.st().recvq.enqueue(&self.sudog);
+            }
+        }
+    }
+    unsafe fn set_waker(&mut self, waker: &Waker) {
+        // SAFETY: locked by the caller.
+        unsafe { self.sudog.set_waker(waker) };
+    }
+    unsafe fn dequeue(&mut self) {
+        if let Some(c) = self.chan {
+            // SAFETY: locked by the caller; the sudog, if linked, is in recvq.
+            unsafe {
+                c.st().recvq.remove(&self.sudog);
+                self.sudog.clear_waker();
+            }
+        }
+    }
+    unsafe fn finish(&mut self) {
+        let s = self.sudog.state();
+        debug_assert_ne!(s, WAITING);
+        // SAFETY: completed (state published) and locked.
+        unsafe {
+            self.sudog.clear_waker();
+            self.result = Some(if s == DONE_OK {
+                self.sudog.take_elem()
+            } else {
+                None
+            });
+        }
+    }
+    unsafe fn give_back(&mut self) -> Option<Waker> {
+        let c = self.chan?;
+        // SAFETY: completed and locked by the caller.
+        unsafe {
+            self.sudog.clear_waker();
+            if self.sudog.state() == DONE_OK {
+                if let Some(v) = self.sudog.take_elem() {
+                    return c.give_back_locked(v);
+                }
+            }
+        }
+        None
+    }
+}
+
+// SAFETY: as for RecvCase.
+unsafe impl<T: Send> Case for SendCase<'_, T> {
+    fn chan_addr(&self) -> usize {
+        addr(self.chan)
+    }
+    fn is_recv(&self) -> bool {
+        false
+    }
+    fn would_block(&self) -> bool {
+        self.chan.is_none_or(|c| c.send_would_block())
+    }
+    unsafe fn lock(&self) {
+        if let Some(c) = self.chan {
+            c.lock();
+        }
+    }
+    unsafe fn unlock(&self) {
+        if let Some(c) = self.chan {
+            // SAFETY: the caller locked it.
+            unsafe { c.unlock() };
+        }
+    }
+    unsafe fn try_complete(&mut self) -> Option<Option<Waker>> {
+        let c = self.chan?;
+        let v = self.value.take().expect("goro: send case without a value");
+        // SAFETY: locked by the caller.
+        match unsafe { c.try_send_locked(v) } {
+            SendTry::Sent(w) => {
+                self.result = Some(Ok(()));
+                Some(w)
+            }
+            SendTry::Closed(v) => {
+                self.result = Some(Err(SendError(v)));
+                Some(None)
+            }
+            SendTry::Full(v) => {
+                self.value = Some(v);
+                None
+            }
+        }
+    }
+    unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker) {
+        if let Some(c) = self.chan {
+            let v = self.value.take().expect("goro: send case without a value");
+            // SAFETY: locked; the case outlives the SelectGo, which unlinks.
+            unsafe {
+                self.sudog.prepare(done, index, waker);
+                self.sudog.put_elem(v);
+                c.st().sendq.enqueue(&self.sudog);
+            }
+        }
+    }
+    unsafe fn set_waker(&mut self, waker: &Waker) {
+        // SAFETY: locked by the caller.
+        unsafe { self.sudog.set_waker(waker) };
+    }
+    unsafe fn dequeue(&mut self) {
+        if let Some(c) = self.chan {
+            // SAFETY: locked by the caller; the sudog, if linked, is in sendq.
+            // A loser keeps its value.
+            unsafe {
+                c.st().sendq.remove(&self.sudog);
+                self.sudog.clear_waker();
+                if let Some(v) = self.sudog.take_elem() {
+                    self.value = Some(v);
+                }
+            }
+        }
+    }
+    unsafe fn finish(&mut self) {
+        let s = self.sudog.state();
+        debug_assert_ne!(s, WAITING);
+        // SAFETY: completed (state published) and locked.
+        unsafe {
+            self.sudog.clear_waker();
+            self.result = Some(if s == DONE_OK {
+                Ok(())
+            } else {
+                Err(SendError(
+                    self.sudog
+                        .take_elem()
+                        .expect("goro: closed send lost its value"),
+                ))
+            });
+        }
+    }
+    unsafe fn give_back(&mut self) -> Option<Waker> {
+        // The send happened (or failed on close, and the value is dropped
+        // with the case): nothing to give back.
+        // SAFETY: completed and locked by the caller.
+        unsafe { self.sudog.clear_waker() };
+        None
+    }
+}
+
+// ---- the per-thread cheap random generator (Go's cheaprandn) ------------
+
+/// wyrand, seeded once per select from a per-thread state.
+struct Rng(u64);
+
+impl Rng {
+    #[cfg(not(loom))]
+    fn new() -> Self {
+        use std::cell::Cell;
+        std::thread_local! {
+            static SEED: Cell<u64> = const { Cell::new(0) };
+        }
+        SEED.with(|s| {
+            let mut x = s.get();
+            if x == 0 {
+                x = rand::random::<u64>() | 1;
+            }
+            let mut r = Rng(x);
+            s.set(r.next() | 1);
+            r
+        })
+    }
+
+    #[cfg(loom)]
+    fn new() -> Self {
+        Rng(0x2545_f491_4f6c_dd1d)
+    }
+
+    #[inline]
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = (self.0 as u128).wrapping_mul((self.0 ^ 0xe703_7ed1_a0b4_28db) as u128);
+        ((t >> 64) as u64) ^ (t as u64)
+    }
+
+    /// Uniform in `0..n` (Lemire's multiply-shift, as Go's cheaprandn).
+    #[inline]
+    fn below(&mut self, n: usize) -> usize {
+        (((self.next() >> 32) * n as u64) >> 32) as usize
+    }
+}
+
+// ---- index buffers without allocation for small selects ------------------
+
+const INLINE: usize = 32;
+
+/// A list of case indices, inline up to 32 cases.
+struct Idx {
+    len: usize,
+    inline: [u16; INLINE],
+    heap: Vec<u16>,
+}
+
+impl Idx {
+    fn new(n: usize) -> Self {
+        assert!(n <= u16::MAX as usize, "goro: too many select cases");
+        Idx {
+            len: 0,
+            inline: [0; INLINE],
+            heap: if n > INLINE { vec![0; n] } else { Vec::new() },
+        }
+    }
+    #[inline]
+    fn slice(&self) -> &[u16] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap[..self.len]
+        }
+    }
+    #[inline]
+    fn slice_mut(&mut self) -> &mut [u16] {
+        if self.heap.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.heap[..self.len]
+        }
+    }
+}
+
+// ---- selectgo -------------------------------------------------------------
+
+enum Phase {
+    Start,
+    Parked,
+    Done,
+    Forever,
+}
+
+/// The future of [`selectgo`]. Must be polled in place (it is `!Unpin`).
+#[doc(hidden)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct SelectGo<'c> {
+    cases: &'c mut [&'c mut dyn Case],
+    block: bool,
+    phase: Phase,
+    /// The select's done word shared by its sudogs: `SELECT_UNDECIDED`, the
+    /// winner's index + 1 (CAS by a completer under its channel lock), or
+    /// `SELECT_CANCELLED` (CAS by drop, all locks held).
+    done: AtomicUsize,
+    /// Non-nil case indices sorted by channel address (Go's lockorder).
+    lockorder: Idx,
+    _pin: PhantomPinned,
+}
+
+/// Go's `selectgo`: see the module docs. `block == false` is a select with
+/// `default`.
+#[doc(hidden)]
+pub fn selectgo<'c>(cases: &'c mut [&'c mut dyn Case], block: bool) -> SelectGo<'c> {
+    SelectGo {
+        lockorder: Idx::new(cases.len()),
+        cases,
+        block,
+        phase: Phase::Start,
+        done: AtomicUsize::new(SELECT_UNDECIDED),
+        _pin: PhantomPinned,
+    }
+}
+
+impl SelectGo<'_> {
+    /// Go's `sellock`: each distinct channel once, in address order.
+    fn sellock(&self) {
+        let mut prev = 0;
+        for &i in self.lockorder.slice() {
+            let c = &self.cases[i as usize];
+            let a = c.chan_addr();
+            if a != prev {
+                // SAFETY: locks are taken in address order; see module docs.
+                unsafe { c.lock() };
+                prev = a;
+            }
+        }
+    }
+
+    /// Go's `selunlock`.
+    fn selunlock(&self) {
+        let mut prev = 0;
+        for &i in self.lockorder.slice() {
+            let c = &self.cases[i as usize];
+            let a = c.chan_addr();
+            if a != prev {
+                // SAFETY: locked by `sellock`.
+                unsafe { c.unlock() };
+                prev = a;
+            }
+        }
+    }
+
+    /// Pass 1 (and 2): poll in random order; park if nothing is ready.
+    fn start(&mut self, waker: &Waker) -> Poll<Option<usize>> {
+        let n = self.cases.len();
+        let mut pollorder = Idx::new(n);
+        let mut rng = Rng::new();
+        let mut norder = 0;
+        {
+            let po = &mut pollorder;
+            for i in 0..n {
+                if self.cases[i].chan_addr() == 0 {
+                    continue;
+                }
+                // Inside-out Fisher–Yates.
+                let j = rng.below(norder + 1);
+                po.len = norder + 1;
+                let s = po.slice_mut();
+                s[norder] = s[j];
+                s[j] = i as u16;
+                norder += 1;
+            }
+        }
+        if norder == 0 {
+            if !self.block {
+                self.phase = Phase::Done;
+                return Poll::Ready(None);
+            }
+            self.phase = Phase::Forever;
+            crate::runtime::set_wait_reason(crate::runtime::WaitReason::SelectNoCases);
+            return Poll::Pending;
+        }
+        if !self.block && norder == 1 {
+            // Go's selectnbsend/selectnbrecv: lock-free early return.
+            let i = pollorder.slice()[0] as usize;
+            if self.cases[i].would_block() {
+                self.phase = Phase::Done;
+                return Poll::Ready(None);
+            }
+        }
+        self.lockorder.len = norder;
+        self.lockorder
+            .slice_mut()
+            .copy_from_slice(pollorder.slice());
+        let cases = &*self.cases;
+        self.lockorder
+            .slice_mut()
+            .sort_unstable_by_key(|&i| cases[i as usize].chan_addr());
+
+        self.sellock();
+        for &i in pollorder.slice() {
+            // SAFETY: every channel is locked.
+            if let Some(w) = unsafe { self.cases[i as usize].try_complete() } {
+                self.selunlock();
+                if let Some(w) = w {
+                    w.wake();
+                }
+                self.phase = Phase::Done;
+                return Poll::Ready(Some(i as usize));
+            }
+        }
+        if !self.block {
+            self.selunlock();
+            self.phase = Phase::Done;
+            return Poll::Ready(None);
+        }
+        // Pass 2: enqueue one sudog per case, in lock order.
+        let done: *const AtomicUsize = &self.done;
+        for k in 0..norder {
+            let i = self.lockorder.slice()[k] as usize;
+            // SAFETY: locked; this future is pinned, so `done` stays put, and
+            // its Drop unlinks every sudog.
+            unsafe { self.cases[i].enqueue(done, i, waker) };
+        }
+        self.selunlock();
+        self.phase = Phase::Parked;
+        crate::runtime::set_wait_reason(crate::runtime::WaitReason::Select);
+        Poll::Pending
+    }
+
+    /// Woken (or polled spuriously) while parked.
+    fn repoll(&mut self, waker: &Waker) -> Poll<Option<usize>> {
+        // Acquire: pairs with the completer's AcqRel CAS on the done word.
+        if self.done.load(Ordering::Acquire) == SELECT_UNDECIDED {
+            self.sellock();
+            if self.done.load(Ordering::Acquire) == SELECT_UNDECIDED {
+                for k in 0..self.lockorder.len {
+                    let i = self.lockorder.slice()[k] as usize;
+                    // SAFETY: locked.
+                    unsafe { self.cases[i].set_waker(waker) };
+                }
+                self.selunlock();
+                crate::runtime::set_wait_reason(crate::runtime::WaitReason::Select);
+                return Poll::Pending;
+            }
+        } else {
+            self.sellock();
+        }
+        // Pass 3: the winner completed under its channel lock, which we now
+        // hold; unlink every loser.
+        let won = self.done.load(Ordering::Acquire) - 1;
+        for k in 0..self.lockorder.len {
+            let i = self.lockorder.slice()[k] as usize;
+            // SAFETY: locked.
+            unsafe {
+                if i == won {
+                    self.cases[i].finish();
+                } else {
+                    self.cases[i].dequeue();
+                }
+            }
+        }
+        self.selunlock();
+        self.phase = Phase::Done;
+        Poll::Ready(Some(won))
+    }
+}
+
+impl Future for SelectGo<'_> {
+    type Output = Option<usize>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        // SAFETY: nothing is moved out; `done` stays where it is.
+        let this = unsafe { self.get_unchecked_mut() };
+        match this.phase {
+            Phase::Start => this.start(cx.waker()),
+            Phase::Parked => this.repoll(cx.waker()),
+            Phase::Forever => {
+                crate::runtime::set_wait_reason(crate::runtime::WaitReason::SelectNoCases);
+                Poll::Pending
+            }
+            Phase::Done => panic!("goro: select polled after completion"),
+        }
+    }
+}
+
+impl Drop for SelectGo<'_> {
+    fn drop(&mut self) {
+        if !matches!(self.phase, Phase::Parked) {
+            return;
+        }
+        self.sellock();
+        // AcqRel: orders us with a completer's CAS (either we cancel first
+        // and every later dequeue skips us, or we see its winner).
+        let won = match self.done.compare_exchange(
+            SELECT_UNDECIDED,
+            SELECT_CANCELLED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => usize::MAX,
+            Err(w) => w - 1,
+        };
+        let mut wake = None;
+        for k in 0..self.lockorder.len {
+            let i = self.lockorder.slice()[k] as usize;
+            // SAFETY: locked.
+            unsafe {
+                if i == won {
+                    wake = self.cases[i].give_back();
+                } else {
+                    self.cases[i].dequeue();
+                }
+            }
+        }
+        self.selunlock();
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+}
+
+impl std::fmt::Debug for SelectGo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelectGo")
+            .field("cases", &self.cases.len())
+            .finish()
+    }
+}
