@@ -25,31 +25,21 @@
 //! `goro::select!`, `goro::sync::WaitGroup`, `goro::context`,
 //! `goro::time::sleep` and `goro::gosched`.
 //!
-//! Workloads whose API has not landed in `main` yet are compiled out (see the
-//! `cfg` switches on the modules below); running one of them prints
-//! `SKIP` on stderr and exits with status 3.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-// Each module holds the workloads of one API area. The `cfg(all())` /
-// `cfg(any())` switch on each says whether that area's API is in `main` yet.
-#[cfg(any())]
+// Each module holds the workloads of one API area.
 #[path = "workloads/chan.rs"]
 mod chan_w;
-#[cfg(any())]
 #[path = "workloads/ctx.rs"]
 mod ctx_w;
-#[cfg(any())]
 #[path = "workloads/park.rs"]
 mod park_w;
-#[cfg(any())]
 #[path = "workloads/sched.rs"]
 mod sched_w;
-#[cfg(any())]
 #[path = "workloads/select.rs"]
 mod select_w;
-#[cfg(any())]
 #[path = "workloads/timers.rs"]
 mod timers_w;
 
@@ -74,23 +64,17 @@ const NAMES: [&str; 17] = [
     "ctx_cancel",
 ];
 
-/// The workloads whose API is built in, by name.
+/// Every workload's function, by name.
 fn available() -> Vec<(&'static str, fn())> {
-    #[allow(unused_mut)] // while every area is switched off
-    let mut v: Vec<(&'static str, fn())> = Vec::new();
-    #[cfg(any())]
-    v.extend_from_slice(chan_w::WORKLOADS);
-    #[cfg(any())]
-    v.extend_from_slice(select_w::WORKLOADS);
-    #[cfg(any())]
-    v.extend_from_slice(sched_w::WORKLOADS);
-    #[cfg(any())]
-    v.extend_from_slice(park_w::WORKLOADS);
-    #[cfg(any())]
-    v.extend_from_slice(ctx_w::WORKLOADS);
-    #[cfg(any())]
-    v.extend_from_slice(timers_w::WORKLOADS);
-    v
+    [
+        chan_w::WORKLOADS,
+        select_w::WORKLOADS,
+        sched_w::WORKLOADS,
+        park_w::WORKLOADS,
+        ctx_w::WORKLOADS,
+        timers_w::WORKLOADS,
+    ]
+    .concat()
 }
 
 /// The function running workload `name`, if built in.
@@ -120,8 +104,7 @@ fn main() {
         "all" => run_all(&avail),
         name if NAMES.contains(&name) => {
             let Some(f) = find(&avail, name) else {
-                eprintln!("SKIP: goro {name}: its API is not in main yet");
-                std::process::exit(3);
+                fail(&format!("{name}: listed but has no function"));
             };
             watchdog(name);
             f();
@@ -133,25 +116,17 @@ fn main() {
     }
 }
 
-/// Runs every workload in turn (the smoke run); fails at the end if any
-/// workload is not built in.
+/// Runs every workload in turn (the smoke run); the first failed check
+/// ends the process.
 fn run_all(avail: &[(&'static str, fn())]) {
-    let mut skipped = Vec::new();
     for name in NAMES {
         let Some(f) = find(avail, name) else {
-            skipped.push(name);
-            continue;
+            fail(&format!("{name}: listed but has no function"));
         };
         let t = Instant::now();
         watchdog(name);
         f();
         eprintln!("  ok {name} ({:.0} ms)", ms(t.elapsed()));
-    }
-    if !skipped.is_empty() {
-        fail(&format!(
-            "not built (API not in main yet): {}",
-            skipped.join(" ")
-        ));
     }
 }
 
@@ -252,7 +227,6 @@ fn label(w: &str) -> String {
 }
 
 /// VmRSS of this process in bytes, from /proc/self/status (as the Go anchor).
-#[allow(dead_code)]
 pub(crate) fn vm_rss() -> i64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_else(|e| fail(&e.to_string()));
     for line in s.lines() {
@@ -271,7 +245,6 @@ pub(crate) fn vm_rss() -> i64 {
 
 /// Moves `t` to the heap for the rest of the process, as a Go closure
 /// capturing a local by reference would (no reference counting per G).
-#[allow(dead_code)]
 pub(crate) fn leak<T>(t: T) -> &'static T {
     Box::leak(Box::new(t))
 }
