@@ -20,8 +20,8 @@
 # Implementations: goro go tokio flume crossbeam kanal async-channel floor.
 # Run it alone on the machine: no builds or other benchmarks beside it.
 # A run that fails its check (or its time limit, TIMEOUT seconds, default
-# 300) is shown as FAIL and is not repeated in later reps; a goro workload
-# whose API is not built in yet exits with status 3 and shows as "n/a".
+# 300) is shown as FAIL and is not repeated in later reps; its stderr is kept
+# as $RESULTS_DIR/fail-<impl>-<workload>.err.
 #
 # The anchors (Go program and Rust peers) are read from $ANCHORS, by default
 # the first of <repo>/../shared/anchors (CI) and <repo>/../../shared/anchors
@@ -122,11 +122,7 @@ run_one() { # impl workload command...
     if grep -qxF "$impl $w" "$FAILS"; then return; fi
     local out rc
     out="$(timeout "$TIMEOUT" "$@" 2>"$RESULTS_DIR/last.err")"; rc=$?
-    if [ $rc -eq 3 ] && [ "$impl" = goro ]; then
-        echo "$impl $w" >> "$FAILS"
-        echo "  n/a $impl $w (API not built in)" >&2
-        echo "$impl $w SKIP 3" >> "$RAW"
-    elif [ $rc -ne 0 ]; then
+    if [ $rc -ne 0 ]; then
         echo "$impl $w" >> "$FAILS"
         echo "  FAIL $impl $w (exit $rc): $(grep -m1 -E 'FAIL|panicked|deadlock' "$RESULTS_DIR/last.err")" >&2
         cp "$RESULTS_DIR/last.err" "$RESULTS_DIR/fail-$impl-${w//\//_}.err"
@@ -187,11 +183,11 @@ if plot:
 raw, cores, outdir, order = args[0], args[1], args[2], args[3:]
 impls = ["goro", "go", "tokio", "flume", "crossbeam", "kanal", "async-channel"]
 peers = impls[2:]
-vals, fails, skips, rows, floors = {}, set(), set(), [], []
+vals, fails, rows, floors = {}, set(), [], []
 for line in open(raw):
     f = line.split()
-    if len(f) == 4 and f[2] in ("FAIL", "SKIP"):
-        (fails if f[2] == "FAIL" else skips).add((f[0], f[1]))
+    if len(f) == 4 and f[2] == "FAIL":
+        fails.add((f[0], f[1]))
         continue
     if len(f) != 4 or f[0].startswith("#"):
         continue
@@ -225,8 +221,6 @@ def cell(impl, key):
     failed = (impl, name(key[0])) in fails
     if failed and not v:
         return "FAIL"
-    if (impl, name(key[0])) in skips:
-        return "n/a"
     if not v:
         return "—"
     s = fmt(statistics.median(v))
@@ -243,11 +237,11 @@ def ratio(a, b):
 
 first = {k: i for i, k in enumerate(rows)}
 rows.sort(key=lambda k: (wl(k[0]), first[k]))
-for impl, w in sorted(fails | skips):
+for impl, w in sorted(fails):
     if impl != "floor" and not any(name(k[0]) == w for k in rows):
         rows.append((w, "?"))
 cols = [i for i in impls if any((i, k) in vals for k in rows)
-        or any(f[0] == i for f in fails | skips)]
+        or any(f[0] == i for f in fails)]
 
 def best_peer(key):
     ms = [(med(p, key), p) for p in peers if med(p, key) is not None]
@@ -278,7 +272,7 @@ if plot:
     sys.exit(0)
 
 print(f"Medians, {cores} cores. Lower is better. — = not run (peer lacks the feature); "
-      "FAIL = result check failed or hung; n/a = goro API not built in. "
+      "FAIL = result check failed or hung. "
       "Ratios in bold: goro at or below the reference.\n")
 print("| workload | figure | " + " | ".join(cols) + " | goro/go | goro/best Rust peer |")
 print("|---|---|" + "---|" * (len(cols) + 2))
