@@ -11,8 +11,8 @@
 //! goes to the fallback heap instead. Stopping or resetting never takes a
 //! heap lock unless a new entry is needed (Go's `timer.modify`/`stop`).
 //!
-//! Lock order (see `timers.rs`): heap lock, then the timer lock, then the
-//! timer channel's lock.
+//! Lock order (see `timers.rs`): the timer's send lock, then a heap lock,
+//! then the timer lock; a timer channel is touched only under the send lock.
 
 mod fallback;
 pub(crate) mod timers;
@@ -168,7 +168,7 @@ impl Drop for Sleep {
 }
 
 /// Arms `t` for `when` (encoded) with `period`, draining `rx` (if any)
-/// under the timer lock; returns Go 1.23's Stop/Reset result.
+/// under the timer's send lock; returns Go 1.23's Stop/Reset result.
 fn arm(t: &TimerRef, when: u64, period: u64, rx: Option<&Receiver<Instant>>) -> bool {
     let (prevented, needs_add) = t.modify(when, period, None, || drain(rx));
     if needs_add {
