@@ -119,12 +119,17 @@ pub(crate) fn nanos_after(d: Duration) -> u64 {
 pub(crate) enum Kind {
     /// `time::sleep`: wake the waker stored in the timer's state.
     Wake,
-    /// `time::after_func`: run the function in a new G (or thread).
-    Func(std::sync::Arc<dyn Fn() + Send + Sync>),
+    /// `time::after_func`: run the function in a new G (or thread). The
+    /// owner takes it out when it drops a stopped timer, so a zombie entry
+    /// never holds user code whose drop could run under a heap lock.
+    Func(Mutex<Option<AfterFn>>),
     /// `Timer`, `after`, `Ticker`: send the deadline on the channel
     /// (capacity 1; a full channel drops the value, as Go's ticker does).
     Chan(crate::chan::Sender<Instant>),
 }
+
+/// The function of an `after_func` timer.
+pub(crate) type AfterFn = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// The mutable part of a timer, under `TimerShared::state` (Go's `t.mu`).
 struct TState {
