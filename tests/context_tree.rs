@@ -155,3 +155,22 @@ fn cancel_races_with_create_and_drop() {
         }
     });
 }
+
+#[test]
+fn handles_and_futures_are_send_sync() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<context::Context>();
+    send_sync::<context::CancelFunc>();
+    send_sync::<context::CancelCauseFunc>();
+    send_sync::<context::AfterFuncStop>();
+    send_sync::<goro::sync::WaitGroup>();
+    send_sync::<goro::sync::ErrGroup<String>>();
+    let ctx = context::background();
+    send(&ctx.cancelled());
+    let wg = goro::sync::WaitGroup::new();
+    send(&wg.wait());
+    let g = goro::sync::ErrGroup::<String>::new();
+    send(&g.wait());
+    send(&g.go_async(async { Ok(()) }));
+}

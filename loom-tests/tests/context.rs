@@ -84,3 +84,34 @@ fn parent_cancel_races_with_child_drop() {
         assert_eq!(parent.__num_children(), 0);
     });
 }
+
+#[test]
+fn done_channel_made_while_cancelling() {
+    model(|| {
+        let (ctx, cancel) = context::with_cancel(&context::background());
+        let c = ctx.clone();
+        let t = thread::spawn(move || {
+            // Made before or after the cancel, the channel ends up closed.
+            let d = c.done();
+            goro::block_on(d.recv())
+        });
+        cancel.cancel();
+        assert_eq!(t.join().unwrap(), None);
+    });
+}
+
+#[test]
+fn after_func_stop_races_with_cancel() {
+    model(|| {
+        let (ctx, cancel) = context::with_cancel(&context::background());
+        let stop = context::after_func(&ctx, || {});
+        let t = thread::spawn(move || cancel.cancel());
+        let stopped = stop.stop();
+        t.join().unwrap();
+        // Either way the entry has left the context's set, and a second
+        // stop reports that nothing was left to stop.
+        assert_eq!(ctx.__num_children(), 0);
+        assert!(!stop.stop());
+        let _ = stopped;
+    });
+}

@@ -73,6 +73,10 @@ pub(crate) struct HChan<T> {
     /// decremented on drop (AcqRel: the last one sees every other's work).
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
+    /// Under loom, selectgo's lock order uses this creation-order id instead
+    /// of the address, so every model run is deterministic.
+    #[cfg(loom)]
+    id: usize,
 }
 
 // SAFETY: the state and buffer are only accessed under `lock`; values of
@@ -123,7 +127,24 @@ impl<T> HChan<T> {
                 .collect(),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
+            #[cfg(loom)]
+            id: {
+                // Not a model operation: a plain std counter.
+                static NEXT: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(1);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         }
+    }
+
+    /// The key selectgo sorts (and identifies) channels by: the address,
+    /// or under loom a deterministic creation-order id. Never 0.
+    #[inline]
+    pub(crate) fn lock_key(&self) -> usize {
+        #[cfg(not(loom))]
+        return self as *const Self as usize;
+        #[cfg(loom)]
+        return self.id;
     }
 
     #[inline]

@@ -40,6 +40,9 @@
 //! causes) happens under a context lock: it is collected in a [`Deferred`]
 //! and done after every lock is released. Since the tree has no cycles and
 //! every nested acquisition goes downwards, no cycle of waits can form.
+//! The other locks of this module are leaves, never held while taking a
+//! context lock or while cancelling: an after-func's one-shot slot
+//! (afterfunc.rs) and a deadline timer's slot (deadline.rs).
 
 use super::deadline::DeadlineTimer;
 use super::{Cause, Context, ContextError};
@@ -104,6 +107,14 @@ pub(crate) struct Inner {
     pub(crate) children: Slab<Child>,
     /// The cause given to the winning cancel; `None` means "the error itself".
     cause: Option<Cause>,
+    /// The rarely used parts, boxed on first use so that a plain
+    /// `with_cancel` node stays small (one small allocation).
+    extra: Option<Box<Extra>>,
+}
+
+/// The parts of a node most contexts never use.
+#[derive(Default)]
+struct Extra {
     /// The deadline timer (Go: `timerCtx.timer`), stopped by the cancel.
     timer: Option<DeadlineTimer>,
     /// The done channel, made on first `done()` (Go: `done atomic.Value`,
@@ -143,6 +154,13 @@ pub(crate) struct Deferred {
 impl Deferred {
     /// Closes the done channels, stops timers, starts after-funcs.
     pub(crate) fn run(self) {
+        if self.close.is_empty()
+            && self.funcs.is_empty()
+            && self.timers.is_empty()
+            && self.causes.is_empty()
+        {
+            return;
+        }
         for tx in self.close {
             tx.close();
         }
@@ -170,9 +188,7 @@ impl CancelCtx {
             inner: Mutex::new(Inner {
                 children: Slab::new(),
                 cause: None,
-                timer: None,
-                done_tx: None,
-                done_rx: None,
+                extra: None,
             }),
         });
         if let Some(p) = parent.cancel_node() {
@@ -225,16 +241,17 @@ impl CancelCtx {
     /// if this node is already done.
     pub(crate) fn done(&self) -> Receiver<()> {
         let mut inner = self.inner.lock();
-        if let Some(rx) = &inner.done_rx {
+        let extra = inner.extra.get_or_insert_with(Box::default);
+        if let Some(rx) = &extra.done_rx {
             return rx.clone();
         }
         let (tx, rx) = crate::chan::chan(0);
-        inner.done_rx = Some(rx.clone());
+        extra.done_rx = Some(rx.clone());
         if self.err().is_some() {
             drop(inner);
             tx.close();
         } else {
-            inner.done_tx = Some(tx);
+            extra.done_tx = Some(tx);
         }
         rx
     }
@@ -245,7 +262,7 @@ impl CancelCtx {
         if self.err().is_some() {
             return Some(t);
         }
-        inner.timer = Some(t);
+        inner.extra.get_or_insert_with(Box::default).timer = Some(t);
         None
     }
 
@@ -271,8 +288,10 @@ impl CancelCtx {
             return false;
         }
         inner.cause = cause.clone();
-        d.timers.extend(inner.timer.take());
-        d.close.extend(inner.done_tx.take());
+        if let Some(extra) = inner.extra.as_mut() {
+            d.timers.extend(extra.timer.take());
+            d.close.extend(extra.done_tx.take());
+        }
         // Release: pairs with the Acquire loads in `err`.
         self.err.store(err_code(err), Ordering::Release);
         for child in inner.children.drain() {

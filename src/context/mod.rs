@@ -55,7 +55,7 @@ pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 /// boundaries: Go's `context.Context`.
 ///
 /// A cheap `Clone + Send + Sync` handle. Make one with [`background`] or
-/// [`todo`], derive children with [`with_cancel`], [`with_deadline`],
+/// [`todo`](todo()), derive children with [`with_cancel`], [`with_deadline`],
 /// [`with_timeout`], [`with_value`], [`without_cancel`]. Cancelling a
 /// context cancels all contexts derived from it.
 ///
@@ -143,6 +143,22 @@ impl Context {
     /// assert!(done.try_recv().is_err());
     /// cancel.cancel();
     /// assert_eq!(done.recv_blocking(), None); // closed
+    /// ```
+    ///
+    /// In `select!`, Go's `case <-ctx.Done():`:
+    ///
+    /// ```
+    /// use goro::context;
+    /// use std::time::Duration;
+    /// let stopped_early = goro::run(async {
+    ///     let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(5));
+    ///     let (_tx, jobs) = goro::chan::<u32>(0);
+    ///     goro::select! {
+    ///         recv(jobs) -> _ => false,
+    ///         recv(ctx.done()) -> _ => true,
+    ///     }
+    /// });
+    /// assert!(stopped_early);
     /// ```
     pub fn done(&self) -> crate::chan::Receiver<()> {
         match self.cancel_node() {

@@ -18,8 +18,9 @@
 //!   `block == true` it never resolves (wait reason `select (no cases)`).
 //!   The `SelectGo` must be polled in place and dropped, never leaked
 //!   (`mem::forget` of a parked one would leave its cases linked).
-//! - `Case::chan_addr(&self) -> usize` (0 for nil) and `Case::is_recv()`
-//!   are public helpers for type-erased bookkeeping.
+//! - `Case::chan_addr(&self) -> usize` (the channel's identity and lock-order
+//!   key: its address, or a creation-order id under loom; 0 for nil) and
+//!   `Case::is_recv()` are public helpers for type-erased bookkeeping.
 //!
 //! # Algorithm
 //! - Pass 1: the non-nil cases are shuffled (inside-out Fisher–Yates with a
@@ -150,7 +151,7 @@ impl<'a, T> SendCase<'a, T> {
 
 #[inline]
 fn addr<T>(c: Option<&HChan<T>>) -> usize {
-    c.map_or(0, |c| c as *const HChan<T> as usize)
+    c.map_or(0, |c| c.lock_key())
 }
 
 // SAFETY: follows the sudog protocol: the sudog is only touched under its
