@@ -194,8 +194,10 @@ impl GRef {
     pub(crate) fn complete(&self, panicked: bool) {
         let h = self.header();
         // Release: pairs with the Acquire load in JoinHandle::poll, making
-        // the stored output visible to the joiner.
-        h.state.store(DONE, Ordering::Release);
+        // the stored output visible to the joiner. A swap, not a store: it
+        // orders with a racing goready CAS (RUNNING -> NOTIFIED), which then
+        // fails and leaves the G done.
+        h.state.swap(DONE, Ordering::AcqRel);
         let w = h.join_waker.lock().take();
         if let Some(w) = w {
             w.wake();

@@ -12,24 +12,19 @@
 //! everything if we were spinning, then park until handed a P (or, for one
 //! M, until the earliest timer).
 //!
-//! # Retake (sysmon) protocol
-//! Before each poll the M stores a value unique to (M, poll) in its P's
-//! `pollgen`; after the poll it CASes it back to 0. Inside `blocking` it
-//! sets the `IN_SYSCALL` bit and stops using the P. sysmon may CAS a
-//! `pollgen` it has seen unchanged for too long to `RETAKEN`, wait until
-//! `busy` is clear, and hand the P to another M (Go's `retake` +
-//! `handoffp`). The stuck M learns it when its own CAS fails: it then runs
-//! without a P (its queue operations go to the global queue) and looks for a
-//! P like an M returning from a syscall (`exitsyscall`'s slow path). A queue
-//! operation made from inside a poll (`goready`, `go`) sets `busy`, then
-//! checks `pollgen` (both SeqCst), so it either sees the retake or sysmon
-//! waits for it to finish: the P never has two owners.
+//! # Retake
+//! Each poll is bracketed by `owner.begin_poll`/`end_poll`, a blocking call
+//! by `enter_syscall`/`exit_syscall`, and queue operations made from inside
+//! a poll go through `owner_op` (`owner.rs` has the handshake). An M that
+//! loses its P to sysmon finishes the poll without one, then looks for a P
+//! like an M back from a syscall (exitsyscall's slow path).
 //!
 //! # Thread-local state
 //! `CURRENT` points at the `MCtx` on this M's stack while it runs; Gs find
 //! their P through it (for `goready`'s runnext and `go`'s runqput).
 
 use super::g::{self, GRef, Header};
+use super::owner::PollOwner;
 use super::p::P;
 use super::sched::Sched;
 use crate::loom::atomic::Ordering;
@@ -202,17 +197,16 @@ pub(crate) fn try_put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Option<G
             return Some(g);
         }
         let Some(p) = m.p() else { return Some(g) };
-        // SeqCst pair with sysmon's retake: see the module docs.
-        p.busy.store(true, Ordering::SeqCst);
-        if p.pollgen.load(Ordering::SeqCst) != m.pollval.get() {
-            p.busy.store(false, Ordering::Release);
+        let mut slot = Some(g);
+        let put = || {
+            let g = slot.take().expect("put once");
+            // SAFETY: owner_op runs this only while this M owns p.
+            unsafe { p.runq.put(g, next) }
+        };
+        let Some(over) = p.owner.owner_op(m.pollval.get(), put) else {
             m.set_p(None); // sysmon took the P while we were polling
-            return Some(g);
-        }
-        // SAFETY: this M owns p (pollgen still holds our value, and sysmon
-        // waits for `busy` before handing it off).
-        let over = unsafe { p.runq.put(g, next) };
-        p.busy.store(false, Ordering::Release);
+            return slot.take();
+        };
         if let Some(batch) = over {
             sched.global_push_batch(batch);
         }
@@ -225,10 +219,10 @@ impl MCtx {
     fn begin_poll(&self, p: &P) {
         let seq = self.pollseq.get().wrapping_add(1);
         self.pollseq.set(seq);
-        let v = (((self.id as u64) << 40) ^ seq) << 2 | 1;
+        let v = PollOwner::value(self.id, seq);
         self.pollval.set(v);
         self.budget.set(COOP_BUDGET);
-        p.pollgen.store(v, Ordering::SeqCst);
+        p.owner.begin_poll(v);
     }
 
     /// Ends the poll: false if sysmon retook the P meanwhile (we then hold
@@ -236,10 +230,7 @@ impl MCtx {
     fn end_poll(&self) -> bool {
         let v = self.pollval.replace(0);
         let Some(p) = self.p() else { return false };
-        if p.pollgen
-            .compare_exchange(v, 0, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
+        if p.owner.end_poll(v) {
             return true;
         }
         self.set_p(None);
@@ -570,7 +561,7 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
         }
         m.sched.nsyscall.fetch_add(1, Ordering::SeqCst);
         // From here the P is sysmon's to retake (Go's entersyscall).
-        p.pollgen.store(v | super::p::IN_SYSCALL, Ordering::SeqCst);
+        p.owner.enter_syscall(v);
         m.set_p(None);
         m.sched.wake_sysmon();
         Some(p as *const P)
@@ -596,19 +587,15 @@ fn exitsyscall(m: &MCtx, p: *const P) {
     // SAFETY: Ps live as long as the Sched.
     let p = unsafe { &*p };
     let v = m.pollval.get();
-    if p.pollgen
-        .compare_exchange(
-            v | super::p::IN_SYSCALL,
-            v,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        )
-        .is_ok()
-    {
+    if p.owner.exit_syscall(v) {
         m.set_p(Some(p));
         return;
     }
-    let np = m.sched.acquire_p_after_syscall(&m.park);
+    // The P was retaken. Go would queue the G and park the M; we are in the
+    // middle of the G's poll, so we take an idle P if there is one and
+    // otherwise finish the poll without a P (queue operations go to the
+    // global queue), then look for a P like any M without one.
+    let np = m.sched.pidleget();
     m.set_p(np);
     match np {
         Some(np) => m.begin_poll(np),

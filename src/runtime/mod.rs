@@ -10,6 +10,7 @@
 
 mod g;
 mod m;
+mod owner;
 mod p;
 mod park;
 mod registry;

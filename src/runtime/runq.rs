@@ -65,15 +65,24 @@ impl LocalQueue {
         &self.buf[(i % RUNQ_SIZE) as usize]
     }
 
-    /// Number of Gs in the ring plus runnext (racy; a hint).
+    /// Number of Gs in the ring plus runnext (racy, but never 0 while the
+    /// queue holds a G throughout the call: see `is_empty`).
     pub(crate) fn len(&self) -> usize {
-        let h = self.head.load(Ordering::Acquire);
-        let t = self.tail.load(Ordering::Acquire);
-        let n = t.wrapping_sub(h).min(RUNQ_SIZE) as usize;
-        n + usize::from(!self.runnext.load(Ordering::Acquire).is_null())
+        loop {
+            let h = self.head.load(Ordering::Acquire);
+            let t = self.tail.load(Ordering::Acquire);
+            let next = self.runnext.load(Ordering::Acquire);
+            // Go's runqempty: a put with `next` swaps runnext and then
+            // bumps tail; re-reading tail makes sure we did not see the
+            // old runnext gone and the old tail both.
+            if t == self.tail.load(Ordering::Acquire) {
+                let n = t.wrapping_sub(h).min(RUNQ_SIZE) as usize;
+                return n + usize::from(!next.is_null());
+            }
+        }
     }
 
-    /// True if the ring and runnext are both empty (racy; a hint).
+    /// True if the ring and runnext are both empty (Go's `runqempty`).
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -6,7 +6,7 @@
 //! `procresize` (proc.go).
 //!
 //! # Locks
-//! `idle` (idle Ps, idle Ms, Ms waiting to leave a blocking call) and
+//! `idle` (idle Ps and idle Ms) and
 //! `global` (the global run queue) are never held together: code that needs
 //! both takes `global` first and releases it before `idle`, or reads
 //! `global_len` (an atomic mirror) instead. Neither is held while waking a
@@ -39,8 +39,12 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;
 
-/// Upper bound on `gomaxprocs`.
+/// Upper bound on `gomaxprocs` (small under loom, whose models touch
+/// every slot).
+#[cfg(not(loom))]
 pub(crate) const MAX_PROCS: usize = 1024;
+#[cfg(loom)]
+pub(crate) const MAX_PROCS: usize = 4;
 /// Go's default limit on OS threads (`debug.SetMaxThreads`).
 pub(crate) const MAX_THREADS: usize = 10_000;
 /// P status: retired by `procresize`.
@@ -52,8 +56,6 @@ struct Idle {
     ps: Vec<usize>,
     /// Parked Ms waiting for a P.
     ms: Vec<LArc<MPark>>,
-    /// Ms back from a blocking call, waiting for any P (exitsyscall).
-    syscall_waiters: Vec<LArc<MPark>>,
 }
 
 /// One runtime's scheduler.
@@ -265,8 +267,7 @@ impl Sched {
         Some(p)
     }
 
-    /// Go's `pidleput`: gives `p` up. An M waiting to leave a blocking call
-    /// gets it first.
+    /// Go's `pidleput`: gives `p` up.
     pub(crate) fn pidleput(&self, p: &P) {
         let mut idle = self.idle.lock();
         self.pidleput_locked(&mut idle, p);
@@ -275,11 +276,6 @@ impl Sched {
     fn pidleput_locked(&self, idle: &mut Idle, p: &P) {
         if p.id >= self.gomaxprocs.load(Ordering::Relaxed) {
             self.retire_locked(idle, p);
-            return;
-        }
-        if let Some(m) = idle.syscall_waiters.pop() {
-            p.status.store(P_RUNNING, Ordering::Relaxed);
-            m.hand(Some(p.id), false);
             return;
         }
         p.status.store(P_IDLE, Ordering::Relaxed);
@@ -501,28 +497,6 @@ impl Sched {
         self.pidleput_locked(&mut idle, p);
     }
 
-    /// exitsyscall's slow path: waits for any P. None on shutdown.
-    pub(crate) fn acquire_p_after_syscall(&self, m: &LArc<MPark>) -> Option<&P> {
-        loop {
-            {
-                let mut idle = self.idle.lock();
-                if let Some(p) = self.pidleget_locked(&mut idle) {
-                    return Some(p);
-                }
-                if self.shutdown.load(Ordering::SeqCst) {
-                    return None;
-                }
-                idle.syscall_waiters.push(m.clone());
-            }
-            if let Some((p, _)) = m.park(None) {
-                return self.p(p);
-            }
-            if self.shutdown.load(Ordering::SeqCst) {
-                return None;
-            }
-        }
-    }
-
     /// The idle-list half of findRunnable's stop: under the idle lock,
     /// either take global work (returns false: keep the P) or give the P up.
     pub(crate) fn release_p_for_stop(&self, p: &P, spinning: bool) -> bool {
@@ -627,7 +601,9 @@ impl Sched {
                 }
             }
         }
-        self.wakep();
+        if self.global_len() > 0 || self.any_local_work() {
+            self.wakep(); // new Ps can take queued work now
+        }
         old
     }
 
@@ -674,9 +650,7 @@ impl Sched {
         }
         let parked: Vec<LArc<MPark>> = {
             let mut idle = self.idle.lock();
-            let mut v: Vec<_> = idle.ms.drain(..).collect();
-            v.append(&mut idle.syscall_waiters);
-            v
+            idle.ms.drain(..).collect::<Vec<_>>()
         };
         for m in parked {
             m.hand(None, false);

@@ -14,7 +14,7 @@
 //! - wakes an M when a timer is overdue and every M is busy;
 //! - checks for deadlock (when enabled) and prints `GODEBUG=schedtrace`.
 
-use super::p::{IN_SYSCALL, RETAKEN};
+use super::owner::IN_SYSCALL;
 use super::sched::Sched;
 use crate::loom::atomic::Ordering;
 use std::sync::Arc;
@@ -83,8 +83,8 @@ fn retake(sched: &Arc<Sched>, seen: &mut Vec<Seen>, now: Instant) -> bool {
     let mut took = false;
     for (i, s) in seen.iter_mut().enumerate().take(n) {
         let Some(p) = sched.p(i) else { continue };
-        let v = p.pollgen.load(Ordering::SeqCst);
-        if v == 0 || v == RETAKEN || v & 1 == 0 {
+        let v = p.owner.load();
+        if v & 1 == 0 {
             *s = Seen::default();
             continue;
         }
@@ -112,17 +112,9 @@ fn retake(sched: &Arc<Sched>, seen: &mut Vec<Seen>, now: Instant) -> bool {
         if !worth {
             continue;
         }
-        // SeqCst: the sysmon half of the busy/pollgen handshake (m.rs).
-        if p.pollgen
-            .compare_exchange(v, RETAKEN, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
+        if !p.owner.try_retake(v) {
             continue;
         }
-        while p.busy.load(Ordering::SeqCst) {
-            crate::loom::spin_loop();
-        }
-        p.pollgen.store(0, Ordering::SeqCst);
         *s = Seen::default();
         sched.handoffp(p);
         took = true;

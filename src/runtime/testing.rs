@@ -85,3 +85,47 @@ impl TestRunQueue {
         self.q.is_empty()
     }
 }
+
+/// The P ownership handshake between an M and sysmon (`owner.rs`), for
+/// loom models.
+#[derive(Default)]
+pub struct TestPollOwner(super::owner::PollOwner);
+
+impl TestPollOwner {
+    /// A P between polls.
+    pub fn new() -> Self {
+        TestPollOwner(super::owner::PollOwner::new())
+    }
+    /// The word an M stores for its poll `seq`.
+    pub fn value(mid: usize, seq: u64) -> u64 {
+        super::owner::PollOwner::value(mid, seq)
+    }
+    /// sysmon's observation.
+    pub fn load(&self) -> u64 {
+        self.0.load()
+    }
+    /// The M starts poll `v`.
+    pub fn begin_poll(&self, v: u64) {
+        self.0.begin_poll(v)
+    }
+    /// The M ends poll `v`; false if the P was retaken.
+    pub fn end_poll(&self, v: u64) -> bool {
+        self.0.end_poll(v)
+    }
+    /// The M enters a blocking call.
+    pub fn enter_syscall(&self, v: u64) {
+        self.0.enter_syscall(v)
+    }
+    /// The M leaves it; false if the P was retaken.
+    pub fn exit_syscall(&self, v: u64) -> bool {
+        self.0.exit_syscall(v)
+    }
+    /// Runs `f` as owner during poll `v`, unless retaken.
+    pub fn owner_op<R>(&self, v: u64, f: impl FnOnce() -> R) -> Option<R> {
+        self.0.owner_op(v, f)
+    }
+    /// sysmon retakes the P it saw as `v`.
+    pub fn try_retake(&self, v: u64) -> bool {
+        self.0.try_retake(v)
+    }
+}
