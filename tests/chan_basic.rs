@@ -32,7 +32,10 @@ fn buffered_fifo_len_cap() {
         assert!(matches!(tx.try_send(9), Err(TrySendError::Full(9))));
         assert_eq!(rx.try_recv(), Ok(0));
         tx.try_send(3).unwrap();
-        assert_eq!((0..3).map(|_| rx.try_recv().unwrap()).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            (0..3).map(|_| rx.try_recv().unwrap()).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
         assert!(rx.is_empty());
     });
@@ -145,7 +148,10 @@ fn errors_display_debug() {
     assert_eq!(TrySendError::Full(1).to_string(), "send on full channel");
     assert_eq!(TrySendError::Closed(1).into_inner(), 1);
     assert_eq!(TryRecvError::Empty.to_string(), "receive on empty channel");
-    assert_eq!(TryRecvError::Closed.to_string(), "receive on closed channel");
+    assert_eq!(
+        TryRecvError::Closed.to_string(),
+        "receive on closed channel"
+    );
     let _: &dyn std::error::Error = &e;
 }
 

@@ -119,7 +119,10 @@ fn repoll_with_new_waker_is_woken() {
         assert!(f.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
         tx.try_send(3).unwrap();
         assert!(flag.0.load(Ordering::SeqCst));
-        assert_eq!(f.as_mut().poll(&mut Context::from_waker(&w)), Poll::Ready(Some(3)));
+        assert_eq!(
+            f.as_mut().poll(&mut Context::from_waker(&w)),
+            Poll::Ready(Some(3))
+        );
     });
 }
 
@@ -244,7 +247,10 @@ fn random_send_drops_are_exact() {
             // at most once (it may have been taken between the last poll
             // and the drop, in which case it was sent); nothing twice.
             for i in 0..N {
-                let (s, g) = (sent[i].load(Ordering::SeqCst), got[i].load(Ordering::SeqCst));
+                let (s, g) = (
+                    sent[i].load(Ordering::SeqCst),
+                    got[i].load(Ordering::SeqCst),
+                );
                 assert!(g <= 1 && s <= g, "value {i} cap {cap}: sent {s} got {g}");
             }
         }

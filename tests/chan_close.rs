@@ -95,7 +95,10 @@ fn close_wakes_parked_senders_with_value() {
             .collect();
         std::thread::sleep(Duration::from_millis(30));
         tx.close();
-        let mut got: Vec<i32> = ts.into_iter().map(|t| t.join().unwrap().unwrap_err().0).collect();
+        let mut got: Vec<i32> = ts
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap_err().0)
+            .collect();
         got.sort();
         assert_eq!(got, vec![0, 1, 2, 3]);
         assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));

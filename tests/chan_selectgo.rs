@@ -27,7 +27,11 @@ fn guard(f: impl FnOnce() + Send + 'static) {
 }
 
 /// `select { case v := <-a: case v := <-b: }` → (index, value).
-async fn recv2<T: Send>(a: &Receiver<T>, b: &Receiver<T>, block: bool) -> Option<(usize, Option<T>)> {
+async fn recv2<T: Send>(
+    a: &Receiver<T>,
+    b: &Receiver<T>,
+    block: bool,
+) -> Option<(usize, Option<T>)> {
     let mut c0 = RecvCase::new(Some(a));
     let mut c1 = RecvCase::new(Some(b));
     let won = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], block).await;
@@ -148,7 +152,11 @@ fn nil_cases_are_never_chosen() {
     let mut cases = [&mut c0 as &mut dyn Case];
     let mut f = pin!(selectgo(&mut cases, true));
     for _ in 0..3 {
-        assert!(f.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        assert!(
+            f.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
     }
 }
 
@@ -182,7 +190,8 @@ fn self_select_never_matches_itself() {
                             for _ in 0..1000 {
                                 let mut c0 = SendCase::new(Some(&tx), p);
                                 let mut c1 = RecvCase::new(Some(&rx));
-                                let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+                                let w =
+                                    selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
                                 if w == Some(1) {
                                     let v = c1.take().unwrap();
                                     if cap == 0 {
@@ -220,7 +229,11 @@ fn dropped_parked_select_gives_value_back() {
         let mut c1 = RecvCase::new(Some(&rb));
         let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
         let mut f = Box::pin(selectgo(&mut cases, true));
-        assert!(f.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        assert!(
+            f.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
         ta.try_send(1).unwrap(); // handed to the select's case 0
         assert!(tb.try_send(2).is_err()); // the select already won: skipped
         drop(f);
@@ -236,7 +249,11 @@ fn dropped_parked_select_send_case_sends_nothing() {
         let mut c0 = SendCase::new(Some(&ta), 1);
         let mut cases = [&mut c0 as &mut dyn Case];
         let mut f = Box::pin(selectgo(&mut cases, true));
-        assert!(f.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        assert!(
+            f.as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_pending()
+        );
         drop(f);
     }
     assert!(ra.try_recv().is_err());
@@ -338,4 +355,45 @@ fn select_to_select() {
         });
         s.join().unwrap();
     });
+}
+
+// Go: TestPseudoRandomSend — two send cases on one channel are chosen at
+// random.
+#[test]
+fn pseudo_random_send() {
+    guard(|| {
+        const N: usize = 1000;
+        for cap in [0usize, N] {
+            let (tx, rx) = goro::chan::<usize>(cap);
+            let r = std::thread::spawn(move || {
+                let mut ones = 0;
+                for _ in 0..N {
+                    ones += rx.recv_blocking().unwrap();
+                }
+                ones
+            });
+            goro::block_on(async {
+                for _ in 0..N {
+                    let mut c0 = SendCase::new(Some(&tx), 0);
+                    let mut c1 = SendCase::new(Some(&tx), 1);
+                    let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+                    assert!(w.is_some());
+                }
+            });
+            let ones = r.join().unwrap();
+            assert!(ones > N / 10 && ones < N - N / 10, "cap {cap}: {ones} ones of {N}");
+        }
+    });
+}
+
+#[test]
+fn selectgo_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (tx, rx) = goro::chan::<String>(0);
+    let fut = async {
+        let mut c0 = RecvCase::new(Some(&rx));
+        let mut c1 = SendCase::new(Some(&tx), String::new());
+        selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], false).await
+    };
+    assert_send(&fut);
 }

@@ -162,8 +162,14 @@ fn run(cap: usize, ops: Vec<Op>) {
     }
     for (v, n) in &book.received {
         assert_eq!(*n, 1, "value {v} received {n} times");
-        assert!(book.sent_ok.contains(v) || book.maybe_sent.contains(v), "value {v} never sent");
-        assert!(!book.returned.contains(v), "value {v} returned and received");
+        assert!(
+            book.sent_ok.contains(v) || book.maybe_sent.contains(v),
+            "value {v} never sent"
+        );
+        assert!(
+            !book.returned.contains(v),
+            "value {v} returned and received"
+        );
     }
     for v in &book.sent_ok {
         assert!(book.received.contains_key(v), "value {v} sent but lost");

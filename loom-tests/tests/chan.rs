@@ -51,31 +51,59 @@ fn buffered_send_recv() {
     });
 }
 
-fn close_races(cap: usize) {
+/// A parked (or not yet parked) send racing with close: it either
+/// completes (buffered, then drained after close) or fails with its value.
+fn close_races_with_send(cap: usize) {
     model(move || {
         let (tx, rx) = goro::chan::<u32>(cap);
         let tx2 = tx.clone();
-        let s = thread::spawn(move || block_on(tx2.send(1)).is_ok());
-        let c = thread::spawn(move || tx.close());
-        let got = block_on(rx.recv());
+        let s = thread::spawn(move || block_on(tx2.send(1)));
+        tx.close();
         let sent = s.join().unwrap();
-        c.join().unwrap();
-        // A send that succeeded is received: directly, or drained after close.
-        assert_eq!(sent, got == Some(1));
-        if got.is_some() {
-            assert_eq!(rx.try_recv(), Err(goro::chan::TryRecvError::Closed));
+        match sent {
+            Ok(()) => assert_eq!(rx.try_recv(), Ok(1)),
+            Err(e) => assert_eq!(e.0, 1),
+        }
+        assert_eq!(rx.try_recv(), Err(goro::chan::TryRecvError::Closed));
+        if cap == 0 {
+            assert!(sent.is_err(), "nobody received");
         }
     });
 }
 
-#[test]
-fn close_races_with_send_and_recv_unbuffered() {
-    close_races(0);
+/// A parked (or not yet parked) receive racing with a try_send and close:
+/// it gets the value iff the value was sent, else None.
+fn close_races_with_recv(cap: usize) {
+    model(move || {
+        let (tx, rx) = goro::chan::<u32>(cap);
+        let rx2 = rx.clone();
+        let r = thread::spawn(move || block_on(rx2.recv()));
+        let sent = tx.try_send(1).is_ok();
+        tx.close();
+        let got = r.join().unwrap();
+        assert_eq!(got.is_some(), sent);
+        assert_eq!(rx.try_recv(), Err(goro::chan::TryRecvError::Closed));
+    });
 }
 
 #[test]
-fn close_races_with_send_and_recv_buffered() {
-    close_races(1);
+fn close_races_with_send_unbuffered() {
+    close_races_with_send(0);
+}
+
+#[test]
+fn close_races_with_send_buffered() {
+    close_races_with_send(1);
+}
+
+#[test]
+fn close_races_with_recv_unbuffered() {
+    close_races_with_recv(0);
+}
+
+#[test]
+fn close_races_with_recv_buffered() {
+    close_races_with_recv(1);
 }
 
 #[test]
@@ -161,5 +189,50 @@ fn select_parked_then_woken() {
         assert_eq!(got, Some(9));
         assert!(t.join().unwrap());
         drop(ta);
+    });
+}
+
+/// A select parked with a send and a receive case on one unbuffered
+/// channel never matches itself; a peer receiver takes the send case.
+#[test]
+fn self_select_matched_by_peer() {
+    model(|| {
+        let (tx, rx) = goro::chan::<u32>(0);
+        let rx2 = rx.clone();
+        let t = thread::spawn(move || block_on(rx2.recv()));
+        let won = block_on(async {
+            let mut c0 = goro::select::SendCase::new(Some(&tx), 1);
+            let mut c1 = RecvCase::new(Some(&rx));
+            let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+            if w == Some(0) {
+                c0.take().unwrap();
+            }
+            w
+        });
+        assert_eq!(
+            won,
+            Some(0),
+            "the select's own recv case must not take its send"
+        );
+        assert_eq!(t.join().unwrap(), Some(1));
+    });
+}
+
+/// close wakes a parked select with its receive case ready (None).
+#[test]
+fn close_wakes_parked_select() {
+    model(|| {
+        let (ta, ra) = goro::chan::<u32>(0);
+        let (_tb, rb) = goro::chan::<u32>(0);
+        let t = thread::spawn(move || ta.close());
+        let got = block_on(async {
+            let mut c0 = RecvCase::new(Some(&ra));
+            let mut c1 = RecvCase::new(Some(&rb));
+            let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+            assert_eq!(w, Some(0));
+            c0.take()
+        });
+        assert_eq!(got, None);
+        t.join().unwrap();
     });
 }

@@ -73,6 +73,10 @@ pub(crate) struct HChan<T> {
     /// decremented on drop (AcqRel: the last one sees every other's work).
     pub(crate) senders: AtomicUsize,
     pub(crate) receivers: AtomicUsize,
+    /// Under loom, selectgo's lock order uses this creation-order id instead
+    /// of the address, so every model run is deterministic.
+    #[cfg(loom)]
+    id: usize,
 }
 
 // SAFETY: the state and buffer are only accessed under `lock`; values of
@@ -118,10 +122,29 @@ impl<T> HChan<T> {
                 returned: VecDeque::new(),
                 flags: 0,
             }),
-            buf: (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect(),
+            buf: (0..cap)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect(),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
+            #[cfg(loom)]
+            id: {
+                // Not a model operation: a plain std counter.
+                static NEXT: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(1);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         }
+    }
+
+    /// The key selectgo sorts (and identifies) channels by: the address,
+    /// or under loom a deterministic creation-order id. Never 0.
+    #[inline]
+    pub(crate) fn lock_key(&self) -> usize {
+        #[cfg(not(loom))]
+        return self as *const Self as usize;
+        #[cfg(loom)]
+        return self.id;
     }
 
     #[inline]
@@ -345,7 +368,11 @@ impl<T> HChan<T> {
             self.set_qcount(st, n);
             return RecvTry::Got(v, None);
         }
-        if st.flags & CLOSED != 0 { RecvTry::Closed } else { RecvTry::Empty }
+        if st.flags & CLOSED != 0 {
+            RecvTry::Closed
+        } else {
+            RecvTry::Empty
+        }
     }
 
     /// Puts back a value that was handed to a receiver which was then
@@ -366,7 +393,11 @@ impl<T> HChan<T> {
             };
         }
         if st.qcount < self.cap && st.returned.is_empty() {
-            st.recvx = if st.recvx == 0 { self.cap - 1 } else { st.recvx - 1 };
+            st.recvx = if st.recvx == 0 {
+                self.cap - 1
+            } else {
+                st.recvx - 1
+            };
             self.buf_write(st.recvx, v);
             let n = st.qcount + 1;
             self.set_qcount(st, n);
@@ -528,13 +559,19 @@ pub(crate) struct SendOp<T> {
 
 impl<T> RecvOp<T> {
     pub(crate) fn new() -> Self {
-        RecvOp { sudog: Sudog::new(), parked: false }
+        RecvOp {
+            sudog: Sudog::new(),
+            parked: false,
+        }
     }
 }
 
 impl<T> SendOp<T> {
     pub(crate) fn new() -> Self {
-        SendOp { sudog: Sudog::new(), parked: false }
+        SendOp {
+            sudog: Sudog::new(),
+            parked: false,
+        }
     }
 }
 
@@ -546,7 +583,11 @@ fn finish_recv<T>(op: &mut RecvOp<T>, state: u8) -> Option<T> {
     // lock): the completer is done with the sudog.
     unsafe {
         op.sudog.clear_waker();
-        if state == DONE_OK { op.sudog.take_elem() } else { None }
+        if state == DONE_OK {
+            op.sudog.take_elem()
+        } else {
+            None
+        }
     }
 }
 
@@ -554,7 +595,11 @@ impl<T> HChan<T> {
     /// chanrecv with `block == true`, as a poll: park on the first call,
     /// then wait for the completer.
     #[inline]
-    pub(crate) fn poll_recv(&self, op: &mut RecvOp<T>, waker: &Waker) -> std::task::Poll<Option<T>> {
+    pub(crate) fn poll_recv(
+        &self,
+        op: &mut RecvOp<T>,
+        waker: &Waker,
+    ) -> std::task::Poll<Option<T>> {
         use std::task::Poll;
         if op.parked {
             let s = op.sudog.state();

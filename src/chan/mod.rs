@@ -51,7 +51,13 @@ use std::task::{Context, Poll};
 /// ```
 pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let c = Arc::new(HChan::new(cap));
-    (Sender { chan: c.clone() }, Receiver { chan: c, stream: None })
+    (
+        Sender { chan: c.clone() },
+        Receiver {
+            chan: c,
+            stream: None,
+        },
+    )
 }
 
 /// The sending half of a channel (`chan<- T`). Cloning adds a sender; when
@@ -182,7 +188,11 @@ impl<T> Sender<T> {
     /// ```
     #[inline]
     pub fn send(&self, v: T) -> Send<'_, T> {
-        Send { chan: &self.chan, value: Some(v), op: SendOp::new() }
+        Send {
+            chan: &self.chan,
+            value: Some(v),
+            op: SendOp::new(),
+        }
     }
 
     /// Sends without blocking (Go's `select { case ch <- v: default: }`):
@@ -264,7 +274,9 @@ impl<T> Sender<T> {
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         self.chan.senders.fetch_add(1, Ordering::Relaxed);
-        Sender { chan: self.chan.clone() }
+        Sender {
+            chan: self.chan.clone(),
+        }
     }
 }
 
@@ -304,7 +316,10 @@ impl<T> Receiver<T> {
     /// ```
     #[inline]
     pub fn recv(&self) -> Recv<'_, T> {
-        Recv { chan: &self.chan, op: RecvOp::new() }
+        Recv {
+            chan: &self.chan,
+            op: RecvOp::new(),
+        }
     }
 
     /// Receives without blocking (Go's `select { case v := <-ch: default: }`):
@@ -385,7 +400,10 @@ impl<T> Receiver<T> {
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
         self.chan.receivers.fetch_add(1, Ordering::Relaxed);
-        Receiver { chan: self.chan.clone(), stream: None }
+        Receiver {
+            chan: self.chan.clone(),
+            stream: None,
+        }
     }
 }
 
@@ -426,7 +444,9 @@ impl<T> futures_core::Stream for Receiver<T> {
     /// while parked goes back to the channel.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        let st = this.stream.get_or_insert_with(|| Box::pin(RecvState { op: RecvOp::new() }));
+        let st = this
+            .stream
+            .get_or_insert_with(|| Box::pin(RecvState { op: RecvOp::new() }));
         // SAFETY: the op stays in its box; we never move it out.
         let st = unsafe { st.as_mut().get_unchecked_mut() };
         this.chan.poll_recv(&mut st.op, cx.waker())
@@ -482,7 +502,9 @@ impl<T> Future for Send<'_, T> {
         // SAFETY: nothing is moved out of the pinned future; the sudog
         // inside `op` stays where it is.
         let this = unsafe { self.get_unchecked_mut() };
-        this.chan.poll_send(&mut this.op, &mut this.value, cx.waker()).map_err(SendError)
+        this.chan
+            .poll_send(&mut this.op, &mut this.value, cx.waker())
+            .map_err(SendError)
     }
 }
 
@@ -511,13 +533,17 @@ impl<T> Drop for Recv<'_, T> {
 
 impl<T> fmt::Debug for Send<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Send").field("parked", &self.op.parked).finish()
+        f.debug_struct("Send")
+            .field("parked", &self.op.parked)
+            .finish()
     }
 }
 
 impl<T> fmt::Debug for Recv<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Recv").field("parked", &self.op.parked).finish()
+        f.debug_struct("Recv")
+            .field("parked", &self.op.parked)
+            .finish()
     }
 }
 

@@ -111,7 +111,8 @@ impl<T> Sudog<T> {
             self.state.store(WAITING, Ordering::Relaxed);
         }
         // SAFETY: lock held / owner access per the protocol.
-        self.waker.with_mut(|w| unsafe { set_waker(&mut *w, waker) });
+        self.waker
+            .with_mut(|w| unsafe { set_waker(&mut *w, waker) });
     }
 
     /// Re-registers `waker` if it differs from the stored one.
@@ -121,7 +122,8 @@ impl<T> Sudog<T> {
     #[inline]
     pub(crate) unsafe fn set_waker(&self, waker: &Waker) {
         // SAFETY: lock held (protocol).
-        self.waker.with_mut(|w| unsafe { set_waker(&mut *w, waker) });
+        self.waker
+            .with_mut(|w| unsafe { set_waker(&mut *w, waker) });
     }
 
     /// Moves the value out of `elem`.
@@ -191,7 +193,10 @@ pub(crate) struct WaitQ<T> {
 
 impl<T> WaitQ<T> {
     pub(crate) const fn new() -> Self {
-        WaitQ { first: ptr::null(), last: ptr::null() }
+        WaitQ {
+            first: ptr::null(),
+            last: ptr::null(),
+        }
     }
 
     #[inline]
@@ -279,7 +284,12 @@ impl<T> WaitQ<T> {
                     // owner's Acquire load of the done word; Acquire orders
                     // us after a cancelling owner's CAS.
                     if (*sel)
-                        .compare_exchange(SELECT_UNDECIDED, won, Ordering::AcqRel, Ordering::Acquire)
+                        .compare_exchange(
+                            SELECT_UNDECIDED,
+                            won,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        )
                         .is_err()
                     {
                         continue;

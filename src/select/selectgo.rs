@@ -18,8 +18,9 @@
 //!   `block == true` it never resolves (wait reason `select (no cases)`).
 //!   The `SelectGo` must be polled in place and dropped, never leaked
 //!   (`mem::forget` of a parked one would leave its cases linked).
-//! - `Case::chan_addr(&self) -> usize` (0 for nil) and `Case::is_recv()`
-//!   are public helpers for type-erased bookkeeping.
+//! - `Case::chan_addr(&self) -> usize` (the channel's identity and lock-order
+//!   key: its address, or a creation-order id under loom; 0 for nil) and
+//!   `Case::is_recv()` are public helpers for type-erased bookkeeping.
 //!
 //! # Algorithm
 //! - Pass 1: the non-nil cases are shuffled (inside-out Fisher–Yates with a
@@ -113,31 +114,44 @@ pub struct SendCase<'a, T> {
 impl<'a, T> RecvCase<'a, T> {
     /// A receive case on `rx` (`None` = nil channel, never ready).
     pub fn new(rx: Option<&'a Receiver<T>>) -> Self {
-        RecvCase { chan: rx.map(|r| r.hchan()), sudog: Sudog::new(), result: None }
+        RecvCase {
+            chan: rx.map(|r| r.hchan()),
+            sudog: Sudog::new(),
+            result: None,
+        }
     }
 
     /// The received value after this case won (`None` = closed and drained).
     /// Panics if the case did not win.
     pub fn take(&mut self) -> Option<T> {
-        self.result.take().expect("goro: RecvCase::take on a case that did not win")
+        self.result
+            .take()
+            .expect("goro: RecvCase::take on a case that did not win")
     }
 }
 
 impl<'a, T> SendCase<'a, T> {
     /// A send case of `value` on `tx` (`None` = nil channel, never ready).
     pub fn new(tx: Option<&'a Sender<T>>, value: T) -> Self {
-        SendCase { chan: tx.map(|t| t.hchan()), value: Some(value), sudog: Sudog::new(), result: None }
+        SendCase {
+            chan: tx.map(|t| t.hchan()),
+            value: Some(value),
+            sudog: Sudog::new(),
+            result: None,
+        }
     }
 
     /// The send's result after this case won. Panics if it did not win.
     pub fn take(&mut self) -> Result<(), SendError<T>> {
-        self.result.take().expect("goro: SendCase::take on a case that did not win")
+        self.result
+            .take()
+            .expect("goro: SendCase::take on a case that did not win")
     }
 }
 
 #[inline]
 fn addr<T>(c: Option<&HChan<T>>) -> usize {
-    c.map_or(0, |c| c as *const HChan<T> as usize)
+    c.map_or(0, |c| c.lock_key())
 }
 
 // SAFETY: follows the sudog protocol: the sudog is only touched under its
@@ -207,7 +221,11 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         // SAFETY: completed (state published) and locked.
         unsafe {
             self.sudog.clear_waker();
-            self.result = Some(if s == DONE_OK { self.sudog.take_elem() } else { None });
+            self.result = Some(if s == DONE_OK {
+                self.sudog.take_elem()
+            } else {
+                None
+            });
         }
     }
     unsafe fn give_back(&mut self) -> Option<Waker> {
@@ -303,7 +321,11 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
             self.result = Some(if s == DONE_OK {
                 Ok(())
             } else {
-                Err(SendError(self.sudog.take_elem().expect("goro: closed send lost its value")))
+                Err(SendError(
+                    self.sudog
+                        .take_elem()
+                        .expect("goro: closed send lost its value"),
+                ))
             });
         }
     }
@@ -372,15 +394,27 @@ struct Idx {
 impl Idx {
     fn new(n: usize) -> Self {
         assert!(n <= u16::MAX as usize, "goro: too many select cases");
-        Idx { len: 0, inline: [0; INLINE], heap: if n > INLINE { vec![0; n] } else { Vec::new() } }
+        Idx {
+            len: 0,
+            inline: [0; INLINE],
+            heap: if n > INLINE { vec![0; n] } else { Vec::new() },
+        }
     }
     #[inline]
     fn slice(&self) -> &[u16] {
-        if self.heap.is_empty() { &self.inline[..self.len] } else { &self.heap[..self.len] }
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap[..self.len]
+        }
     }
     #[inline]
     fn slice_mut(&mut self) -> &mut [u16] {
-        if self.heap.is_empty() { &mut self.inline[..self.len] } else { &mut self.heap[..self.len] }
+        if self.heap.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.heap[..self.len]
+        }
     }
 }
 
@@ -491,9 +525,13 @@ impl SelectGo<'_> {
             }
         }
         self.lockorder.len = norder;
-        self.lockorder.slice_mut().copy_from_slice(pollorder.slice());
+        self.lockorder
+            .slice_mut()
+            .copy_from_slice(pollorder.slice());
         let cases = &*self.cases;
-        self.lockorder.slice_mut().sort_unstable_by_key(|&i| cases[i as usize].chan_addr());
+        self.lockorder
+            .slice_mut()
+            .sort_unstable_by_key(|&i| cases[i as usize].chan_addr());
 
         self.sellock();
         for &i in pollorder.slice() {
@@ -620,6 +658,8 @@ impl Drop for SelectGo<'_> {
 
 impl std::fmt::Debug for SelectGo<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SelectGo").field("cases", &self.cases.len()).finish()
+        f.debug_struct("SelectGo")
+            .field("cases", &self.cases.len())
+            .finish()
     }
 }

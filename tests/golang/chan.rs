@@ -37,7 +37,10 @@ fn test_chan() {
                     v
                 });
                 std::thread::sleep(Duration::from_millis(5));
-                assert!(!recv.load(Ordering::SeqCst), "chan[{cap}]: receive from empty chan");
+                assert!(
+                    !recv.load(Ordering::SeqCst),
+                    "chan[{cap}]: receive from empty chan"
+                );
                 tx.send_blocking(0).unwrap();
                 assert_eq!(t.join().unwrap(), Some(0));
             }
@@ -59,7 +62,10 @@ fn test_chan() {
                     s.store(true, Ordering::SeqCst);
                 });
                 std::thread::sleep(Duration::from_millis(5));
-                assert!(!sent.load(Ordering::SeqCst), "chan[{cap}]: send to full chan");
+                assert!(
+                    !sent.load(Ordering::SeqCst),
+                    "chan[{cap}]: send to full chan"
+                );
                 rx.recv_blocking().unwrap();
                 t.join().unwrap();
             }
@@ -158,7 +164,11 @@ fn test_nonblock_recv_race() {
             let t = std::thread::spawn(move || {
                 // The channel is never empty-and-open here: the value is
                 // there until someone takes it, and then it is closed.
-                assert_ne!(rx2.try_recv(), Err(TryRecvError::Empty), "chan is not ready");
+                assert_ne!(
+                    rx2.try_recv(),
+                    Err(TryRecvError::Empty),
+                    "chan is not ready"
+                );
             });
             tx.close();
             let _ = rx.recv_blocking();
@@ -249,7 +259,10 @@ fn test_close_of_closed_panics() {
     tx.close();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.close()));
     let msg = r.unwrap_err();
-    assert_eq!(msg.downcast_ref::<&str>().copied(), Some("close of closed channel"));
+    assert_eq!(
+        msg.downcast_ref::<&str>().copied(),
+        Some("close of closed channel")
+    );
 }
 
 // Go: TestChanSendSelectBarrier-style hand-off accounting: every value sent
