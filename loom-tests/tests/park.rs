@@ -45,7 +45,6 @@ impl Event {
             w.wake();
         }
     }
-
 }
 
 fn wait(ev: &Arc<Event>) -> Wait {
