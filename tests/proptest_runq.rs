@@ -245,7 +245,7 @@ fn overflow_moves_oldest_half_plus_new() {
 #[test]
 fn overflow_through_runnext_kicks_old_runnext() {
     let q = TestRunQueue::new();
-    // SAFETY (all calls below): single-threaded.
+    // SAFETY: (all calls below) single-threaded.
     unsafe {
         assert!(q.put(500, true).is_empty());
         for id in 0..TEST_RUNQ_SIZE as u64 {
@@ -265,7 +265,7 @@ fn overflow_through_runnext_kicks_old_runnext() {
 fn steal_takes_half_rounded_up_runs_last() {
     let victim = TestRunQueue::new();
     let thief = TestRunQueue::new();
-    // SAFETY (all calls below): single-threaded.
+    // SAFETY: (all calls below) single-threaded.
     unsafe {
         victim.put(99, true);
         for id in 1..=5 {

@@ -117,7 +117,10 @@ fn runnext_steal_vs_owner_get() {
         let (v, m) = (victim.clone(), mine.clone());
         let t = thread::spawn(move || thief(&m, &v, true));
         // SAFETY: the main thread owns `victim`.
-        let mut seen: Vec<u64> = unsafe { victim.get() }.map(|(id, _)| id).into_iter().collect();
+        let mut seen: Vec<u64> = unsafe { victim.get() }
+            .map(|(id, _)| id)
+            .into_iter()
+            .collect();
         seen.extend(t.join().unwrap());
         seen.extend(victim.drain());
         exactly_once(seen, 1);
@@ -168,7 +171,10 @@ fn two_thieves_and_owner() {
         let t1 = thread::spawn(move || thief(&m1, &v1, false));
         let t2 = thread::spawn(move || thief(&m2, &v2, false));
         // SAFETY: the main thread owns `victim`.
-        let mut seen: Vec<u64> = unsafe { victim.get() }.map(|(id, _)| id).into_iter().collect();
+        let mut seen: Vec<u64> = unsafe { victim.get() }
+            .map(|(id, _)| id)
+            .into_iter()
+            .collect();
         seen.extend(t1.join().unwrap());
         seen.extend(t2.join().unwrap());
         seen.extend(victim.drain());
@@ -223,7 +229,10 @@ fn never_spuriously_empty(next0: bool, next1: bool) {
         }
         let q2 = q.clone();
         let t = thread::spawn(move || {
-            assert!(!q2.is_empty(), "queue spuriously empty (next0={next0}, next1={next1})");
+            assert!(
+                !q2.is_empty(),
+                "queue spuriously empty (next0={next0}, next1={next1})"
+            );
         });
         // SAFETY: the main thread owns `q`.
         let mut seen = unsafe {

@@ -239,7 +239,7 @@ fn test_gosched_in_loop() {
 #[test]
 fn test_sched_local_queue() {
     let q = TestRunQueue::new();
-    // SAFETY (every call below): this thread is the queue's only user.
+    // SAFETY: (every call below) this thread is the queue's only user.
     unsafe {
         assert!(q.get().is_none());
         for i in 0..TEST_RUNQ_SIZE as u64 {
@@ -261,7 +261,7 @@ fn test_sched_local_queue() {
 fn test_sched_local_queue_steal() {
     let p1 = TestRunQueue::new();
     let p2 = TestRunQueue::new();
-    // SAFETY (every call below): this thread owns both queues.
+    // SAFETY: (every call below) this thread owns both queues.
     unsafe {
         for i in 0..TEST_RUNQ_SIZE as u64 {
             for j in 0..i {
@@ -328,7 +328,7 @@ fn test_sched_local_queue_empty() {
         for i in 1..=ITERS {
             let next0 = i & 1 == 0;
             let next1 = i & 2 == 0;
-            // SAFETY (every unsafe call below): this thread owns `q`; the
+            // SAFETY: (every unsafe call below) this thread owns `q`; the
             // observer only calls is_empty.
             unsafe {
                 assert!(q.put(1, next0).is_empty());
