@@ -296,11 +296,6 @@ fn goro_m_threads() -> usize {
 }
 
 #[test]
-#[ignore = "BUG: TestRunQueue::new() -> Sched::new_detached() -> Sched::new -> procresize -> \
-            wakep -> startm -> newm spawns an M thread (goro-m*) per queue that is never \
-            stopped (Sched has no Drop-shutdown and the M holds an Arc<Sched>); documented \
-            as 'a scheduler with no Ps and no Ms'. Leaks one parked OS thread per queue and \
-            spawns a loom thread inside every loom model that builds a queue"]
 fn test_run_queue_spawns_no_threads() {
     if !std::path::Path::new("/proc/self/task").exists() {
         return;

@@ -175,11 +175,6 @@ fn runtime_block_on_one_p() {
 /// parked M to run it (no lost wake-up between the M's last re-check and
 /// its park).
 #[test]
-#[ignore = "LOOM LIMITATION tokio-rs/loom#254 (fix: loom PR #391, unmerged): g.rs complete() \
-            does a plain store(DONE) that races goready's CAS RUNNING->NOTIFIED; loom may order \
-            the store before the CAS in modification order although the CAS read RUNNING, so \
-            the JoinHandle later reads NOTIFIED and the model reports a false deadlock. Passes \
-            once complete() uses an RMW (state.swap(DONE, AcqRel))"]
 fn runtime_g_woken_from_other_thread() {
     runtime_model(|| {
         let rt = goro::Runtime::builder().max_procs(1).build();

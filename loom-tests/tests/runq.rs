@@ -49,7 +49,6 @@ fn thief(mine: &TestRunQueue, victim: &TestRunQueue, steal_next: bool) -> Vec<u6
 
 /// Owner put/put/put/get races a thief's steal of half the ring.
 #[test]
-#[ignore = "BUG: TestRunQueue::new() starts an M thread (Sched::new -> procresize -> wakep -> newm) that parks forever: loom reports deadlock; see tests/proptest_runq.rs test_run_queue_spawns_no_threads"]
 fn put_get_vs_steal() {
     model(|| {
         let victim = Arc::new(TestRunQueue::new());
@@ -74,7 +73,6 @@ fn put_get_vs_steal() {
 /// thief grabs from it (its own CAS on `head`): exactly one of them wins
 /// each G; an overflow batch is always half the ring plus the new G.
 #[test]
-#[ignore = "BUG: TestRunQueue::new() starts an M thread (Sched::new -> procresize -> wakep -> newm) that parks forever: loom reports deadlock; see tests/proptest_runq.rs test_run_queue_spawns_no_threads"]
 fn overflow_during_steal() {
     model(|| {
         let n = TEST_RUNQ_SIZE as u64;
@@ -105,7 +103,6 @@ fn overflow_during_steal() {
 /// A thief in its last round takes `runnext` while the owner's `runqget`
 /// takes it too: exactly one gets it.
 #[test]
-#[ignore = "BUG: TestRunQueue::new() starts an M thread (Sched::new -> procresize -> wakep -> newm) that parks forever: loom reports deadlock; see tests/proptest_runq.rs test_run_queue_spawns_no_threads"]
 fn runnext_steal_vs_owner_get() {
     model(|| {
         let victim = Arc::new(TestRunQueue::new());
@@ -132,7 +129,6 @@ fn runnext_steal_vs_owner_get() {
 /// gets the old runnext from the ring or one of the two from `runnext`,
 /// never a G twice.
 #[test]
-#[ignore = "BUG: TestRunQueue::new() starts an M thread (Sched::new -> procresize -> wakep -> newm) that parks forever: loom reports deadlock; see tests/proptest_runq.rs test_run_queue_spawns_no_threads"]
 fn runnext_kick_vs_steal_next() {
     model(|| {
         let victim = Arc::new(TestRunQueue::new());
@@ -154,7 +150,6 @@ fn runnext_kick_vs_steal_next() {
 
 /// Two thieves and the owner's `get` on one ring of three Gs (3 threads).
 #[test]
-#[ignore = "BUG: TestRunQueue::new() starts an M thread (Sched::new -> procresize -> wakep -> newm) that parks forever: loom reports deadlock; see tests/proptest_runq.rs test_run_queue_spawns_no_threads"]
 fn two_thieves_and_owner() {
     model(|| {
         let victim = Arc::new(TestRunQueue::new());
@@ -185,7 +180,6 @@ fn two_thieves_and_owner() {
 /// A longer owner sequence (tail puts, a runnext put, gets, an overflow)
 /// against a thief that steals twice, the second time also `runnext`.
 #[test]
-#[ignore = "BUG: TestRunQueue::new() starts an M thread (Sched::new -> procresize -> wakep -> newm) that parks forever: loom reports deadlock; see tests/proptest_runq.rs test_run_queue_spawns_no_threads"]
 fn owner_mix_vs_two_steals() {
     model(|| {
         let victim = Arc::new(TestRunQueue::new());
@@ -247,25 +241,21 @@ fn never_spuriously_empty(next0: bool, next1: bool) {
 }
 
 #[test]
-#[ignore = "BUG: TestRunQueue::new() starts an M thread (Sched::new -> procresize -> wakep -> newm) that parks forever: loom reports deadlock; see tests/proptest_runq.rs test_run_queue_spawns_no_threads"]
 fn never_spuriously_empty_ring_ring() {
     never_spuriously_empty(false, false);
 }
 
 #[test]
-#[ignore = "BUG: LocalQueue::len/is_empty (runq.rs) loads head, tail and runnext one after another with no consistency re-check (Go runqempty re-reads tail), so while the owner moves runnext to the ring and takes the new runnext it reports an empty queue that always held a G; any_local_work() and handoffp() then leave a P idle with runnable Gs. (Also blocked by the TestRunQueue M-thread bug.)"]
 fn never_spuriously_empty_next_ring() {
     never_spuriously_empty(true, false);
 }
 
 #[test]
-#[ignore = "BUG: TestRunQueue::new() starts an M thread (Sched::new -> procresize -> wakep -> newm) that parks forever: loom reports deadlock; see tests/proptest_runq.rs test_run_queue_spawns_no_threads"]
 fn never_spuriously_empty_ring_next() {
     never_spuriously_empty(false, true);
 }
 
 #[test]
-#[ignore = "BUG: LocalQueue::len/is_empty (runq.rs) loads head, tail and runnext one after another with no consistency re-check (Go runqempty re-reads tail), so while the owner moves runnext to the ring and takes the new runnext it reports an empty queue that always held a G; any_local_work() and handoffp() then leave a P idle with runnable Gs. (Also blocked by the TestRunQueue M-thread bug.)"]
 fn never_spuriously_empty_next_next() {
     never_spuriously_empty(true, true);
 }

@@ -165,11 +165,13 @@ impl LocalQueue {
         if next.is_null() {
             return None;
         }
-        // Acquire: pairs with the owner's Release swap that published it.
+        // AcqRel: Acquire pairs with the owner's Release swap that
+        // published it; Release makes an observer that sees runnext empty
+        // also see the ring writes made before (is_empty's re-check).
         match self.runnext.compare_exchange(
             next,
             ptr::null_mut(),
-            Ordering::Acquire,
+            Ordering::AcqRel,
             Ordering::Relaxed,
         ) {
             // SAFETY: we took the slot's reference.

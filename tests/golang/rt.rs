@@ -57,13 +57,6 @@ fn test_yield_progress() {
 // Go: TestYieldProgress, with main's wait done as Go does it (main sleeps,
 // here in a blocking call) while the other G spins on Gosched on the only P.
 #[test]
-#[ignore = "BUG: a G returning from goro::blocking (or goro::block_on) on a runtime whose Ps \
-            stay busy never runs again: exitsyscall (m.rs blocking -> \
-            Sched::acquire_p_after_syscall) parks its M until a P goes idle, and a P whose Gs \
-            keep yielding (gosched) never does. Go's exitsyscall0 instead puts the G on the \
-            global run queue, where schedule finds it (every 61st tick at the latest). Repro: \
-            max_procs(1); G A loops `while !flag { gosched().await }`; main G calls \
-            goro::blocking(|| sleep(10ms)) then sets flag: hangs forever"]
 fn test_yield_progress_after_blocking() {
     guard(30, || {
         let rt = goro::Runtime::builder().max_procs(1).build();
@@ -297,13 +290,6 @@ fn test_sched_local_queue_steal() {
 // loom model `loom-tests/tests/runq.rs never_spuriously_empty_*` finds the
 // interleaving deterministically.)
 #[test]
-#[ignore = "BUG: LocalQueue::len/is_empty (src/runtime/runq.rs) read head, tail and runnext \
-            one after another with no consistency re-check (Go's runqempty re-reads tail), so \
-            while runqput(next=true) moves the old runnext into the ring and runqget takes the \
-            new runnext, an observer can see an empty queue that always held a G; \
-            any_local_work() and handoffp() then leave a P idle with a runnable G. The window \
-            is tiny on hardware (this stress run rarely hits it); the loom models \
-            never_spuriously_empty_next_* in loom-tests/tests/runq.rs hit it every time"]
 fn test_sched_local_queue_empty() {
     guard(120, || {
         const ITERS: usize = 20_000;
