@@ -771,7 +771,11 @@ fn finish_send<T>(op: &mut SendOp<T>, state: u8) -> Result<(), T> {
         if state == DONE_OK {
             Ok(())
         } else {
-            Err(op.sudog.get().take_elem().expect("closed send lost its value"))
+            Err(op
+                .sudog
+                .get()
+                .take_elem()
+                .expect("closed send lost its value"))
         }
     }
 }

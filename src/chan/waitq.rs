@@ -191,7 +191,10 @@ pub(crate) struct LazySudog<T> {
 impl<T> LazySudog<T> {
     #[inline]
     pub(crate) const fn new() -> Self {
-        LazySudog { slot: MaybeUninit::uninit(), init: false }
+        LazySudog {
+            slot: MaybeUninit::uninit(),
+            init: false,
+        }
     }
 
     /// The sudog, building it if needed.

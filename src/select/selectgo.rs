@@ -43,7 +43,7 @@
 //! channel once; nothing else is locked meanwhile and no waker is called
 //! until every lock is released.
 
-use crate::chan::waitq::{DONE_OK, SELECT_CANCELLED, SELECT_UNDECIDED, Sudog, WAITING};
+use crate::chan::waitq::{DONE_OK, LazySudog, SELECT_CANCELLED, SELECT_UNDECIDED, WAITING};
 use crate::chan::{HChan, Receiver, RecvTry, SendError, SendTry, Sender};
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use std::future::Future;
@@ -98,7 +98,8 @@ pub unsafe trait Case: Send {
 #[doc(hidden)]
 pub struct RecvCase<'a, T> {
     chan: Option<&'a HChan<T>>,
-    sudog: Sudog<T>,
+    /// Built when the case parks (pass 2); untouched if pass 1 completes.
+    sudog: LazySudog<T>,
     result: Option<Option<T>>,
 }
 
@@ -107,7 +108,8 @@ pub struct RecvCase<'a, T> {
 pub struct SendCase<'a, T> {
     chan: Option<&'a HChan<T>>,
     value: Option<T>,
-    sudog: Sudog<T>,
+    /// Built when the case parks (pass 2); untouched if pass 1 completes.
+    sudog: LazySudog<T>,
     result: Option<Result<(), SendError<T>>>,
 }
 
@@ -116,7 +118,7 @@ impl<'a, T> RecvCase<'a, T> {
     pub fn new(rx: Option<&'a Receiver<T>>) -> Self {
         RecvCase {
             chan: rx.map(|r| r.hchan()),
-            sudog: Sudog::new(),
+            sudog: LazySudog::new(),
             result: None,
         }
     }
@@ -136,7 +138,7 @@ impl<'a, T> SendCase<'a, T> {
         SendCase {
             chan: tx.map(|t| t.hchan()),
             value: Some(value),
-            sudog: Sudog::new(),
+            sudog: LazySudog::new(),
             result: None,
         }
     }
@@ -197,32 +199,33 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         if let Some(c) = self.chan {
             // SAFETY: locked; the case outlives the SelectGo, which unlinks.
             unsafe {
-                self.sudog.prepare(done, index, waker);
-                c.st().recvq.enqueue(&self.sudog);
+                let sg = self.sudog.init();
+                sg.prepare(done, index, waker);
+                c.st().recvq.enqueue(sg);
             }
         }
     }
     unsafe fn set_waker(&mut self, waker: &Waker) {
         // SAFETY: locked by the caller.
-        unsafe { self.sudog.set_waker(waker) };
+        unsafe { self.sudog.get().set_waker(waker) };
     }
     unsafe fn dequeue(&mut self) {
         if let Some(c) = self.chan {
             // SAFETY: locked by the caller; the sudog, if linked, is in recvq.
             unsafe {
-                c.st().recvq.remove(&self.sudog);
-                self.sudog.clear_waker();
+                c.st().recvq.remove(self.sudog.get());
+                self.sudog.get().clear_waker();
             }
         }
     }
     unsafe fn finish(&mut self) {
-        let s = self.sudog.state();
+        let s = self.sudog.get().state();
         debug_assert_ne!(s, WAITING);
         // SAFETY: completed (state published) and locked.
         unsafe {
-            self.sudog.clear_waker();
+            self.sudog.get().clear_waker();
             self.result = Some(if s == DONE_OK {
-                self.sudog.take_elem()
+                self.sudog.get().take_elem()
             } else {
                 None
             });
@@ -232,9 +235,9 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         let c = self.chan?;
         // SAFETY: completed and locked by the caller.
         unsafe {
-            self.sudog.clear_waker();
-            if self.sudog.state() == DONE_OK {
-                if let Some(v) = self.sudog.take_elem() {
+            self.sudog.get().clear_waker();
+            if self.sudog.get().state() == DONE_OK {
+                if let Some(v) = self.sudog.get().take_elem() {
                     return c.give_back_locked(v);
                 }
             }
@@ -289,40 +292,42 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
             let v = self.value.take().expect("goro: send case without a value");
             // SAFETY: locked; the case outlives the SelectGo, which unlinks.
             unsafe {
-                self.sudog.prepare(done, index, waker);
-                self.sudog.put_elem(v);
-                c.st().sendq.enqueue(&self.sudog);
+                let sg = self.sudog.init();
+                sg.prepare(done, index, waker);
+                sg.put_elem(v);
+                c.st().sendq.enqueue(sg);
             }
         }
     }
     unsafe fn set_waker(&mut self, waker: &Waker) {
         // SAFETY: locked by the caller.
-        unsafe { self.sudog.set_waker(waker) };
+        unsafe { self.sudog.get().set_waker(waker) };
     }
     unsafe fn dequeue(&mut self) {
         if let Some(c) = self.chan {
             // SAFETY: locked by the caller; the sudog, if linked, is in sendq.
             // A loser keeps its value.
             unsafe {
-                c.st().sendq.remove(&self.sudog);
-                self.sudog.clear_waker();
-                if let Some(v) = self.sudog.take_elem() {
+                c.st().sendq.remove(self.sudog.get());
+                self.sudog.get().clear_waker();
+                if let Some(v) = self.sudog.get().take_elem() {
                     self.value = Some(v);
                 }
             }
         }
     }
     unsafe fn finish(&mut self) {
-        let s = self.sudog.state();
+        let s = self.sudog.get().state();
         debug_assert_ne!(s, WAITING);
         // SAFETY: completed (state published) and locked.
         unsafe {
-            self.sudog.clear_waker();
+            self.sudog.get().clear_waker();
             self.result = Some(if s == DONE_OK {
                 Ok(())
             } else {
                 Err(SendError(
                     self.sudog
+                        .get()
                         .take_elem()
                         .expect("goro: closed send lost its value"),
                 ))
@@ -333,7 +338,7 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
         // The send happened (or failed on close, and the value is dropped
         // with the case): nothing to give back.
         // SAFETY: completed and locked by the caller.
-        unsafe { self.sudog.clear_waker() };
+        unsafe { self.sudog.get().clear_waker() };
         None
     }
 }
