@@ -20,6 +20,7 @@ pub use chan::chan;
 
 // ---- select (issue 4) ----
 pub mod select;
+pub use select::Select;
 
 // ---- sync (issue 6) ----
 pub mod sync;
