@@ -29,6 +29,10 @@
 //!   address order; the cases are tried in the random order (a closed
 //!   channel's receive is ready with `None`, a send on a closed channel is
 //!   ready with `Err`). Non-blocking: unlock and return `None`.
+//!   Before pass 1, with several cases, goro adds a "pass 0" (an
+//!   optimisation, same semantics): in the same random order, a case that
+//!   looks ready lock-free is completed under its own lock alone, so a busy
+//!   select takes one lock instead of all of them.
 //! - Pass 2: one sudog per case (inside the case) is linked into its
 //!   channel's queue, all pointing at this future's done word; unlock; park.
 //! - Pass 3 (woken): relock all, unlink the losers, read the winner.
@@ -491,6 +495,37 @@ impl SelectGo<'_> {
         }
     }
 
+    /// Pass 0 (goro's addition, an optimisation only): in the same random
+    /// order, find a case that looks ready without locking (the `full` /
+    /// `empty` checks) and complete it under its own channel's lock alone.
+    /// A case that proves not ready once locked is skipped; if none
+    /// completes, Go's pass 1 runs as usual over all locked channels. The
+    /// chosen case was ready when it completed, and every ready case had the
+    /// same chance to be looked at first, so the semantics are Go's; a busy
+    /// select takes one lock instead of all of them.
+    fn pass0(&mut self, pollorder: &Idx) -> Option<usize> {
+        for &i in pollorder.slice() {
+            let c = &mut *self.cases[i as usize];
+            if c.would_block() {
+                continue;
+            }
+            // SAFETY: one lock only; released before the next.
+            let r = unsafe {
+                c.lock();
+                let r = c.try_complete();
+                c.unlock();
+                r
+            };
+            if let Some(w) = r {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                return Some(i as usize);
+            }
+        }
+        None
+    }
+
     /// Pass 1 (and 2): poll in random order; park if nothing is ready.
     fn start(&mut self, waker: &Waker) -> Poll<Option<usize>> {
         let n = self.cases.len();
@@ -527,6 +562,12 @@ impl SelectGo<'_> {
             if self.cases[i].would_block() {
                 self.phase = Phase::Done;
                 return Poll::Ready(None);
+            }
+        }
+        if norder > 1 {
+            if let Some(i) = self.pass0(&pollorder) {
+                self.phase = Phase::Done;
+                return Poll::Ready(Some(i));
             }
         }
         self.lockorder.len = norder;
