@@ -381,7 +381,10 @@ fn pseudo_random_send() {
                 }
             });
             let ones = r.join().unwrap();
-            assert!(ones > N / 10 && ones < N - N / 10, "cap {cap}: {ones} ones of {N}");
+            assert!(
+                ones > N / 10 && ones < N - N / 10,
+                "cap {cap}: {ones} ones of {N}"
+            );
         }
     });
 }
