@@ -28,12 +28,24 @@ const NQ: usize = 3;
 #[derive(Debug, Clone)]
 enum Op {
     /// Put `k` fresh ids on queue `q` (with or without `next`).
-    Put { q: usize, next: bool, k: usize },
-    Get { q: usize },
+    Put {
+        q: usize,
+        next: bool,
+        k: usize,
+    },
+    Get {
+        q: usize,
+    },
     /// `thief` steals from `victim` (skipped unless `thief != victim` and
     /// the thief has room, as Go only steals into an empty queue).
-    Steal { thief: usize, victim: usize, next: bool },
-    Drain { q: usize },
+    Steal {
+        thief: usize,
+        victim: usize,
+        next: bool,
+    },
+    Drain {
+        q: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {

@@ -40,7 +40,11 @@ fn longest_run<T: PartialEq>(v: &[T]) -> usize {
     let mut best = 0;
     let mut cur = 0;
     for i in 0..v.len() {
-        cur = if i > 0 && v[i] == v[i - 1] { cur + 1 } else { 1 };
+        cur = if i > 0 && v[i] == v[i - 1] {
+            cur + 1
+        } else {
+            1
+        };
         best = best.max(cur);
     }
     best
@@ -531,7 +535,8 @@ fn block_on_from_several_threads_at_once() {
                 let rt = rt.clone();
                 std::thread::spawn(move || {
                     rt.block_on(async move {
-                        let hs: Vec<_> = (0..50u64).map(|i| goro::go(async move { i * k })).collect();
+                        let hs: Vec<_> =
+                            (0..50u64).map(|i| goro::go(async move { i * k })).collect();
                         let mut s = 0;
                         for h in hs {
                             s += h.await.unwrap();
@@ -564,7 +569,11 @@ fn gomaxprocs_env_child() {
     };
     assert_eq!(goro::gomaxprocs(0), want, "default outside a runtime");
     let rt = goro::Runtime::new();
-    assert_eq!(rt.block_on(async { goro::gomaxprocs(0) }), want, "Runtime::new");
+    assert_eq!(
+        rt.block_on(async { goro::gomaxprocs(0) }),
+        want,
+        "Runtime::new"
+    );
     drop(rt);
     assert_eq!(goro::run(async { goro::gomaxprocs(0) }), want, "goro::run");
     // An explicit builder value wins over the environment.
@@ -575,7 +584,13 @@ fn gomaxprocs_env_child() {
 fn run_env_child(value: &str, expect: &str) {
     let exe = std::env::current_exe().unwrap();
     let out = std::process::Command::new(exe)
-        .args(["--exact", "gomaxprocs_env_child", "--test-threads", "1", "--nocapture"])
+        .args([
+            "--exact",
+            "gomaxprocs_env_child",
+            "--test-threads",
+            "1",
+            "--nocapture",
+        ])
         .env("GOMAXPROCS", value)
         .env("GORO_TEST_EXPECT_PROCS", expect)
         .output()
@@ -585,8 +600,14 @@ fn run_env_child(value: &str, expect: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "GOMAXPROCS={value}: child failed:\n{text}");
-    assert!(text.contains("1 passed"), "child did not run the test:\n{text}");
+    assert!(
+        out.status.success(),
+        "GOMAXPROCS={value}: child failed:\n{text}"
+    );
+    assert!(
+        text.contains("1 passed"),
+        "child did not run the test:\n{text}"
+    );
 }
 
 #[test]
@@ -658,7 +679,10 @@ fn panicking_g_does_not_take_down_its_runtime() {
             .unwrap_err();
         assert!(e.is_panic());
         // The runtime keeps working after a joined panic.
-        assert_eq!(rt.block_on(async { goro::go(async { 3 }).await.unwrap() }), 3);
+        assert_eq!(
+            rt.block_on(async { goro::go(async { 3 }).await.unwrap() }),
+            3
+        );
     });
 }
 
@@ -675,7 +699,10 @@ fn join_error_display_and_debug_for_panics() {
         let e = join_error_of(async { panic!("boom str") });
         assert!(e.is_panic() && !e.is_cancelled());
         let (d, g) = (e.to_string(), format!("{e:?}"));
-        assert!(d.contains("panicked") && d.contains("boom str"), "Display: {d}");
+        assert!(
+            d.contains("panicked") && d.contains("boom str"),
+            "Display: {d}"
+        );
         assert!(g.contains("Panic") && g.contains("boom str"), "Debug: {g}");
 
         let n = 7;

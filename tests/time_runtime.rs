@@ -144,11 +144,9 @@ fn timer_stop_reset_from_gs() {
     });
 }
 
-// Ignored until the scheduler's retire path stops re-taking the idle lock:
-// `pidleput` (idle lock held) → `retire_locked` → `timer_changed` →
-// `idle.lock()` self-deadlocks when no M is timer-sleeping. Un-ignore then.
+// A P removed by gomaxprocs hands its timers to P 0 (this once
+// self-deadlocked on the scheduler's idle lock).
 #[test]
-#[ignore = "sched.rs: retire_locked calls timer_changed with the idle lock held (self-deadlock)"]
 fn timers_survive_shrinking_gomaxprocs() {
     guarded(|| {
         let rt = rt(4);

@@ -502,6 +502,9 @@ impl<T> Future for Send<'_, T> {
         // SAFETY: nothing is moved out of the pinned future; the sudog
         // inside `op` stays where it is.
         let this = unsafe { self.get_unchecked_mut() };
+        if !this.op.parked {
+            std::task::ready!(crate::runtime::coop_proceed(cx));
+        }
         this.chan
             .poll_send(&mut this.op, &mut this.value, cx.waker())
             .map_err(SendError)
@@ -521,6 +524,9 @@ impl<T> Future for Recv<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         // SAFETY: nothing is moved out of the pinned future.
         let this = unsafe { self.get_unchecked_mut() };
+        if !this.op.parked {
+            std::task::ready!(crate::runtime::coop_proceed(cx));
+        }
         this.chan.poll_recv(&mut this.op, cx.waker())
     }
 }

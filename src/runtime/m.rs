@@ -126,6 +126,34 @@ pub(crate) struct MCtx {
     pollval: Cell<u64>,
     /// Polls started by this M (makes `pollval` unique).
     pollseq: Cell<u64>,
+    /// Operations left before the current G must yield (`coop_proceed`).
+    budget: Cell<u32>,
+}
+
+/// Channel operations a G may complete in one poll before it yields: the
+/// futures stand-in for Go's asynchronous preemption, so a G looping over
+/// ready channels never holds its P long enough for sysmon to retake it.
+const COOP_BUDGET: u32 = 128;
+
+/// Charges one operation to the running G's budget. `Pending` (after
+/// waking the G, so it goes to the back of its P's queue) when the budget
+/// is spent; always `Ready` off the runtime. Call it before doing anything,
+/// so yielding loses nothing.
+#[inline]
+pub(crate) fn coop_proceed(cx: &mut std::task::Context<'_>) -> Poll<()> {
+    with_m(|m| {
+        let Some(m) = m else { return Poll::Ready(()) };
+        if m.cur_g.get().is_null() {
+            return Poll::Ready(());
+        }
+        let b = m.budget.get();
+        if b == 0 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        m.budget.set(b - 1);
+        Poll::Ready(())
+    })
 }
 
 crate::loom::thread_local! {
@@ -199,6 +227,7 @@ impl MCtx {
         self.pollseq.set(seq);
         let v = (((self.id as u64) << 40) ^ seq) << 2 | 1;
         self.pollval.set(v);
+        self.budget.set(COOP_BUDGET);
         p.pollgen.store(v, Ordering::SeqCst);
     }
 
@@ -230,6 +259,7 @@ pub(crate) fn mstart(sched: Arc<Sched>, id: usize, p: Option<usize>, spinning: b
         yield_global: Cell::new(false),
         pollval: Cell::new(0),
         pollseq: Cell::new(0),
+        budget: Cell::new(COOP_BUDGET),
         sched,
     };
     ctx.set_p(p.and_then(|i| ctx.sched.p(i)));

@@ -429,3 +429,11 @@ pub fn stack() -> String {
 pub fn schedtrace_line() -> String {
     current_sched().map_or_else(String::new, |s| trace::line(&s, std::time::Instant::now()))
 }
+
+/// Charges one operation to the running G's cooperative budget; see
+/// `m::coop_proceed`. Channel, select and sleep futures call it first.
+#[inline]
+#[allow(dead_code)]
+pub(crate) fn coop_proceed(cx: &mut Context<'_>) -> Poll<()> {
+    m::coop_proceed(cx)
+}

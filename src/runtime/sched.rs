@@ -274,7 +274,7 @@ impl Sched {
 
     fn pidleput_locked(&self, idle: &mut Idle, p: &P) {
         if p.id >= self.gomaxprocs.load(Ordering::Relaxed) {
-            self.retire_locked(p);
+            self.retire_locked(idle, p);
             return;
         }
         if let Some(m) = idle.syscall_waiters.pop() {
@@ -289,7 +289,7 @@ impl Sched {
 
     /// Retires a P above `gomaxprocs` (procresize): its Gs go to the head of
     /// the global queue (runnext first, order kept), its timers to P 0.
-    fn retire_locked(&self, p: &P) {
+    fn retire_locked(&self, idle: &Idle, p: &P) {
         p.status.store(P_DEAD, Ordering::Relaxed);
         let gs = p.runq.drain();
         if !gs.is_empty() {
@@ -297,7 +297,7 @@ impl Sched {
         }
         let p0 = self.p(0).expect("P 0 exists");
         if p.timers.move_all_to(&p0.timers) {
-            self.timer_changed();
+            self.timer_changed_locked(idle);
         }
     }
 
@@ -541,13 +541,17 @@ impl Sched {
     /// `wakeNetPoller`): wake the sleeping M if it would sleep past it, or
     /// start one.
     pub(crate) fn timer_changed(&self) {
-        let sl = self.sleeper.lock();
-        if let Some((m, _)) = sl.as_ref() {
+        let idle = self.idle.lock();
+        self.timer_changed_locked(&idle);
+    }
+
+    /// `timer_changed` with the idle lock held (lock order: idle, then the
+    /// sleeper slot, then an M's park slot).
+    fn timer_changed_locked(&self, idle: &Idle) {
+        if let Some((m, _)) = self.sleeper.lock().as_ref() {
             m.poke();
             return;
         }
-        drop(sl);
-        let idle = self.idle.lock();
         if let Some(m) = idle.ms.last() {
             m.poke();
         }
@@ -619,7 +623,7 @@ impl Sched {
                 self.npidle.fetch_sub(dead.len(), Ordering::SeqCst);
                 for i in dead {
                     let p = self.p(i).expect("idle P allocated");
-                    self.retire_locked(p);
+                    self.retire_locked(&idle, p);
                 }
             }
         }

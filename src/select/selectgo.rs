@@ -655,7 +655,13 @@ impl Future for SelectGo<'_> {
         // SAFETY: nothing is moved out; `done` stays where it is.
         let this = unsafe { self.get_unchecked_mut() };
         match this.phase {
-            Phase::Start => this.start(cx.waker()),
+            Phase::Start => {
+                if this.block {
+                    // a blocking select is a yield point (see coop_proceed)
+                    std::task::ready!(crate::runtime::coop_proceed(cx));
+                }
+                this.start(cx.waker())
+            }
             Phase::Parked => this.repoll(cx.waker()),
             Phase::Forever => {
                 crate::runtime::set_wait_reason(crate::runtime::WaitReason::SelectNoCases);

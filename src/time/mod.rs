@@ -11,8 +11,8 @@
 //! goes to the fallback heap instead. Stopping or resetting never takes a
 //! heap lock unless a new entry is needed (Go's `timer.modify`/`stop`).
 //!
-//! Lock order (see `timers.rs`): heap lock, then the timer lock, then the
-//! timer channel's lock.
+//! Lock order (see `timers.rs`): the timer's send lock, then a heap lock,
+//! then the timer lock; a timer channel is touched only under the send lock.
 
 mod fallback;
 pub(crate) mod timers;
@@ -66,12 +66,12 @@ pub(crate) fn fire_timer(t: &TimerRef, seq: u64, when: u64) -> bool {
             // channel nobody can receive from drops it too.
             matches!(t.fire_if_current(seq, || tx.try_send(v)), Some(Ok(())))
         }
-        Kind::Func(f) => match t.fire_if_current(seq, || f.clone()) {
-            Some(f) => {
+        Kind::Func(f) => match t.fire_if_current(seq, || f.lock().clone()) {
+            Some(Some(f)) => {
                 spawn_func(f);
                 true
             }
-            None => false,
+            _ => false,
         },
     }
 }
@@ -168,7 +168,7 @@ impl Drop for Sleep {
 }
 
 /// Arms `t` for `when` (encoded) with `period`, draining `rx` (if any)
-/// under the timer lock; returns Go 1.23's Stop/Reset result.
+/// under the timer's send lock; returns Go 1.23's Stop/Reset result.
 fn arm(t: &TimerRef, when: u64, period: u64, rx: Option<&Receiver<Instant>>) -> bool {
     let (prevented, needs_add) = t.modify(when, period, None, || drain(rx));
     if needs_add {
@@ -293,16 +293,29 @@ impl Timer {
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        // Nobody else can receive: stopping is unobservable and frees the
-        // heap entry early. Go 1.23 collects such timers the same way.
-        let ours_only = self
-            .rx
-            .hchan()
-            .receivers
-            .load(std::sync::atomic::Ordering::Relaxed)
-            == 1;
-        if matches!(self.t.kind(), Kind::Chan(_)) && ours_only {
-            self.t.stop(|| false);
+        match self.t.kind() {
+            Kind::Chan(_) => {
+                // Nobody else can receive: stopping is unobservable and
+                // frees the heap entry early (Go 1.23 collects such timers).
+                let rx = self
+                    .rx
+                    .hchan()
+                    .receivers
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                if rx == 1 {
+                    self.t.stop(|| false);
+                }
+            }
+            Kind::Func(f) => {
+                // Not pending and no handle left: it can never run again.
+                // Drop `f` here, not later in a heap's clean-up (under its
+                // lock), since dropping user code may wake Gs.
+                if !self.t.is_pending() {
+                    let f = f.lock().take();
+                    drop(f);
+                }
+            }
+            Kind::Wake => {}
         }
     }
 }
@@ -327,7 +340,9 @@ where
 {
     // Never sent on and never closed: blocks forever, like Go's nil `C`.
     let (_, rx) = timer_chan(0);
-    let t = start_new(Kind::Func(std::sync::Arc::new(f)), nanos_after(d), 0, None);
+    let f: timers::AfterFn = std::sync::Arc::new(f);
+    let kind = Kind::Func(crate::loom::Mutex::new(Some(f)));
+    let t = start_new(kind, nanos_after(d), 0, None);
     Timer { t, rx }
 }
 
@@ -520,6 +535,29 @@ mod tests {
         drop(t);
         assert!(inner.is_pending());
         inner.stop(|| false);
+    }
+
+    #[test]
+    fn dropping_a_stopped_after_func_drops_f_at_once() {
+        struct Flag(std::sync::Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Flag(dropped.clone());
+        let t = after_func(Duration::from_secs(3600), move || {
+            let _ = &flag;
+        });
+        let inner = t.t.clone();
+        assert!(t.stop());
+        drop(t);
+        assert!(
+            dropped.load(std::sync::atomic::Ordering::SeqCst),
+            "f outlived its handle"
+        );
+        drop(inner);
     }
 
     #[test]

@@ -31,6 +31,12 @@
 //! unchanged; a `stop` or `reset` in between bumps `seq`, so it wins and
 //! reports that it prevented the delivery (Go's `isSending` case).
 //!
+//! Stop/reset and the firing step of a channel timer serialize on the
+//! timer's send lock (Go's `t.sendLock`): the send and the `seq` check are
+//! atomic with respect to a stop/reset, which drains any value sent before
+//! it, so Go 1.23's rule holds: after `stop`/`reset` returns, no value of an
+//! older arming is received.
+//!
 //! # Invariants
 //! - `t.ts == H` (non-null) iff heap `H` holds an entry `e` for `t` with
 //!   `e.generation == t.generation`: the timer's *own* entry, whose key is
@@ -48,10 +54,17 @@
 //!   always points to a live `Core`.
 //!
 //! # Deadlock safety
-//! Lock order: heap lock, then `t.mu`, then (while firing a channel timer)
-//! the channel's lock. No path takes a heap lock while holding a `t.mu`
-//! (callers of [`Timers::add`] must not hold `t.mu`). Two heap locks are held
-//! together only in `move_all_to`, taken in address order.
+//! Lock order: `t.sendLock`, then heap lock, then `t.mu`; a channel's lock
+//! (and, through a wake-up, the scheduler's locks) only under `t.sendLock`
+//! alone. In detail:
+//! - heap lock → `t.mu` (add, run, clean, move; the scheduler calls
+//!   `move_all_to` under its idle-list lock, so nothing may wake a G while
+//!   holding a `t.mu`);
+//! - `t.sendLock` → `t.mu` (stop, reset, the firing step), then `t.mu` is
+//!   released before the send or drain touches the channel;
+//! - no path takes a heap lock or `t.sendLock` while holding a `t.mu`
+//!   (callers of [`Timers::add`] hold no timer lock); two heap locks are held
+//!   together only in `move_all_to`, taken in address order.
 
 use crate::loom::Mutex;
 use crate::loom::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -106,12 +119,17 @@ pub(crate) fn nanos_after(d: Duration) -> u64 {
 pub(crate) enum Kind {
     /// `time::sleep`: wake the waker stored in the timer's state.
     Wake,
-    /// `time::after_func`: run the function in a new G (or thread).
-    Func(std::sync::Arc<dyn Fn() + Send + Sync>),
+    /// `time::after_func`: run the function in a new G (or thread). The
+    /// owner takes it out when it drops a stopped timer, so a zombie entry
+    /// never holds user code whose drop could run under a heap lock.
+    Func(Mutex<Option<AfterFn>>),
     /// `Timer`, `after`, `Ticker`: send the deadline on the channel
     /// (capacity 1; a full channel drops the value, as Go's ticker does).
     Chan(crate::chan::Sender<Instant>),
 }
+
+/// The function of an `after_func` timer.
+pub(crate) type AfterFn = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// The mutable part of a timer, under `TimerShared::state` (Go's `t.mu`).
 struct TState {
@@ -133,6 +151,11 @@ struct TState {
 
 /// One timer: its lock-protected state and its action.
 pub(crate) struct TimerShared {
+    /// Go's `t.sendLock`: held by stop/reset (around the `seq` bump and the
+    /// drain) and by the firing step (around the `seq` check and the
+    /// send), so a send never overlaps a stop/reset. Taken before `state`;
+    /// never held with a heap lock.
+    send_lock: Mutex<()>,
     /// Go's `t.mu`. Written by owners (arm/stop/reset) and by heaps.
     state: Mutex<TState>,
     /// Immutable after creation.
@@ -199,6 +222,7 @@ impl TimerShared {
     /// (`add_timer`) next.
     pub(crate) fn new_armed(kind: Kind, when: u64, period: u64, waker: Option<Waker>) -> TimerRef {
         crate::loom::Arc::new(TimerShared {
+            send_lock: Mutex::new(()),
             state: Mutex::new(TState {
                 when,
                 period,
@@ -218,7 +242,7 @@ impl TimerShared {
     }
 
     /// Arms or re-arms the timer for `when` (encoded, non-zero) with `period`
-    /// (0 = one-shot). `drain` runs under the timer lock after `seq` was
+    /// (0 = one-shot). `drain` runs under the send lock after `seq` was
     /// bumped (a timer channel drains its buffered value there, so no value
     /// of an older arming survives: the firing step sends under the same
     /// lock). Returns `(prevented, needs_add)`: `prevented` if the timer was
@@ -233,6 +257,7 @@ impl TimerShared {
         drain: impl FnOnce() -> bool,
     ) -> (bool, bool) {
         debug_assert!(when != 0);
+        let _send = self.send_lock.lock();
         let mut st = self.state.lock();
         let pending = st.when != 0;
         st.seq = st.seq.wrapping_add(1);
@@ -249,21 +274,24 @@ impl TimerShared {
             st.when = when;
             true
         };
+        drop(st);
         let drained = drain();
         (pending || drained, needs_add)
     }
 
     /// Stops the timer; true if it was pending (armed and not yet fired) or
-    /// `drain` (run under the lock, as in [`modify`](Self::modify)) removed
+    /// `drain` (run under the send lock, as in [`modify`](Self::modify)) removed
     /// a value. The entry stays in its heap as a zombie. Go: `timer.stop`.
     pub(crate) fn stop(&self, drain: impl FnOnce() -> bool) -> bool {
+        let send = self.send_lock.lock();
         let mut st = self.state.lock();
         let pending = st.when != 0;
         st.seq = st.seq.wrapping_add(1);
         st.set_when(0);
         let w = st.waker.take();
-        let drained = drain();
         drop(st);
+        let drained = drain();
+        drop(send);
         drop(w);
         pending || drained
     }
@@ -287,12 +315,16 @@ impl TimerShared {
         self.state.lock().when != 0
     }
 
-    /// Runs `f` under the timer lock if the timer is still as it was when
-    /// the firing step saw it (`seq` unchanged); for a one-shot timer this
-    /// also marks it fired. Returns whether `f` ran. The channel send of
-    /// a timer channel happens inside `f`, so a stop/reset that returns
-    /// before it bumps `seq` first and the stale send is skipped.
+    /// Runs `f` (the channel send, or taking the `after_func` function) if
+    /// the timer is still as it was when the firing step popped it (`seq`
+    /// unchanged); for a one-shot timer this also marks it fired. `f` runs
+    /// under the send lock but not the timer lock (a send may wake a G,
+    /// and the scheduler takes heap and timer locks under its own locks).
+    /// A stop/reset that returns before this bumped `seq`, so the stale
+    /// send is skipped; one that comes after waits for the send and drains
+    /// it. Go: the `sendLock` half of `unlockAndRun`.
     pub(crate) fn fire_if_current<R>(&self, seq: u64, f: impl FnOnce() -> R) -> Option<R> {
+        let _send = self.send_lock.lock();
         let mut st = self.state.lock();
         if st.seq != seq {
             return None;
@@ -303,6 +335,7 @@ impl TimerShared {
             // entry becomes a zombie, so the timer fires once.
             st.set_when(0);
         }
+        drop(st);
         Some(f())
     }
 }
