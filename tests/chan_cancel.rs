@@ -256,3 +256,36 @@ fn random_send_drops_are_exact() {
         }
     });
 }
+
+/// A Receiver dropped while its Stream is parked unlinks the parked receive
+/// (or gives back a value already handed to it).
+#[test]
+fn receiver_dropped_with_parked_stream() {
+    use futures::Stream;
+    let (tx, rx) = goro::chan::<i32>(0);
+    let mut r1 = rx.clone();
+    let cx = &mut Context::from_waker(Waker::noop());
+    assert!(std::pin::Pin::new(&mut r1).poll_next(cx).is_pending());
+    drop(r1);
+    assert!(
+        tx.try_send(1).is_err(),
+        "the dropped stream must be unlinked"
+    );
+
+    let mut r2 = rx.clone();
+    assert!(std::pin::Pin::new(&mut r2).poll_next(cx).is_pending());
+    tx.try_send(2).unwrap(); // handed to r2's parked stream
+    drop(r2);
+    assert_eq!(rx.try_recv(), Ok(2));
+
+    // A stream keeps working across many parks.
+    let mut r3 = rx.clone();
+    for i in 0..5 {
+        assert!(std::pin::Pin::new(&mut r3).poll_next(cx).is_pending());
+        tx.try_send(i).unwrap();
+        assert_eq!(
+            std::pin::Pin::new(&mut r3).poll_next(cx),
+            Poll::Ready(Some(i))
+        );
+    }
+}

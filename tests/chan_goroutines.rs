@@ -172,7 +172,6 @@ fn selectgo_in_goroutines() {
 }
 
 #[test]
-#[ignore = "needs the runtime's deadlock detector (not in main yet)"]
 fn deadlock_on_channel_is_reported() {
     let r = guard(30, || {
         std::panic::catch_unwind(|| {

@@ -22,7 +22,7 @@
 //! other lock, except in selectgo, which takes several channel locks in
 //! address order only.
 
-use super::waitq::{DONE_CLOSED, DONE_OK, Sudog, WAITING, WaitQ};
+use super::waitq::{DONE_CLOSED, DONE_OK, LazySudog, Sudog, WAITING, WaitQ};
 use crate::loom::RawMutex;
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::{AtomicUsize, Ordering};
@@ -544,7 +544,7 @@ impl<T> Drop for HChan<T> {
 
 /// A receive in progress: the sudog it parks with, and whether it is parked.
 pub(crate) struct RecvOp<T> {
-    pub(crate) sudog: Sudog<T>,
+    pub(crate) sudog: LazySudog<T>,
     /// Owner-only: the sudog was linked (and not yet observed complete).
     pub(crate) parked: bool,
 }
@@ -552,7 +552,7 @@ pub(crate) struct RecvOp<T> {
 /// A send in progress: the sudog it parks with (holding the value while
 /// parked), and whether it is parked.
 pub(crate) struct SendOp<T> {
-    pub(crate) sudog: Sudog<T>,
+    pub(crate) sudog: LazySudog<T>,
     /// Owner-only: the sudog was linked (and not yet observed complete).
     pub(crate) parked: bool,
 }
@@ -560,7 +560,7 @@ pub(crate) struct SendOp<T> {
 impl<T> RecvOp<T> {
     pub(crate) fn new() -> Self {
         RecvOp {
-            sudog: Sudog::new(),
+            sudog: LazySudog::new(),
             parked: false,
         }
     }
@@ -569,7 +569,7 @@ impl<T> RecvOp<T> {
 impl<T> SendOp<T> {
     pub(crate) fn new() -> Self {
         SendOp {
-            sudog: Sudog::new(),
+            sudog: LazySudog::new(),
             parked: false,
         }
     }
@@ -582,9 +582,9 @@ fn finish_recv<T>(op: &mut RecvOp<T>, state: u8) -> Option<T> {
     // SAFETY: `state != WAITING` was observed with Acquire (or under the
     // lock): the completer is done with the sudog.
     unsafe {
-        op.sudog.clear_waker();
+        op.sudog.get().clear_waker();
         if state == DONE_OK {
-            op.sudog.take_elem()
+            op.sudog.get().take_elem()
         } else {
             None
         }
@@ -602,12 +602,12 @@ impl<T> HChan<T> {
     ) -> std::task::Poll<Option<T>> {
         use std::task::Poll;
         if op.parked {
-            let s = op.sudog.state();
+            let s = op.sudog.get().state();
             if s != WAITING {
                 return Poll::Ready(finish_recv(op, s));
             }
             self.lock();
-            let s = op.sudog.state();
+            let s = op.sudog.get().state();
             if s != WAITING {
                 // SAFETY: lock held.
                 unsafe { self.unlock() };
@@ -615,7 +615,7 @@ impl<T> HChan<T> {
             }
             // SAFETY: lock held, sudog linked here.
             unsafe {
-                op.sudog.set_waker(waker);
+                op.sudog.get().set_waker(waker);
                 self.unlock();
             }
         } else {
@@ -638,8 +638,9 @@ impl<T> HChan<T> {
                 // SAFETY: lock held; the sudog is pinned inside the future,
                 // whose Drop unlinks it (cancel_recv).
                 RecvTry::Empty => unsafe {
-                    op.sudog.prepare(std::ptr::null(), 0, waker);
-                    self.st().recvq.enqueue(&op.sudog);
+                    let sg = op.sudog.init();
+                    sg.prepare(std::ptr::null(), 0, waker);
+                    self.st().recvq.enqueue(sg);
                     op.parked = true;
                     self.unlock();
                 },
@@ -656,21 +657,21 @@ impl<T> HChan<T> {
             return;
         }
         op.parked = false;
-        let s = op.sudog.state();
+        let s = op.sudog.get().state();
         if s == DONE_CLOSED {
             return;
         }
         self.lock();
-        let s = op.sudog.state();
+        let s = op.sudog.get().state();
         let mut wake = None;
         // SAFETY: lock held; the sudog is ours and linked here if queued.
         unsafe {
             if s == WAITING {
-                self.st().recvq.remove(&op.sudog);
-            } else if let Some(v) = op.sudog.take_elem() {
+                self.st().recvq.remove(op.sudog.get());
+            } else if let Some(v) = op.sudog.get().take_elem() {
                 wake = self.give_back_locked(v);
             }
-            op.sudog.clear_waker();
+            op.sudog.get().clear_waker();
             self.unlock();
         }
         if let Some(w) = wake {
@@ -689,12 +690,12 @@ impl<T> HChan<T> {
     ) -> std::task::Poll<Result<(), T>> {
         use std::task::Poll;
         if op.parked {
-            let s = op.sudog.state();
+            let s = op.sudog.get().state();
             if s != WAITING {
                 return Poll::Ready(finish_send(op, s));
             }
             self.lock();
-            let s = op.sudog.state();
+            let s = op.sudog.get().state();
             if s != WAITING {
                 // SAFETY: lock held.
                 unsafe { self.unlock() };
@@ -702,7 +703,7 @@ impl<T> HChan<T> {
             }
             // SAFETY: lock held, sudog linked here.
             unsafe {
-                op.sudog.set_waker(waker);
+                op.sudog.get().set_waker(waker);
                 self.unlock();
             }
         } else {
@@ -726,9 +727,10 @@ impl<T> HChan<T> {
                 // SAFETY: lock held; the sudog is pinned inside the future,
                 // whose Drop unlinks it (cancel_send).
                 SendTry::Full(v) => unsafe {
-                    op.sudog.prepare(std::ptr::null(), 0, waker);
-                    op.sudog.put_elem(v);
-                    self.st().sendq.enqueue(&op.sudog);
+                    let sg = op.sudog.init();
+                    sg.prepare(std::ptr::null(), 0, waker);
+                    sg.put_elem(v);
+                    self.st().sendq.enqueue(sg);
                     op.parked = true;
                     self.unlock();
                 },
@@ -745,16 +747,16 @@ impl<T> HChan<T> {
             return;
         }
         op.parked = false;
-        if op.sudog.state() != WAITING {
+        if op.sudog.get().state() != WAITING {
             return;
         }
         self.lock();
         // SAFETY: lock held; the sudog is ours and linked here if queued.
         unsafe {
-            if op.sudog.state() == WAITING {
-                self.st().sendq.remove(&op.sudog);
+            if op.sudog.get().state() == WAITING {
+                self.st().sendq.remove(op.sudog.get());
             }
-            op.sudog.clear_waker();
+            op.sudog.get().clear_waker();
             self.unlock();
         }
     }
@@ -765,11 +767,15 @@ fn finish_send<T>(op: &mut SendOp<T>, state: u8) -> Result<(), T> {
     op.parked = false;
     // SAFETY: completion observed: the completer is done with the sudog.
     unsafe {
-        op.sudog.clear_waker();
+        op.sudog.get().clear_waker();
         if state == DONE_OK {
             Ok(())
         } else {
-            Err(op.sudog.take_elem().expect("closed send lost its value"))
+            Err(op
+                .sudog
+                .get()
+                .take_elem()
+                .expect("closed send lost its value"))
         }
     }
 }

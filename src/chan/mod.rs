@@ -552,8 +552,3 @@ impl<T> fmt::Debug for Recv<'_, T> {
             .finish()
     }
 }
-
-#[cfg(loom)]
-#[doc(hidden)]
-/// Internals for the loom models.
-pub mod __loom {}

@@ -24,6 +24,7 @@ use crate::loom::UnsafeCell;
 use crate::loom::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::cell::Cell;
 use std::marker::PhantomPinned;
+use std::mem::MaybeUninit;
 use std::ptr;
 use std::task::Waker;
 
@@ -174,6 +175,56 @@ impl<T> Sudog<T> {
         // SAFETY: exclusive access per the caller's contract.
         let w = self.waker.with_mut(|w| unsafe { (*w).take() });
         drop(w);
+    }
+}
+
+/// A sudog built on the first park: the paths that complete at once (the
+/// common case) never initialize it, keeping `send`/`recv` futures cheap to
+/// create. Owner-only bookkeeping; once initialized it never moves (it lives
+/// in a pinned future or a pinned box).
+pub(crate) struct LazySudog<T> {
+    slot: MaybeUninit<Sudog<T>>,
+    /// Whether `slot` is initialized. Owner-only.
+    init: bool,
+}
+
+impl<T> LazySudog<T> {
+    #[inline]
+    pub(crate) const fn new() -> Self {
+        LazySudog {
+            slot: MaybeUninit::uninit(),
+            init: false,
+        }
+    }
+
+    /// The sudog, building it if needed.
+    #[inline]
+    pub(crate) fn init(&mut self) -> &Sudog<T> {
+        if !self.init {
+            self.slot.write(Sudog::new());
+            self.init = true;
+        }
+        // SAFETY: initialized just above or earlier.
+        unsafe { self.slot.assume_init_ref() }
+    }
+
+    /// The sudog; it must have been built by [`LazySudog::init`] (every
+    /// caller first checks the owner's `parked` flag, set after `init`).
+    #[inline]
+    pub(crate) fn get(&self) -> &Sudog<T> {
+        assert!(self.init, "goro: sudog used before it was built");
+        // SAFETY: checked just above.
+        unsafe { self.slot.assume_init_ref() }
+    }
+}
+
+impl<T> Drop for LazySudog<T> {
+    fn drop(&mut self) {
+        if self.init {
+            // SAFETY: initialized, and dropped exactly once here; the owner
+            // unlinked it (cancel_*) before its fields are dropped.
+            unsafe { self.slot.assume_init_drop() };
+        }
     }
 }
 

@@ -29,6 +29,10 @@
 //!   address order; the cases are tried in the random order (a closed
 //!   channel's receive is ready with `None`, a send on a closed channel is
 //!   ready with `Err`). Non-blocking: unlock and return `None`.
+//!   Before pass 1, with several cases, goro adds a "pass 0" (an
+//!   optimisation, same semantics): in the same random order, a case that
+//!   looks ready lock-free is completed under its own lock alone, so a busy
+//!   select takes one lock instead of all of them.
 //! - Pass 2: one sudog per case (inside the case) is linked into its
 //!   channel's queue, all pointing at this future's done word; unlock; park.
 //! - Pass 3 (woken): relock all, unlink the losers, read the winner.
@@ -43,7 +47,7 @@
 //! channel once; nothing else is locked meanwhile and no waker is called
 //! until every lock is released.
 
-use crate::chan::waitq::{DONE_OK, SELECT_CANCELLED, SELECT_UNDECIDED, Sudog, WAITING};
+use crate::chan::waitq::{DONE_OK, LazySudog, SELECT_CANCELLED, SELECT_UNDECIDED, WAITING};
 use crate::chan::{HChan, Receiver, RecvTry, SendError, SendTry, Sender};
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use std::future::Future;
@@ -98,7 +102,8 @@ pub unsafe trait Case: Send {
 #[doc(hidden)]
 pub struct RecvCase<'a, T> {
     chan: Option<&'a HChan<T>>,
-    sudog: Sudog<T>,
+    /// Built when the case parks (pass 2); untouched if pass 1 completes.
+    sudog: LazySudog<T>,
     result: Option<Option<T>>,
 }
 
@@ -107,7 +112,8 @@ pub struct RecvCase<'a, T> {
 pub struct SendCase<'a, T> {
     chan: Option<&'a HChan<T>>,
     value: Option<T>,
-    sudog: Sudog<T>,
+    /// Built when the case parks (pass 2); untouched if pass 1 completes.
+    sudog: LazySudog<T>,
     result: Option<Result<(), SendError<T>>>,
 }
 
@@ -116,7 +122,7 @@ impl<'a, T> RecvCase<'a, T> {
     pub fn new(rx: Option<&'a Receiver<T>>) -> Self {
         RecvCase {
             chan: rx.map(|r| r.hchan()),
-            sudog: Sudog::new(),
+            sudog: LazySudog::new(),
             result: None,
         }
     }
@@ -136,7 +142,7 @@ impl<'a, T> SendCase<'a, T> {
         SendCase {
             chan: tx.map(|t| t.hchan()),
             value: Some(value),
-            sudog: Sudog::new(),
+            sudog: LazySudog::new(),
             result: None,
         }
     }
@@ -197,32 +203,33 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         if let Some(c) = self.chan {
             // SAFETY: locked; the case outlives the SelectGo, which unlinks.
             unsafe {
-                self.sudog.prepare(done, index, waker);
-                c.st().recvq.enqueue(&self.sudog);
+                let sg = self.sudog.init();
+                sg.prepare(done, index, waker);
+                c.st().recvq.enqueue(sg);
             }
         }
     }
     unsafe fn set_waker(&mut self, waker: &Waker) {
         // SAFETY: locked by the caller.
-        unsafe { self.sudog.set_waker(waker) };
+        unsafe { self.sudog.get().set_waker(waker) };
     }
     unsafe fn dequeue(&mut self) {
         if let Some(c) = self.chan {
             // SAFETY: locked by the caller; the sudog, if linked, is in recvq.
             unsafe {
-                c.st().recvq.remove(&self.sudog);
-                self.sudog.clear_waker();
+                c.st().recvq.remove(self.sudog.get());
+                self.sudog.get().clear_waker();
             }
         }
     }
     unsafe fn finish(&mut self) {
-        let s = self.sudog.state();
+        let s = self.sudog.get().state();
         debug_assert_ne!(s, WAITING);
         // SAFETY: completed (state published) and locked.
         unsafe {
-            self.sudog.clear_waker();
+            self.sudog.get().clear_waker();
             self.result = Some(if s == DONE_OK {
-                self.sudog.take_elem()
+                self.sudog.get().take_elem()
             } else {
                 None
             });
@@ -232,9 +239,9 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         let c = self.chan?;
         // SAFETY: completed and locked by the caller.
         unsafe {
-            self.sudog.clear_waker();
-            if self.sudog.state() == DONE_OK {
-                if let Some(v) = self.sudog.take_elem() {
+            self.sudog.get().clear_waker();
+            if self.sudog.get().state() == DONE_OK {
+                if let Some(v) = self.sudog.get().take_elem() {
                     return c.give_back_locked(v);
                 }
             }
@@ -289,40 +296,42 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
             let v = self.value.take().expect("goro: send case without a value");
             // SAFETY: locked; the case outlives the SelectGo, which unlinks.
             unsafe {
-                self.sudog.prepare(done, index, waker);
-                self.sudog.put_elem(v);
-                c.st().sendq.enqueue(&self.sudog);
+                let sg = self.sudog.init();
+                sg.prepare(done, index, waker);
+                sg.put_elem(v);
+                c.st().sendq.enqueue(sg);
             }
         }
     }
     unsafe fn set_waker(&mut self, waker: &Waker) {
         // SAFETY: locked by the caller.
-        unsafe { self.sudog.set_waker(waker) };
+        unsafe { self.sudog.get().set_waker(waker) };
     }
     unsafe fn dequeue(&mut self) {
         if let Some(c) = self.chan {
             // SAFETY: locked by the caller; the sudog, if linked, is in sendq.
             // A loser keeps its value.
             unsafe {
-                c.st().sendq.remove(&self.sudog);
-                self.sudog.clear_waker();
-                if let Some(v) = self.sudog.take_elem() {
+                c.st().sendq.remove(self.sudog.get());
+                self.sudog.get().clear_waker();
+                if let Some(v) = self.sudog.get().take_elem() {
                     self.value = Some(v);
                 }
             }
         }
     }
     unsafe fn finish(&mut self) {
-        let s = self.sudog.state();
+        let s = self.sudog.get().state();
         debug_assert_ne!(s, WAITING);
         // SAFETY: completed (state published) and locked.
         unsafe {
-            self.sudog.clear_waker();
+            self.sudog.get().clear_waker();
             self.result = Some(if s == DONE_OK {
                 Ok(())
             } else {
                 Err(SendError(
                     self.sudog
+                        .get()
                         .take_elem()
                         .expect("goro: closed send lost its value"),
                 ))
@@ -333,7 +342,7 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
         // The send happened (or failed on close, and the value is dropped
         // with the case): nothing to give back.
         // SAFETY: completed and locked by the caller.
-        unsafe { self.sudog.clear_waker() };
+        unsafe { self.sudog.get().clear_waker() };
         None
     }
 }
@@ -486,6 +495,37 @@ impl SelectGo<'_> {
         }
     }
 
+    /// Pass 0 (goro's addition, an optimisation only): in the same random
+    /// order, find a case that looks ready without locking (the `full` /
+    /// `empty` checks) and complete it under its own channel's lock alone.
+    /// A case that proves not ready once locked is skipped; if none
+    /// completes, Go's pass 1 runs as usual over all locked channels. The
+    /// chosen case was ready when it completed, and every ready case had the
+    /// same chance to be looked at first, so the semantics are Go's; a busy
+    /// select takes one lock instead of all of them.
+    fn pass0(&mut self, pollorder: &Idx) -> Option<usize> {
+        for &i in pollorder.slice() {
+            let c = &mut *self.cases[i as usize];
+            if c.would_block() {
+                continue;
+            }
+            // SAFETY: one lock only; released before the next.
+            let r = unsafe {
+                c.lock();
+                let r = c.try_complete();
+                c.unlock();
+                r
+            };
+            if let Some(w) = r {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                return Some(i as usize);
+            }
+        }
+        None
+    }
+
     /// Pass 1 (and 2): poll in random order; park if nothing is ready.
     fn start(&mut self, waker: &Waker) -> Poll<Option<usize>> {
         let n = self.cases.len();
@@ -522,6 +562,12 @@ impl SelectGo<'_> {
             if self.cases[i].would_block() {
                 self.phase = Phase::Done;
                 return Poll::Ready(None);
+            }
+        }
+        if norder > 1 {
+            if let Some(i) = self.pass0(&pollorder) {
+                self.phase = Phase::Done;
+                return Poll::Ready(Some(i));
             }
         }
         self.lockorder.len = norder;
