@@ -84,8 +84,10 @@ fn select_stress_goroutines() {
     guard(|| {
         goro::run(async {
             const N: usize = 5_000;
-            let chans: Vec<(Sender<i32>, Receiver<i32>)> =
-                [0usize, 0, 2, 3].iter().map(|&cap| goro::chan(cap)).collect();
+            let chans: Vec<(Sender<i32>, Receiver<i32>)> = [0usize, 0, 2, 3]
+                .iter()
+                .map(|&cap| goro::chan(cap))
+                .collect();
             let mut gs = Vec::new();
             for (tx, rx) in &chans {
                 let tx = tx.clone();
@@ -188,7 +190,8 @@ fn selects_with_timeouts_lose_nothing() {
 fn dynamic_select_fan_in_goroutines() {
     let total = guard(|| {
         goro::run(async {
-            let chans: Vec<(Sender<u64>, Receiver<u64>)> = (0..100).map(|i| goro::chan(i % 2)).collect();
+            let chans: Vec<(Sender<u64>, Receiver<u64>)> =
+                (0..100).map(|i| goro::chan(i % 2)).collect();
             for (i, (tx, _)) in chans.iter().enumerate() {
                 let tx = tx.clone();
                 goro::go(async move {
@@ -218,7 +221,9 @@ fn dynamic_select_fan_in_goroutines() {
             total
         })
     });
-    let want: u64 = (0..100u64).map(|i| (0..20u64).map(|k| i * 100 + k).sum::<u64>()).sum();
+    let want: u64 = (0..100u64)
+        .map(|i| (0..20u64).map(|k| i * 100 + k).sum::<u64>())
+        .sum();
     assert_eq!(total, want);
 }
 

@@ -51,7 +51,10 @@ fn two_selects_race_for_one_value() {
             rel_tx.close();
         }
         let theirs = t.join().unwrap();
-        assert_eq!([mine, theirs].into_iter().flatten().collect::<Vec<_>>(), vec![1]);
+        assert_eq!(
+            [mine, theirs].into_iter().flatten().collect::<Vec<_>>(),
+            vec![1]
+        );
         drop(atx);
     });
 }
