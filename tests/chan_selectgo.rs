@@ -356,3 +356,44 @@ fn select_to_select() {
         s.join().unwrap();
     });
 }
+
+// Go: TestPseudoRandomSend — two send cases on one channel are chosen at
+// random.
+#[test]
+fn pseudo_random_send() {
+    guard(|| {
+        const N: usize = 1000;
+        for cap in [0usize, N] {
+            let (tx, rx) = goro::chan::<usize>(cap);
+            let r = std::thread::spawn(move || {
+                let mut ones = 0;
+                for _ in 0..N {
+                    ones += rx.recv_blocking().unwrap();
+                }
+                ones
+            });
+            goro::block_on(async {
+                for _ in 0..N {
+                    let mut c0 = SendCase::new(Some(&tx), 0);
+                    let mut c1 = SendCase::new(Some(&tx), 1);
+                    let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+                    assert!(w.is_some());
+                }
+            });
+            let ones = r.join().unwrap();
+            assert!(ones > N / 10 && ones < N - N / 10, "cap {cap}: {ones} ones of {N}");
+        }
+    });
+}
+
+#[test]
+fn selectgo_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (tx, rx) = goro::chan::<String>(0);
+    let fut = async {
+        let mut c0 = RecvCase::new(Some(&rx));
+        let mut c1 = SendCase::new(Some(&tx), String::new());
+        selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], false).await
+    };
+    assert_send(&fut);
+}

@@ -191,3 +191,48 @@ fn select_parked_then_woken() {
         drop(ta);
     });
 }
+
+/// A select parked with a send and a receive case on one unbuffered
+/// channel never matches itself; a peer receiver takes the send case.
+#[test]
+fn self_select_matched_by_peer() {
+    model(|| {
+        let (tx, rx) = goro::chan::<u32>(0);
+        let rx2 = rx.clone();
+        let t = thread::spawn(move || block_on(rx2.recv()));
+        let won = block_on(async {
+            let mut c0 = goro::select::SendCase::new(Some(&tx), 1);
+            let mut c1 = RecvCase::new(Some(&rx));
+            let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+            if w == Some(0) {
+                c0.take().unwrap();
+            }
+            w
+        });
+        assert_eq!(
+            won,
+            Some(0),
+            "the select's own recv case must not take its send"
+        );
+        assert_eq!(t.join().unwrap(), Some(1));
+    });
+}
+
+/// close wakes a parked select with its receive case ready (None).
+#[test]
+fn close_wakes_parked_select() {
+    model(|| {
+        let (ta, ra) = goro::chan::<u32>(0);
+        let (_tb, rb) = goro::chan::<u32>(0);
+        let t = thread::spawn(move || ta.close());
+        let got = block_on(async {
+            let mut c0 = RecvCase::new(Some(&ra));
+            let mut c1 = RecvCase::new(Some(&rb));
+            let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+            assert_eq!(w, Some(0));
+            c0.take()
+        });
+        assert_eq!(got, None);
+        t.join().unwrap();
+    });
+}

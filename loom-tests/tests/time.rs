@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use goro::time::{__loom, Ticker, Timer};
 use loom::sync::Arc;
 
+/// Later than every deadline a model arms (they are at most an hour out).
 fn far() -> Instant {
-    Instant::now() + Duration::from_secs(3600)
+    Instant::now() + Duration::from_secs(4 * 3600)
 }
 
 /// Stop racing with firing, a receiver polling: exactly one of "a value was
@@ -52,11 +53,39 @@ fn reset_races_fire_no_stale_value() {
         let runner = loom::thread::spawn(|| {
             __loom::run_due(far());
         });
-        assert!(t.reset(Duration::from_secs(7200)));
+        assert!(t.reset(Duration::from_secs(5 * 3600))); // after `far()`
         assert!(t.c().try_recv().is_err(), "stale value after reset");
         runner.join().unwrap();
         assert!(t.c().try_recv().is_err(), "stale value after reset");
         assert!(t.stop(), "the new arming is still pending");
+    });
+}
+
+/// Two resets racing each other and the firing step (the late-add case):
+/// once both returned, exactly one value (the latest arming's) is received,
+/// and the heap's zombie accounting ends exact.
+#[test]
+fn resets_race_each_other_and_fire() {
+    loom::model(|| {
+        // Both resets move the deadline earlier: each orphans the entry it
+        // finds and asks for an add, so one add may land after the other
+        // arming was already popped for firing.
+        let t = Arc::new(Timer::new(Duration::from_secs(3600)));
+        let runner = loom::thread::spawn(|| {
+            __loom::run_due(far());
+        });
+        let t2 = t.clone();
+        let other = loom::thread::spawn(move || {
+            t2.reset(Duration::ZERO);
+        });
+        t.reset(Duration::ZERO);
+        runner.join().unwrap();
+        other.join().unwrap();
+        __loom::run_due(far());
+        assert!(t.c().try_recv().is_ok(), "the latest arming fires");
+        assert!(t.c().try_recv().is_err(), "one value only");
+        assert_eq!(__loom::entries(), 0);
+        assert_eq!(__loom::zombies(), 0);
     });
 }
 

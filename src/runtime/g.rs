@@ -57,6 +57,8 @@ pub(crate) struct Header {
     pub(crate) sched: Arc<Sched>,
     /// goid, unique per runtime.
     pub(crate) id: u64,
+    /// goid of the G that spawned this one (0: a plain thread).
+    pub(crate) parent: u64,
     /// Where `go` was called (`created by … at file:line`).
     pub(crate) site: &'static Location<'static>,
     /// Why the G is parked (`WaitReason::to_u8`). Written by the G itself.
@@ -109,6 +111,7 @@ impl GRef {
         fut: F,
         sched: Arc<Sched>,
         id: u64,
+        parent: u64,
         site: &'static Location<'static>,
     ) -> (GRef, GRef)
     where
@@ -125,6 +128,7 @@ impl GRef {
                 vtable: vtable_of::<F>(),
                 sched,
                 id,
+                parent,
                 site,
                 wait_reason: AtomicU8::new(0),
                 wait_since: AtomicU64::new(0),
@@ -166,14 +170,6 @@ impl GRef {
 
     pub(crate) fn ptr_eq(&self, other: &GRef) -> bool {
         self.0 == other.0
-    }
-
-    /// A Waker owning one new reference to this G.
-    pub(crate) fn waker(&self) -> Waker {
-        let r = self.clone_ref().into_raw();
-        // SAFETY: the vtable's functions uphold RawWaker's contract for a
-        // pointer that owns one G reference.
-        unsafe { Waker::from_raw(RawWaker::new(r as *const (), &WAKER_VTABLE)) }
     }
 
     /// Polls the G's future; `Ready(panicked)` when it finished.
@@ -366,16 +362,6 @@ unsafe fn waker_drop(p: *const ()) {
 /// The Waker vtable of every G.
 pub(crate) fn waker_vtable() -> &'static RawWakerVTable {
     &WAKER_VTABLE
-}
-
-/// If `w` is a goro G's waker, a reference to that G's header.
-pub(crate) fn header_of_waker(w: &Waker) -> Option<&Header> {
-    if w.vtable() == &WAKER_VTABLE {
-        // SAFETY: our wakers carry a live header pointer.
-        Some(unsafe { &*(w.data() as *const Header) })
-    } else {
-        None
-    }
 }
 
 /// Go's `ready`: makes a parked G runnable. A G already queued or done is

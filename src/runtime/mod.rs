@@ -15,9 +15,10 @@ mod park;
 mod registry;
 mod runq;
 mod sched;
+mod sysmon;
 #[doc(hidden)]
 pub mod testing;
-mod timers_stub;
+mod trace;
 mod wait;
 
 pub use g::{JoinError, JoinHandle};
@@ -129,7 +130,8 @@ impl Runtime {
         F::Output: Send,
     {
         let site = Location::caller();
-        blocking(|| block_on_sched(&self.sched, fut, site, false))
+        let exit = self.sched.detect_deadlock;
+        blocking(|| block_on_sched(&self.sched, fut, site, exit))
     }
 
     /// Shuts the runtime down: stops its Ms, joins their threads, and drops
@@ -205,6 +207,32 @@ where
     spawn_on(&sched, fut, site)
 }
 
+/// A handle that spawns Gs on one runtime from any thread, later: for
+/// callbacks that must run "in a new G" but may fire off the runtime's
+/// threads (timer and context `after_func`).
+#[derive(Clone)]
+pub(crate) struct Spawner(Arc<Sched>);
+
+impl Spawner {
+    /// Spawns `fut` as a G of the captured runtime (dropped at once if it
+    /// was shut down).
+    #[track_caller]
+    #[allow(dead_code)]
+    pub(crate) fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_on(&self.0, fut, Location::caller())
+    }
+}
+
+/// The runtime of this thread, as a [`Spawner`]; None off the runtime.
+#[allow(dead_code)]
+pub(crate) fn current_spawner() -> Option<Spawner> {
+    current_sched().map(Spawner)
+}
+
 /// The runtime of the G (or M) running on this thread.
 pub(crate) fn current_sched() -> Option<Arc<Sched>> {
     m::with_m(|m| m.map(|m| m.sched.clone()))
@@ -221,7 +249,8 @@ where
     F::Output: Send + 'static,
 {
     let id = sched.next_goid();
-    let (run, join) = g::GRef::new(fut, sched.clone(), id, site);
+    let parent = m::with_current_g(|h| h.id).unwrap_or(0);
+    let (run, join) = g::GRef::new(fut, sched.clone(), id, parent, site);
     if sched.shutdown.load(Ordering::Acquire) {
         // SAFETY-free path: a G created after shutdown never runs.
         run.header().state.store(g::RUNNING, Ordering::Relaxed);
@@ -357,4 +386,46 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
 #[inline]
 pub(crate) fn set_wait_reason(r: WaitReason) {
     m::with_current_g(|h| h.wait_reason.store(r.to_u8(), Ordering::Relaxed));
+}
+
+/// Arms a timer on the current P's heap (Go's per-P timers). If it became
+/// the heap's earliest, a sleeping M is told to wake by then (Go's
+/// `wakeNetPoller`). Err when this thread is not an M holding a P (the
+/// caller uses the fallback timer thread).
+pub(crate) fn add_timer(
+    t: crate::time::timers::TimerRef,
+) -> Result<(), crate::time::timers::TimerRef> {
+    m::with_m(|m| {
+        let Some(m) = m else { return Err(t) };
+        let Some(p) = m.p() else { return Err(t) };
+        if p.timers.add(t) {
+            m.sched.timer_changed();
+        }
+        Ok(())
+    })
+}
+
+/// The goroutine dump of the current runtime (Go's `runtime.Stack(buf,
+/// true)`): one entry per live G, in goid order, each
+/// `goroutine N [state or wait reason, M minutes]:` then
+/// `created by goroutine P at file:line:col` (the `go` call site). Empty
+/// outside a runtime.
+///
+/// ```
+/// goro::run(async {
+///     let (_tx, rx) = goro::chan::<u8>(0);
+///     let _h = goro::go(async move { rx.recv().await });
+///     goro::gosched().await;
+///     let dump = goro::runtime::stack();
+///     assert!(dump.contains("[chan receive]"));
+/// });
+/// ```
+pub fn stack() -> String {
+    current_sched().map_or_else(String::new, |s| trace::dump(&s))
+}
+
+/// Go's `SCHED` line for the current runtime, as `GODEBUG=schedtrace`
+/// prints it. Empty outside a runtime.
+pub fn schedtrace_line() -> String {
+    current_sched().map_or_else(String::new, |s| trace::line(&s, std::time::Instant::now()))
 }

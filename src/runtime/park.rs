@@ -37,17 +37,6 @@ impl ThreadParker {
         *n = false;
     }
 
-    /// Parks until `unpark` or `deadline`; true if unparked.
-    pub(crate) fn park_until(&self, deadline: std::time::Instant) -> bool {
-        let mut n = self.notified.lock();
-        while !*n {
-            if self.cv.wait_until(&mut n, deadline) {
-                break;
-            }
-        }
-        std::mem::replace(&mut *n, false)
-    }
-
     pub(crate) fn unpark(&self) {
         let mut n = self.notified.lock();
         if !*n {

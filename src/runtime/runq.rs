@@ -15,6 +15,7 @@
 //!   loses the `head` CAS discards what it read without touching the count.
 //! - `runnext` is an atomic pointer: the owner swaps it; a thief may CAS it
 //!   to null in its last steal round.
+//!
 //! When the ring is full the owner moves half of it, plus the new G, to the
 //! global queue in one batch (`runqputslow`).
 

@@ -25,23 +25,31 @@ use std::time::{Duration, Instant};
 use crate::chan::{Receiver, Sender};
 use timers::{Kind, TimerRef, TimerShared, nanos_after, to_nanos};
 
-/// Shim until the runtime's `add_timer` lands: no thread is an M yet.
-fn add_timer(t: TimerRef) -> Result<(), TimerRef> {
-    Err(t)
-}
-
 /// Hands an armed timer to the current P's heap, or to the fallback heap
 /// outside a runtime. The caller holds no timer lock.
 fn start(t: TimerRef) {
-    if let Err(t) = add_timer(t) {
+    if let Err(t) = crate::runtime::add_timer(t) {
         fallback::add(t);
     }
 }
 
+/// Allocates a timer armed for `when` and hands it to a heap.
+fn start_new(kind: Kind, when: u64, period: u64, waker: Option<std::task::Waker>) -> TimerRef {
+    let t = TimerShared::new_armed(kind, when, period, waker);
+    start(t.clone());
+    t
+}
+
 /// Runs an `after_func` function: in a new G inside a runtime, on a fresh
 /// thread otherwise.
+/// (The timer fires on an M of the runtime whose P armed it, or on the
+/// fallback thread for timers armed outside any runtime.)
 fn spawn_func(f: std::sync::Arc<dyn Fn() + Send + Sync>) {
-    crate::loom::thread::spawn(move || f());
+    if crate::runtime::current_sched().is_some() {
+        drop(crate::runtime::go(async move { f() }));
+    } else {
+        crate::loom::thread::spawn(move || f());
+    }
 }
 
 /// Fires a popped channel/func timer or ticker if no stop/reset happened
@@ -136,11 +144,8 @@ impl Future for Sleep {
                 if to_nanos(Instant::now()) >= this.when {
                     return Poll::Ready(());
                 }
-                let t = TimerShared::new(Kind::Wake);
-                let (_, needs_add) = t.modify(this.when, 0, Some(cx.waker().clone()), || false);
-                debug_assert!(needs_add);
-                start(t.clone());
-                this.timer = Some(t);
+                let waker = Some(cx.waker().clone());
+                this.timer = Some(start_new(Kind::Wake, this.when, 0, waker));
             }
             Some(t) => {
                 if t.poll_fired(cx.waker()) {
@@ -197,8 +202,9 @@ fn drain(rx: Option<&Receiver<Instant>>) -> bool {
 /// `time.After(d)`). Usable in `select!` for timeouts.
 ///
 /// The timer cannot be stopped; when that matters use [`Timer`]. It is freed
-/// once it fires (a receiver that is never used keeps one small allocation
-/// alive until the deadline).
+/// once it fires, or, once the receiver is dropped, by the next sweep of its
+/// heap (a loop of `select!`s on `after(long)` keeps memory bounded, as Go
+/// 1.23's garbage-collected timers do).
 ///
 /// ```
 /// use std::time::Duration;
@@ -207,8 +213,7 @@ fn drain(rx: Option<&Receiver<Instant>>) -> bool {
 /// ```
 pub fn after(d: Duration) -> Receiver<Instant> {
     let (tx, rx) = timer_chan(1);
-    let t = TimerShared::new(Kind::Chan(tx));
-    arm(&t, nanos_after(d), 0, None);
+    start_new(Kind::Chan(tx), nanos_after(d), 0, None);
     rx
 }
 
@@ -220,6 +225,10 @@ pub fn after(d: Duration) -> Receiver<Instant> {
 /// Dropping a `Timer` does not stop it while its channel can still be
 /// received from (a clone of [`c`](Timer::c) exists) or for an
 /// [`after_func`] timer; otherwise it is stopped, and freed.
+///
+/// Unlike Go's (where `len` and `cap` of a timer channel are 0), the channel
+/// has capacity 1 and `len()` may report a fired, unreceived value. The
+/// channel is never closed.
 ///
 /// ```
 /// use std::time::Duration;
@@ -248,8 +257,7 @@ impl Timer {
     /// elapsed (Go: `time.NewTimer(d)`). A zero `d` fires at once.
     pub fn new(d: Duration) -> Timer {
         let (tx, rx) = timer_chan(1);
-        let t = TimerShared::new(Kind::Chan(tx));
-        arm(&t, nanos_after(d), 0, None);
+        let t = start_new(Kind::Chan(tx), nanos_after(d), 0, None);
         Timer { t, rx }
     }
 
@@ -319,8 +327,7 @@ where
 {
     // Never sent on and never closed: blocks forever, like Go's nil `C`.
     let (_, rx) = timer_chan(0);
-    let t = TimerShared::new(Kind::Func(std::sync::Arc::new(f)));
-    arm(&t, nanos_after(d), 0, None);
+    let t = start_new(Kind::Func(std::sync::Arc::new(f)), nanos_after(d), 0, None);
     Timer { t, rx }
 }
 
@@ -365,8 +372,7 @@ impl Ticker {
             panic!("non-positive interval for NewTicker");
         }
         let (tx, rx) = timer_chan(1);
-        let t = TimerShared::new(Kind::Chan(tx));
-        arm(&t, nanos_after(d), period_nanos(d), None);
+        let t = start_new(Kind::Chan(tx), nanos_after(d), period_nanos(d), None);
         Ticker { t, rx }
     }
 
@@ -423,6 +429,16 @@ pub mod __loom {
         super::fallback::timers().len()
     }
 
+    /// Entries in the model's heap, zombies included.
+    pub fn entries() -> usize {
+        super::fallback::timers().entries()
+    }
+
+    /// Zombie entries counted in the model's heap.
+    pub fn zombies() -> usize {
+        super::fallback::timers().zombies()
+    }
+
     /// A standalone heap (a P's), for models of the heap itself.
     #[derive(Debug, Default)]
     pub struct Heap(super::timers::Timers);
@@ -438,9 +454,9 @@ pub mod __loom {
         }
         /// Arms a timer an hour from now on this heap.
         pub fn arm_far(&self) -> HeapTimer {
-            let t = super::TimerShared::new(super::Kind::Wake);
             let when = super::nanos_after(std::time::Duration::from_secs(3600));
-            t.modify(when, 0, Some(std::task::Waker::noop().clone()), || false);
+            let waker = Some(std::task::Waker::noop().clone());
+            let t = super::TimerShared::new_armed(super::Kind::Wake, when, 0, waker);
             self.0.add(t.clone());
             HeapTimer(t)
         }

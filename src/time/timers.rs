@@ -10,15 +10,18 @@
 //! state: the pending deadline `when` (0 = not pending), its `period`, the
 //! Go 1.23 sequence number `seq` (bumped by every stop/reset, so a value
 //! computed for an older arming is never delivered), and which heap holds its
-//! live entry (`ts`, with the entry's generation `generation` and key `entry_when`).
+//! live entry (`ts`, with that entry's `generation` and key `entry_when`).
 //!
 //! Deletion is lazy, as in Go: stopping a timer leaves its entry in the heap
 //! as a *zombie* (counted in that heap's `zombies`); resetting it to a later
 //! time only changes `when` and the entry is re-keyed when it reaches the
 //! top; resetting it to an earlier time orphans the old entry (a zombie whose
-//! `generation` no longer matches) and adds a new one to the current P. Zombies are
-//! removed when they reach the top, and all at once when they exceed a
-//! quarter of the heap.
+//! `generation` no longer matches) and adds a new one to the current P.
+//! Zombies are removed when they reach the top, and all at once when they
+//! exceed a quarter of the heap. A full sweep also runs when a heap holding channel
+//! timers has doubled since the last one: it drops channel timers whose
+//! receivers were all dropped (nobody can observe them fire), which Go 1.23
+//! leaves to its garbage collector.
 //!
 //! Firing happens outside the heap lock, in batches of [`BATCH`]: the heap
 //! lock is held only to pop due entries (and re-key periodic ones); the
@@ -30,14 +33,19 @@
 //!
 //! # Invariants
 //! - `t.ts == H` (non-null) iff heap `H` holds an entry `e` for `t` with
-//!   `e.generation == t.generation`: the timer's *own* entry; its key is `t.entry_when`.
-//!   Every other entry of `t` (an orphan) is dead.
+//!   `e.generation == t.generation`: the timer's *own* entry, whose key is
+//!   `t.entry_when`. Every other entry of `t` (an orphan) is dead.
 //! - A dead entry (orphan, or own entry of a timer with `when == 0`) is
 //!   counted exactly once in its heap's `zombies`.
 //! - A live own entry has `entry_when <= when`, so `next_when` is never
 //!   later than a pending deadline of this heap (it may be earlier: a
 //!   spurious wake-up).
-//! - `t.ts` changes only with both the heap's lock and `t.mu` held.
+//! - `t.ts` is set to `H` only with `H`'s lock and `t.mu` held; it is
+//!   cleared under `t.mu`, with `H`'s lock held too (pop, clean, move, drop)
+//!   or by `modify` orphaning the entry (which counts it as a zombie first).
+//! - A `Timers` clears the `ts` of every own entry (under each `t.mu`)
+//!   before its `Core` is freed, so a non-null `ts` read under `t.mu`
+//!   always points to a live `Core`.
 //!
 //! # Deadlock safety
 //! Lock order: heap lock, then `t.mu`, then (while firing a channel timer)
@@ -181,16 +189,24 @@ impl TState {
 
 impl TimerShared {
     /// A timer of the given kind, not yet armed.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(kind: Kind) -> TimerRef {
+        Self::new_armed(kind, 0, 0, None)
+    }
+
+    /// A timer already armed for `when` (encoded; 0 = not armed) with
+    /// `period`: its one allocation. The caller hands it to a heap
+    /// (`add_timer`) next.
+    pub(crate) fn new_armed(kind: Kind, when: u64, period: u64, waker: Option<Waker>) -> TimerRef {
         crate::loom::Arc::new(TimerShared {
             state: Mutex::new(TState {
-                when: 0,
-                period: 0,
+                when,
+                period,
                 seq: 0,
                 generation: 0,
                 ts: std::ptr::null(),
                 entry_when: 0,
-                waker: None,
+                waker,
             }),
             kind,
         })
@@ -282,8 +298,10 @@ impl TimerShared {
             return None;
         }
         if st.period == 0 {
-            debug_assert!(st.ts.is_null());
-            st.when = 0;
+            // Normally the timer has no entry now (it was popped). A late
+            // `add` from an older reset may have given it one since; that
+            // entry becomes a zombie, so the timer fires once.
+            st.set_when(0);
         }
         Some(f())
     }
@@ -314,6 +332,11 @@ struct Core {
     /// Dead entries (see the invariants); incremented under a `t.mu`,
     /// decremented under `t.mu` or the heap lock plus `t.mu`.
     zombies: AtomicUsize,
+    /// Heap length that triggers the next full sweep; under the heap lock.
+    sweep_at: AtomicUsize,
+    /// Upper bound on channel-timer entries (exact after a sweep); under
+    /// the heap lock. No channel timers, no growth-triggered sweep.
+    chans: AtomicUsize,
 }
 
 /// A timer heap: one per P (Go's `p.timers`), plus the fallback heap used
@@ -356,6 +379,8 @@ impl Timers {
                 next_when: AtomicU64::new(0),
                 len: AtomicUsize::new(0),
                 zombies: AtomicUsize::new(0),
+                sweep_at: AtomicUsize::new(SWEEP_MIN),
+                chans: AtomicUsize::new(0),
             }),
         }
     }
@@ -371,7 +396,11 @@ impl Timers {
     /// The caller must not hold any timer lock.
     pub(crate) fn add(&self, t: TimerRef) -> bool {
         let mut h = self.core.heap.lock();
-        if self.core.zombies.load(Ordering::Relaxed) > 0 {
+        if h.len() >= self.core.sweep_at.load(Ordering::Relaxed)
+            && self.core.chans.load(Ordering::Relaxed) > 0
+        {
+            self.sweep_locked(&mut h);
+        } else if self.core.zombies.load(Ordering::Relaxed) > 0 {
             self.clean_locked(&mut h);
         }
         let mut st = t.state.lock();
@@ -383,6 +412,9 @@ impl Timers {
         st.entry_when = st.when;
         let (when, generation) = (st.when, st.generation);
         drop(st);
+        if matches!(t.kind, Kind::Chan(_)) {
+            self.core.chans.fetch_add(1, Ordering::Relaxed);
+        }
         h.push(Entry {
             when,
             generation,
@@ -408,6 +440,18 @@ impl Timers {
     pub(crate) fn len(&self) -> usize {
         let len = self.core.len.load(Ordering::Relaxed);
         len.saturating_sub(self.core.zombies.load(Ordering::Relaxed))
+    }
+
+    /// Entries, zombies included (for the loom models).
+    #[cfg(loom)]
+    pub(crate) fn entries(&self) -> usize {
+        self.core.len.load(Ordering::Relaxed)
+    }
+
+    /// Counted zombies (for the loom models).
+    #[cfg(loom)]
+    pub(crate) fn zombies(&self) -> usize {
+        self.core.zombies.load(Ordering::Relaxed)
     }
 
     /// Whether there are no live timers.
@@ -479,6 +523,9 @@ impl Timers {
             st.entry_when = st.when;
             let when = st.when;
             drop(st);
+            if matches!(e.t.kind, Kind::Chan(_)) {
+                dst.core.chans.fetch_add(1, Ordering::Relaxed);
+            }
             dst_h.push(Entry {
                 when,
                 generation: e.generation,
@@ -488,6 +535,7 @@ impl Timers {
             siftup(&mut dst_h, i);
         }
         debug_assert_eq!(self.core.zombies.load(Ordering::Relaxed), 0);
+        self.core.chans.store(0, Ordering::Relaxed);
         self.publish(&src_h);
         dst.publish(&dst_h);
         dst_h.first().map_or(u64::MAX, |e| e.when) < before
@@ -512,41 +560,86 @@ impl Timers {
     /// Go: `cleanHead` and `adjust`.
     fn clean_locked(&self, h: &mut Vec<Entry>) {
         if self.too_many_zombies() {
-            let me = self.core_ptr();
-            let mut removed = 0;
-            h.retain(|e| {
-                let mut st = e.t.state.lock();
-                let own = st.ts == me && st.generation == e.generation;
-                if own && st.when != 0 {
-                    st.entry_when = e.when;
-                    return true;
-                }
-                if own {
-                    st.ts = std::ptr::null();
-                }
-                removed += 1;
-                false
-            });
-            self.core.zombies.fetch_sub(removed, Ordering::Relaxed);
-            for i in (0..h.len().div_ceil(4)).rev() {
-                siftdown(h, i);
+            self.sweep_locked(h);
+            return;
+        }
+        while let Some(e) = h.first() {
+            let mut st = e.t.state.lock();
+            let own = st.ts == self.core_ptr() && st.generation == e.generation;
+            if own && st.when != 0 {
+                break;
             }
-        } else {
-            while let Some(e) = h.first() {
-                let mut st = e.t.state.lock();
-                let own = st.ts == self.core_ptr() && st.generation == e.generation;
-                if own && st.when != 0 {
-                    break;
-                }
-                if own {
-                    st.ts = std::ptr::null();
-                }
-                drop(st);
-                self.core.zombies.fetch_sub(1, Ordering::Relaxed);
-                pop_top(h);
+            if own {
+                st.ts = std::ptr::null();
             }
+            drop(st);
+            self.core.zombies.fetch_sub(1, Ordering::Relaxed);
+            pop_top(h);
         }
         self.publish(h);
+    }
+
+    /// Removes every dead entry, and every channel timer nobody can receive
+    /// from any more (all its receivers dropped: Go 1.23 lets the garbage
+    /// collector take such timers), then re-heapifies. Run when zombies
+    /// exceed a quarter of the heap, and when the heap has doubled since the
+    /// last sweep, so a loop of forgotten `after(long)` stays bounded.
+    fn sweep_locked(&self, h: &mut Vec<Entry>) {
+        let me = self.core_ptr();
+        let mut zombies = 0;
+        let mut chans = 0;
+        let no_zombies = self.core.zombies.load(Ordering::Relaxed) == 0;
+        h.retain(|e| {
+            let unobservable = unreachable(&e.t);
+            if no_zombies && !unobservable {
+                // No dead entries exist: only unobservable ones need a look.
+                chans += usize::from(matches!(e.t.kind, Kind::Chan(_)));
+                return true;
+            }
+            let mut st = e.t.state.lock();
+            let own = st.ts == me && st.generation == e.generation;
+            if own && st.when != 0 {
+                if !unobservable {
+                    chans += usize::from(matches!(e.t.kind, Kind::Chan(_)));
+                    return true;
+                }
+                // Live but unobservable: drop it (it was not a zombie).
+                st.ts = std::ptr::null();
+                st.when = 0;
+                return false;
+            }
+            if own {
+                st.ts = std::ptr::null();
+            }
+            zombies += 1;
+            false
+        });
+        self.core.zombies.fetch_sub(zombies, Ordering::Relaxed);
+        for i in (0..h.len().div_ceil(4)).rev() {
+            siftdown(h, i);
+        }
+        self.core.chans.store(chans, Ordering::Relaxed);
+        self.core
+            .sweep_at
+            .store((2 * h.len()).max(SWEEP_MIN), Ordering::Relaxed);
+        self.publish(h);
+    }
+}
+
+/// The heap size below which no growth-triggered sweep happens.
+const SWEEP_MIN: usize = 1024;
+
+/// Whether firing `t` could never be observed: a channel timer whose every
+/// receiver was dropped (a count that never rises again once it is 0).
+fn unreachable(t: &TimerShared) -> bool {
+    match &t.kind {
+        Kind::Chan(tx) => {
+            tx.hchan()
+                .receivers
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == 0
+        }
+        _ => false,
     }
 }
 
@@ -575,60 +668,84 @@ impl Timers {
             if n == BATCH {
                 return true;
             }
-            let mut st = top.t.state.lock();
-            let own = st.ts == self.core_ptr() && st.generation == top.generation;
-            if !own || st.when == 0 {
-                // A zombie surfaced: drop it.
-                if own {
-                    st.ts = std::ptr::null();
+            match self.examine(top, now) {
+                Top::Dead => {
+                    self.core.zombies.fetch_sub(1, Ordering::Relaxed);
+                    pop_top(h);
                 }
-                drop(st);
-                self.core.zombies.fetch_sub(1, Ordering::Relaxed);
-                pop_top(h);
-                continue;
-            }
-            if st.when > now {
-                // Reset to a later time: re-key and sift down.
-                let w = st.when;
-                st.entry_when = w;
-                drop(st);
-                h[0].when = w;
-                siftdown(h, 0);
-                continue;
-            }
-            let fired_when = st.when;
-            if st.period > 0 {
-                // A ticker: the next tick after `now` (ticks missed by a
-                // late run are skipped, as Go does); keep the entry.
-                let p = st.period;
-                let missed = (now - st.when) / p;
-                let next = st.when.saturating_add(p.saturating_mul(missed + 1));
-                st.when = next;
-                st.entry_when = next;
-                batch[n] = Some(Fire::Seq(top.t.clone(), st.seq, fired_when));
-                drop(st);
-                h[0].when = next;
-                siftdown(h, 0);
-                n += 1;
-                continue;
-            }
-            st.ts = std::ptr::null();
-            let f = match top.t.kind {
-                Kind::Wake => {
-                    st.when = 0;
-                    st.waker.take().map(Fire::Wake)
+                Top::Rekey(w) => {
+                    h[0].when = w;
+                    siftdown(h, 0);
                 }
-                _ => Some(Fire::Seq(top.t.clone(), st.seq, fired_when)),
-            };
-            drop(st);
-            pop_top(h);
-            if f.is_some() {
-                batch[n] = f;
-                n += 1;
+                Top::Tick(next, f) => {
+                    batch[n] = Some(f);
+                    n += 1;
+                    h[0].when = next;
+                    siftdown(h, 0);
+                }
+                Top::Fired(f) => {
+                    pop_top(h);
+                    if f.is_some() {
+                        batch[n] = f;
+                        n += 1;
+                    }
+                }
             }
         }
         false
     }
+
+    /// Decides, under its timer's lock, what the due top entry needs, and
+    /// updates the timer accordingly (Go: `timer.updateHeap` + the state
+    /// half of `unlockAndRun`).
+    fn examine(&self, top: &Entry, now: u64) -> Top {
+        let mut st = top.t.state.lock();
+        let own = st.ts == self.core_ptr() && st.generation == top.generation;
+        if !own || st.when == 0 {
+            // A zombie surfaced.
+            if own {
+                st.ts = std::ptr::null();
+            }
+            return Top::Dead;
+        }
+        if st.when > now {
+            // Reset to a later time: re-key.
+            st.entry_when = st.when;
+            return Top::Rekey(st.when);
+        }
+        let fired_when = st.when;
+        if st.period > 0 {
+            // A ticker: the next tick after `now` (ticks missed by a late
+            // run are skipped, as Go does); the entry stays.
+            let p = st.period;
+            let missed = (now - st.when) / p;
+            let next = st.when.saturating_add(p.saturating_mul(missed + 1));
+            st.when = next;
+            st.entry_when = next;
+            return Top::Tick(next, Fire::Seq(top.t.clone(), st.seq, fired_when));
+        }
+        st.ts = std::ptr::null();
+        Top::Fired(match top.t.kind {
+            Kind::Wake => {
+                st.when = 0;
+                st.waker.take().map(Fire::Wake)
+            }
+            _ => Some(Fire::Seq(top.t.clone(), st.seq, fired_when)),
+        })
+    }
+}
+
+/// What a due top entry needs (see `Timers::examine`).
+enum Top {
+    /// Dead (a zombie): remove it.
+    Dead,
+    /// Reset to a later time: re-key it to this deadline.
+    Rekey(u64),
+    /// A ticker fired: re-key it to the next tick, fire this.
+    Tick(u64, Fire),
+    /// A one-shot timer fired: remove it, fire this (a sleep with no waker
+    /// has nothing to do).
+    Fired(Option<Fire>),
 }
 
 /// Fires one popped timer, outside the heap lock; true if it fired.
@@ -954,6 +1071,52 @@ mod tests {
         t.modify(to_nanos(b), 0, wk(1, &log), || false);
         assert!(other.add(t.clone()));
         assert_eq!(other.run_due(b), 1);
+    }
+
+    #[test]
+    fn unobservable_channel_timers_are_swept_as_the_heap_grows() {
+        let ts = Timers::new();
+        let b = base();
+        let mut kept = Vec::new();
+        for i in 0..5000u64 {
+            let (tx, rx) = crate::chan::chan::<Instant>(1);
+            let t = TimerShared::new_armed(
+                Kind::Chan(tx),
+                to_nanos(b + Duration::from_micros(i)),
+                0,
+                None,
+            );
+            ts.add(t.clone());
+            if i % 10 == 0 {
+                kept.push((t, rx)); // still observable
+            }
+        }
+        let entries = ts.core.len.load(Ordering::Relaxed);
+        assert!(
+            entries < 2 * SWEEP_MIN + 500,
+            "forgotten after() timers pile up: {entries}"
+        );
+        assert_eq!(ts.core.zombies.load(Ordering::Relaxed), 0);
+        for (t, _) in &kept {
+            assert!(t.is_pending(), "an observable timer was swept");
+        }
+        // Everything kept still fires.
+        let n = ts.run_due(b + Duration::from_secs(1));
+        assert!(n >= kept.len(), "fired {n} of {} kept", kept.len());
+        for (_, rx) in &kept {
+            assert!(rx.try_recv().is_ok());
+        }
+    }
+
+    #[test]
+    fn sleeps_are_never_swept() {
+        let ts = Timers::new();
+        let log: Log = Default::default();
+        let b = base();
+        let timers: Vec<_> = (0..3000).map(|i| arm(&ts, &log, i, b, i as u64)).collect();
+        assert_eq!(ts.len(), 3000);
+        assert_eq!(ts.run_due(b + Duration::from_secs(1)), 3000);
+        drop(timers);
     }
 
     #[test]

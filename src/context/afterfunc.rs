@@ -1,0 +1,133 @@
+//! `after_func`: Go's `context.AfterFunc` (src/context/context.go,
+//! `afterFuncCtx`).
+//!
+//! A registration is an [`Entry`] in the child set of the context's node
+//! (see cancel.rs), held strongly so it runs even if every handle is gone.
+//! The closure sits in a one-shot slot: whoever takes it first decides —
+//! the cancel (which then starts it in a new G) or [`AfterFuncStop::stop`]
+//! (which then returns true and unlinks the entry). That is Go's `a.once`.
+//!
+//! Lock order: the entry's slot lock is a leaf (nothing is locked while it
+//! is held); `stop` takes the node's lock after releasing it.
+
+use super::Context;
+use super::cancel::{CancelCtx, Child};
+use crate::loom::atomic::{AtomicUsize, Ordering};
+use crate::loom::{Arc, Mutex};
+use std::fmt;
+
+/// `slot` of an entry that is in no child set.
+const DETACHED: usize = usize::MAX;
+
+type Func = Box<dyn FnOnce() + Send + 'static>;
+
+/// One `after_func` registration.
+pub(crate) struct Entry {
+    /// The function, taken exactly once (by `fire` or by `stop`). Leaf lock.
+    f: Mutex<Option<Func>>,
+    /// Index in the node's child set; written under the node's lock.
+    slot: AtomicUsize,
+}
+
+impl Entry {
+    /// The context is done: start `f` in a new G unless stopped.
+    pub(crate) fn fire(&self) {
+        let f = self.f.lock().take();
+        if let Some(f) = f {
+            spawn_func(f);
+        }
+    }
+}
+
+/// Runs `f` in a new G (Go: `go a.f()`).
+fn spawn_func(f: Func) {
+    crate::context::spawn_detached(f);
+}
+
+/// The handle returned by [`after_func`](super::after_func): Go's `stop`
+/// function.
+pub struct AfterFuncStop {
+    entry: Arc<Entry>,
+    /// The node the entry is registered in (`None`: a context that is
+    /// never done, so `f` can never run).
+    node: Option<Arc<CancelCtx>>,
+}
+
+impl fmt::Debug for AfterFuncStop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AfterFuncStop").finish_non_exhaustive()
+    }
+}
+
+impl AfterFuncStop {
+    /// Stops the association of the function with its context: Go's `stop()`.
+    ///
+    /// Returns true if this call stopped `f` from being run; false if `f`
+    /// was already started (the context is done) or already stopped. It does
+    /// not wait for a started `f` to finish. Never blocks.
+    pub fn stop(&self) -> bool {
+        let f = self.entry.f.lock().take();
+        let Some(f) = f else { return false };
+        if let Some(node) = &self.node {
+            let removed = {
+                let mut inner = node.inner.lock();
+                let idx = self.entry.slot.load(Ordering::Relaxed);
+                let ours = matches!(inner.children.get(idx),
+                    Some(Child::Func(e)) if Arc::ptr_eq(e, &self.entry));
+                if ours {
+                    self.entry.slot.store(DETACHED, Ordering::Relaxed);
+                    inner.children.remove(idx)
+                } else {
+                    None
+                }
+            };
+            drop(removed);
+        }
+        drop(f);
+        true
+    }
+}
+
+/// Arranges for `f` to run in its own G after `ctx` is done: Go's
+/// `context.AfterFunc`.
+///
+/// If `ctx` is already done, `f` starts at once (in a new G). Calling it
+/// several times registers independent functions. The returned handle's
+/// [`stop`](AfterFuncStop::stop) unregisters `f`. For a context that is
+/// never done (`background()`, `without_cancel`) `f` never runs.
+///
+/// Unlike Go (where the garbage collector keeps a forgotten context alive
+/// through its parent), a context whose handles and cancel function were
+/// all dropped leaves the tree; keep the `AfterFuncStop` (it holds the
+/// context) or a context handle for as long as `f` should stay armed.
+///
+/// ```
+/// use goro::context;
+/// let (ctx, cancel) = context::with_cancel(&context::background());
+/// let (tx, rx) = goro::chan::<()>(1);
+/// let stop = context::after_func(&ctx, move || { tx.try_send(()).unwrap(); });
+/// cancel.cancel();
+/// assert_eq!(rx.recv_blocking(), Some(()));
+/// assert!(!stop.stop()); // already started
+/// ```
+pub fn after_func<F>(ctx: &Context, f: F) -> AfterFuncStop
+where
+    F: FnOnce() + Send + 'static,
+{
+    let entry = Arc::new(Entry {
+        f: Mutex::new(Some(Box::new(f))),
+        slot: AtomicUsize::new(DETACHED),
+    });
+    let node = ctx.cancel_node().cloned();
+    if let Some(n) = &node {
+        let registered = n.register(Child::Func(entry.clone()), |idx| {
+            // Under the node's lock.
+            entry.slot.store(idx, Ordering::Relaxed);
+        });
+        if let Err((_, cause)) = registered {
+            drop(cause);
+            entry.fire();
+        }
+    }
+    AfterFuncStop { entry, node }
+}

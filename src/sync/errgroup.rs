@@ -1,0 +1,335 @@
+//! `ErrGroup`: Go's `golang.org/x/sync/errgroup` (`Group`, `WithContext`,
+//! `Go`, `TryGo`, `SetLimit`, `Wait`).
+//!
+//! As in Go, a group is a [`WaitGroup`] counting its Gs, an optional
+//! semaphore channel `sem` of capacity `limit` (a slot is taken by sending
+//! a token before spawning and given back by receiving it when the G
+//! ends), a first-error slot (Go's `errOnce` + `err`), and an optional
+//! cancel function of the context made by `with_context`.
+//!
+//! Locks: `sem` and `err` are leaf locks, never held together and never
+//! held while spawning, cancelling or waking.
+
+use super::WaitGroup;
+use crate::chan::{Receiver, Sender};
+use crate::context::{self, CancelCauseFunc, Cause, Context};
+use crate::loom::{Arc, Mutex};
+use std::fmt;
+use std::future::Future;
+
+/// The limiter channel: a token is sent to take a slot.
+type Sem = (Sender<()>, Receiver<()>);
+
+/// Turns the first error into the context's cancel cause.
+type MakeCause<E> = fn(&E) -> Cause;
+
+struct Inner<E> {
+    wg: WaitGroup,
+    /// The limiter (`None`: no limit). Written by `set_limit`.
+    sem: Mutex<Option<Sem>>,
+    /// The first error (Go: `errOnce` + `err`). Written by the group's Gs
+    /// and taken by `wait`.
+    err: Mutex<ErrSlot<E>>,
+    /// `with_context`'s cancel function. Immutable.
+    cancel: Option<(CancelCauseFunc, MakeCause<E>)>,
+}
+
+struct ErrSlot<E> {
+    /// Set by the first error ever (Go's `errOnce`): later errors are dropped.
+    seen: bool,
+    err: Option<E>,
+}
+
+/// A group of Gs working on subtasks of one task, collecting the first
+/// error: Go's `errgroup.Group`.
+///
+/// - [`go`](ErrGroup::go) spawns a G running a future that returns
+///   `Result<(), E>`; [`wait`](ErrGroup::wait) waits for all of them and
+///   returns the first error.
+/// - With [`with_context`](ErrGroup::with_context), the first error (and
+///   `wait` returning) cancels the derived context, so the other Gs can
+///   stop early.
+/// - [`set_limit`](ErrGroup::set_limit) bounds the number of Gs in flight:
+///   `go` then waits for a slot. `go` is a plain function like Go's
+///   `g.Go` and *blocks the calling thread* while waiting (handing its P off
+///   when called from a G); inside a G prefer
+///   [`go_async`](ErrGroup::go_async), which parks only the G. Without a
+///   limit both return at once. [`try_go`](ErrGroup::try_go) never waits.
+///
+/// Cloning gives another handle to the same group.
+///
+/// ```
+/// use goro::sync::ErrGroup;
+/// let sum = goro::run(async {
+///     let g = ErrGroup::<String>::new();
+///     for i in 0..4 {
+///         g.go(async move {
+///             if i == 2 { Err(format!("task {i} failed")) } else { Ok(()) }
+///         });
+///     }
+///     g.wait().await
+/// });
+/// assert_eq!(sum, Err("task 2 failed".to_string()));
+/// ```
+pub struct ErrGroup<E> {
+    inner: Arc<Inner<E>>,
+}
+
+impl<E> Clone for ErrGroup<E> {
+    fn clone(&self) -> Self {
+        ErrGroup {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<E> fmt::Debug for ErrGroup<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrGroup")
+            .field("active", &self.inner.wg.__counter())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Send + 'static> Default for ErrGroup<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The cancel cause `with_context` gives when a G fails: the error's message.
+#[derive(Debug, Clone)]
+pub struct GroupError(String);
+
+impl fmt::Display for GroupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GroupError {}
+
+fn group_cause<E: fmt::Display>(e: &E) -> Cause {
+    std::sync::Arc::new(GroupError(e.to_string()))
+}
+
+impl<E: Send + 'static> ErrGroup<E> {
+    /// An empty group with no limit and no context (Go's zero `Group`).
+    pub fn new() -> Self {
+        Self::make(None)
+    }
+
+    fn make(cancel: Option<(CancelCauseFunc, MakeCause<E>)>) -> Self {
+        ErrGroup {
+            inner: Arc::new(Inner {
+                wg: WaitGroup::new(),
+                sem: Mutex::new(None),
+                err: Mutex::new(ErrSlot {
+                    seen: false,
+                    err: None,
+                }),
+                cancel,
+            }),
+        }
+    }
+
+    /// A group and a context derived from `ctx`, cancelled when a G of the
+    /// group first returns an error or when `wait` returns, whichever comes
+    /// first: Go's `errgroup.WithContext`.
+    ///
+    /// The context's [`cause`](crate::context::cause) is then a
+    /// [`GroupError`] carrying the first error's message (the error value
+    /// itself goes to `wait`), or `Canceled` if there was no error.
+    ///
+    /// ```
+    /// use goro::context::{self, ContextError};
+    /// use goro::sync::ErrGroup;
+    /// let (res, err) = goro::run(async {
+    ///     let (g, ctx) = ErrGroup::<String>::with_context(&context::background());
+    ///     let c = ctx.clone();
+    ///     g.go(async move {
+    ///         c.cancelled().await; // stops when a sibling fails
+    ///         Ok(())
+    ///     });
+    ///     g.go(async { Err("failed".to_string()) });
+    ///     (g.wait().await, ctx.err())
+    /// });
+    /// assert_eq!(res, Err("failed".to_string()));
+    /// assert_eq!(err, Some(ContextError::Canceled));
+    /// ```
+    pub fn with_context(ctx: &Context) -> (ErrGroup<E>, Context)
+    where
+        E: fmt::Display,
+    {
+        let (ctx, cancel) = context::with_cancel_cause(ctx);
+        (Self::make(Some((cancel, group_cause::<E>))), ctx)
+    }
+
+    /// Limits the number of Gs in flight to `n` (Go's `SetLimit`); `go`
+    /// then waits for a slot. `set_limit(0)` makes every `go` wait forever,
+    /// as in Go.
+    ///
+    /// # Panics
+    ///
+    /// `errgroup: modify limit while N goroutines in the group are still
+    /// active` if Gs of the group are running, as Go does.
+    pub fn set_limit(&self, n: usize) {
+        self.replace_sem(Some(crate::chan::chan(n)));
+    }
+
+    /// Removes the limit (Go's `SetLimit(-1)`).
+    ///
+    /// # Panics
+    ///
+    /// As [`set_limit`](ErrGroup::set_limit).
+    pub fn clear_limit(&self) {
+        self.replace_sem(None);
+    }
+
+    fn replace_sem(&self, new: Option<Sem>) {
+        let mut sem = self.inner.sem.lock();
+        if let Some((tx, _)) = &*sem {
+            let active = tx.len();
+            if active != 0 {
+                drop(sem);
+                panic!(
+                    "errgroup: modify limit while {active} goroutines in the group are still active"
+                );
+            }
+        }
+        *sem = new;
+    }
+
+    fn sem(&self) -> Option<Sem> {
+        self.inner.sem.lock().clone()
+    }
+
+    /// Runs `fut` in a new G (Go's `g.Go(f)`). The first `Err` it returns
+    /// is kept for [`wait`](ErrGroup::wait) (and cancels the group's
+    /// context, if any); later errors are dropped.
+    ///
+    /// With a limit set, blocks the calling thread until a slot is free
+    /// (inside a G the P is handed off meanwhile); use
+    /// [`go_async`](ErrGroup::go_async) to park only the G.
+    ///
+    /// # Panics
+    ///
+    /// Outside a goro runtime (spawning needs one), like `goro::go`.
+    #[track_caller]
+    pub fn go<F>(&self, fut: F)
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let sem = self.sem();
+        if let Some((tx, _)) = &sem {
+            // A closed channel is impossible: the group holds both ends.
+            let _ = crate::runtime::block_on(tx.send(()));
+        }
+        self.spawn(fut, sem);
+    }
+
+    /// Like [`go`](ErrGroup::go), but waits for a slot by parking the
+    /// calling G (wait reason `chan send`, as Go's `sem <- token{}`).
+    /// Cancel safe: dropping it before it completes takes no slot and
+    /// spawns nothing.
+    pub async fn go_async<F>(&self, fut: F)
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let sem = self.sem();
+        if let Some((tx, _)) = &sem {
+            let _ = tx.send(()).await;
+        }
+        self.spawn(fut, sem);
+    }
+
+    /// Runs `fut` in a new G only if a slot is free now (Go's `TryGo`);
+    /// returns whether it did. Without a limit it always does.
+    #[track_caller]
+    pub fn try_go<F>(&self, fut: F) -> bool
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let sem = self.sem();
+        if let Some((tx, _)) = &sem {
+            if tx.try_send(()).is_err() {
+                return false;
+            }
+        }
+        self.spawn(fut, sem);
+        true
+    }
+
+    #[track_caller]
+    fn spawn<F>(&self, fut: F, sem: Option<Sem>)
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        self.inner.wg.add(1);
+        let inner = self.inner.clone();
+        super::spawn_g(async move {
+            // Go's `defer g.done()`: runs even if `fut` panics.
+            let _done = Done { inner: &inner, sem };
+            if let Err(e) = fut.await {
+                inner.record(e);
+            }
+        });
+    }
+
+    /// Waits until every G of the group has finished, then returns the
+    /// first error, if any (Go's `Wait`); with a context, cancels it.
+    ///
+    /// The error is moved out to the caller, so a later `wait` returns
+    /// `Ok(())` (only the first error of the group is ever kept, as with
+    /// Go's `errOnce`). Cancel safe.
+    pub async fn wait(&self) -> Result<(), E> {
+        self.inner.wg.wait().await;
+        let err = self.inner.err.lock().err.take();
+        if let Some((cancel, make)) = &self.inner.cancel {
+            cancel.cancel(err.as_ref().map(make));
+        }
+        match err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// [`wait`](ErrGroup::wait) for an ordinary thread.
+    pub fn wait_blocking(&self) -> Result<(), E> {
+        crate::runtime::block_on(self.wait())
+    }
+}
+
+impl<E> Inner<E> {
+    /// Keeps the first error and cancels the context (Go's `errOnce.Do`).
+    fn record(&self, e: E) {
+        let mut slot = self.err.lock();
+        if slot.seen {
+            drop(slot);
+            drop(e);
+            return;
+        }
+        slot.seen = true;
+        let cause = self.cancel.as_ref().map(|(_, make)| make(&e));
+        slot.err = Some(e);
+        drop(slot);
+        if let (Some((cancel, _)), Some(cause)) = (&self.cancel, cause) {
+            cancel.cancel(Some(cause));
+        }
+    }
+}
+
+/// Go's `g.done()`: gives the slot back, then marks the G done.
+struct Done<'a, E> {
+    inner: &'a Inner<E>,
+    sem: Option<Sem>,
+}
+
+impl<E> Drop for Done<'_, E> {
+    fn drop(&mut self) {
+        if let Some((_, rx)) = &self.sem {
+            let _ = rx.try_recv();
+        }
+        self.inner.wg.done();
+    }
+}

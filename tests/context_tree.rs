@@ -1,0 +1,176 @@
+//! The cancel tree beyond Go's tests: weak child edges (no leak without
+//! cancel), deep and wide trees, and cancels racing with creation and drops.
+
+use goro::context::{self, ContextError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Runs `f` on a thread and fails if it does not finish within 30 s.
+fn guarded<F: FnOnce() + Send + 'static>(f: F) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(()) => h.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(h.join().unwrap_err())
+        }
+        Err(_) => panic!("test hung"),
+    }
+}
+
+#[test]
+fn dropped_children_do_not_grow_the_parent() {
+    let (parent, cancel) = context::with_cancel(&context::background());
+    for _ in 0..100_000 {
+        let (child, child_cancel) = context::with_cancel(&parent);
+        let _v = context::with_value(&child, 1u8);
+        drop(child_cancel);
+        // never cancelled
+    }
+    assert_eq!(parent.__num_children(), 0);
+    assert!(
+        parent.__children_capacity() <= 64,
+        "{}",
+        parent.__children_capacity()
+    );
+    // All at once, then all dropped.
+    let kids: Vec<_> = (0..100_000)
+        .map(|_| context::with_cancel(&parent))
+        .collect();
+    assert_eq!(parent.__num_children(), 100_000);
+    drop(kids);
+    assert_eq!(parent.__num_children(), 0);
+    assert!(parent.__children_capacity() <= 64);
+    cancel.cancel();
+}
+
+#[test]
+fn child_kept_alive_by_its_handle_or_cancel_func() {
+    let (parent, cancel) = context::with_cancel(&context::background());
+    let (child, child_cancel) = context::with_cancel(&parent);
+    drop(child);
+    assert_eq!(parent.__num_children(), 1, "the cancel func keeps it");
+    let (child2, child2_cancel) = context::with_cancel(&parent);
+    drop(child2_cancel);
+    assert_eq!(parent.__num_children(), 2, "the handle keeps it");
+    cancel.cancel();
+    assert_eq!(child2.err(), Some(ContextError::Canceled));
+    child_cancel.cancel();
+    assert_eq!(parent.__num_children(), 0);
+}
+
+#[test]
+fn grandchild_keeps_child_registered() {
+    let (root, cancel) = context::with_cancel(&context::background());
+    let (child, child_cancel) = context::with_cancel(&root);
+    let (grandchild, _g) = context::with_cancel(&child);
+    drop((child, child_cancel));
+    assert_eq!(root.__num_children(), 1);
+    cancel.cancel();
+    assert_eq!(grandchild.err(), Some(ContextError::Canceled));
+}
+
+#[test]
+fn deep_chain_cancels() {
+    guarded(|| {
+        let (root, cancel) = context::with_cancel(&context::background());
+        let mut ctx = root.clone();
+        let mut all = Vec::new();
+        for i in 0..1000u32 {
+            ctx = if i % 3 == 0 {
+                context::with_value(&ctx, i)
+            } else {
+                context::with_cancel(&ctx).0
+            };
+            all.push(ctx.clone());
+        }
+        cancel.cancel();
+        for c in &all {
+            assert_eq!(c.err(), Some(ContextError::Canceled));
+        }
+        drop(all);
+        drop(ctx);
+    });
+}
+
+#[test]
+fn wide_tree_cancel() {
+    guarded(|| {
+        let (root, cancel) = context::with_cancel(&context::background());
+        let mut leaves = Vec::new();
+        for _ in 0..100 {
+            let (mid, _) = context::with_cancel(&root);
+            for _ in 0..100 {
+                leaves.push(context::with_cancel(&mid).0);
+            }
+        }
+        assert_eq!(root.__num_children(), 100);
+        cancel.cancel();
+        assert!(
+            leaves
+                .iter()
+                .all(|l| l.err() == Some(ContextError::Canceled))
+        );
+    });
+}
+
+#[test]
+fn cancel_races_with_create_and_drop() {
+    guarded(|| {
+        for _ in 0..200 {
+            let (root, cancel) = context::with_cancel(&context::background());
+            let go = Arc::new(AtomicBool::new(false));
+            let makers: Vec<_> = (0..3)
+                .map(|k| {
+                    let (root, go) = (root.clone(), go.clone());
+                    std::thread::spawn(move || {
+                        while !go.load(Ordering::Acquire) {
+                            std::hint::spin_loop();
+                        }
+                        let mut kept = Vec::new();
+                        for i in 0..50 {
+                            let (c, f) = context::with_cancel(&root);
+                            match (i + k) % 3 {
+                                0 => f.cancel(),
+                                1 => drop((c.clone(), f)),
+                                _ => kept.push(c.clone()),
+                            }
+                        }
+                        kept
+                    })
+                })
+                .collect();
+            go.store(true, Ordering::Release);
+            cancel.cancel();
+            for m in makers {
+                for c in m.join().unwrap() {
+                    assert_eq!(c.err(), Some(ContextError::Canceled));
+                }
+            }
+            assert_eq!(root.__num_children(), 0);
+        }
+    });
+}
+
+#[test]
+fn handles_and_futures_are_send_sync() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<context::Context>();
+    send_sync::<context::CancelFunc>();
+    send_sync::<context::CancelCauseFunc>();
+    send_sync::<context::AfterFuncStop>();
+    send_sync::<goro::sync::WaitGroup>();
+    send_sync::<goro::sync::ErrGroup<String>>();
+    let ctx = context::background();
+    send(&ctx.cancelled());
+    let wg = goro::sync::WaitGroup::new();
+    send(&wg.wait());
+    let g = goro::sync::ErrGroup::<String>::new();
+    send(&g.wait());
+    send(&g.go_async(async { Ok(()) }));
+}
