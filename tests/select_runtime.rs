@@ -243,3 +243,46 @@ fn empty_select_parks_a_goroutine_forever() {
         rt.shutdown();
     });
 }
+
+#[test]
+fn parked_selects_show_go_wait_reasons_in_the_dump() {
+    let dump = guard(|| {
+        let rt = goro::Runtime::new();
+        let dump = rt.block_on(async {
+            let (_tx, rx) = goro::chan::<u8>(0);
+            let (_tx2, rx2) = goro::chan::<u8>(0);
+            let g1 = goro::go(async {
+                goro::select! {}
+            });
+            let g2 = goro::go(async {
+                let nil: Option<&Receiver<u8>> = None;
+                goro::select! { recv(nil) => {} }
+            });
+            let g3 = goro::go(async {
+                let nil: Option<&Sender<u8>> = None;
+                goro::select! { send(nil, 1) => {} }
+            });
+            let g4 = goro::go(async move {
+                goro::select! {
+                    recv(rx) => {},
+                    recv(rx2) => {},
+                }
+            });
+            goro::time::sleep(Duration::from_millis(50)).await;
+            let dump = goro::runtime::stack();
+            drop((g1, g2, g3, g4));
+            dump
+        });
+        rt.shutdown();
+        dump
+    });
+    for reason in [
+        "select (no cases)",
+        "chan receive (nil chan)",
+        "chan send (nil chan)",
+        "select",
+    ] {
+        let found = dump.contains(&format!("[{reason}]")) || dump.contains(&format!("[{reason}, "));
+        assert!(found, "no {reason:?} in the dump:\n{dump}");
+    }
+}
