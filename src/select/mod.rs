@@ -214,6 +214,10 @@ impl Future for ParkForever {
 ///   wrap it in [`goro::block_on`](crate::block_on).
 /// * **Cancel safety**: dropping the enclosing future while the select is
 ///   parked loses and duplicates nothing (see the [module docs](crate::select)).
+/// * **Size**: each case costs a few levels of macro recursion, so one
+///   `select!` holds up to about 40 cases under the default
+///   `recursion_limit`; for more, or for cases known only at run time, use
+///   [`Select`].
 ///
 /// # Examples
 ///
