@@ -67,9 +67,12 @@ enum Res {
 
 type Outcome = (usize, Res);
 
+/// A parked select's future.
+type ParkFut = Pin<Box<dyn Future<Output = Outcome>>>;
+
 struct Parked {
     specs: Vec<Spec>,
-    fut: Pin<Box<dyn Future<Output = Outcome>>>,
+    fut: ParkFut,
 }
 
 struct Model {
@@ -353,11 +356,7 @@ impl Runner {
     /// everything against the model and updates it.
     fn step(&mut self, step: Step) {
         let chans = self.chans;
-        let (specs, own, park): (
-            Vec<Spec>,
-            Option<Outcome>,
-            Option<Pin<Box<dyn Future<Output = Outcome>>>>,
-        ) = match step {
+        let (specs, own, park): (Vec<Spec>, Option<Outcome>, Option<ParkFut>) = match step {
             Step::TryMacro(a, b, c) => {
                 let s = [self.spec(a), self.spec(b), self.spec(c)];
                 let own = goro::block_on(run_try_macro(chans, s));
@@ -370,8 +369,7 @@ impl Runner {
             }
             Step::ParkMacro(a, b) => {
                 let s = [self.spec(a), self.spec(b)];
-                let mut f: Pin<Box<dyn Future<Output = Outcome>>> =
-                    Box::pin(run_park_macro(chans, s));
+                let mut f: ParkFut = Box::pin(run_park_macro(chans, s));
                 match poll_once(f.as_mut()) {
                     Poll::Ready(o) => (s.to_vec(), Some(o), None),
                     Poll::Pending => (s.to_vec(), None, Some(f)),
@@ -379,7 +377,7 @@ impl Runner {
             }
             Step::ParkDyn(gs) => {
                 let s: Vec<Spec> = gs.into_iter().map(|g| self.spec(g)).collect();
-                let mut f: Pin<Box<dyn Future<Output = Outcome>>> = Box::pin({
+                let mut f: ParkFut = Box::pin({
                     let s = s.clone();
                     async move { run_dyn(chans, s, true).await.unwrap() }
                 });
@@ -524,9 +522,9 @@ fn run_program(caps: Vec<usize>, steps: Vec<Step>) {
     }
     r.parked.clear();
     // Drain: exactly the model's buffers, in order.
-    for c in 0..n {
+    for (c, (_, rx)) in chans.iter().enumerate() {
         let mut left = Vec::new();
-        while let Ok(v) = chans[c].1.try_recv() {
+        while let Ok(v) = rx.try_recv() {
             left.push(v);
         }
         assert_eq!(

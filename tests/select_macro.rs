@@ -389,6 +389,7 @@ fn bodies_use_break_continue_return_question_await() {
             }
             assert_eq!(seen, vec![0, 2, 3]);
             // labelled break out of nested loops from a general-path body
+            #[allow(clippy::never_loop)] // the point: `break 'outer` from a select body
             'outer: for _ in 0..3 {
                 for _ in 0..3 {
                     goro::select! {
@@ -479,4 +480,30 @@ fn blocking_select_wakes_on_a_thread() {
         });
         assert!(second == (1, None) || second == (2, None), "{second:?}");
     });
+}
+#[test]
+fn forty_cases_compile() {
+    let chans: Vec<_> = (0..40).map(|_| goro::chan::<u8>(1)).collect();
+    chans[39].0.try_send(9).unwrap();
+    let r = goro::block_on(async {
+        macro_rules! c {
+            ($i:expr) => {
+                &chans[$i].1
+            };
+        }
+        goro::select! {
+            recv(c!(0)) -> v => v, recv(c!(1)) -> v => v, recv(c!(2)) -> v => v, recv(c!(3)) -> v => v,
+            recv(c!(4)) -> v => v, recv(c!(5)) -> v => v, recv(c!(6)) -> v => v, recv(c!(7)) -> v => v,
+            recv(c!(8)) -> v => v, recv(c!(9)) -> v => v, recv(c!(10)) -> v => v, recv(c!(11)) -> v => v,
+            recv(c!(12)) -> v => v, recv(c!(13)) -> v => v, recv(c!(14)) -> v => v, recv(c!(15)) -> v => v,
+            recv(c!(16)) -> v => v, recv(c!(17)) -> v => v, recv(c!(18)) -> v => v, recv(c!(19)) -> v => v,
+            recv(c!(20)) -> v => v, recv(c!(21)) -> v => v, recv(c!(22)) -> v => v, recv(c!(23)) -> v => v,
+            recv(c!(24)) -> v => v, recv(c!(25)) -> v => v, recv(c!(26)) -> v => v, recv(c!(27)) -> v => v,
+            recv(c!(28)) -> v => v, recv(c!(29)) -> v => v, recv(c!(30)) -> v => v, recv(c!(31)) -> v => v,
+            recv(c!(32)) -> v => v, recv(c!(33)) -> v => v, recv(c!(34)) -> v => v, recv(c!(35)) -> v => v,
+            recv(c!(36)) -> v => v, recv(c!(37)) -> v => v, recv(c!(38)) -> v => v, recv(c!(39)) -> v => v,
+            default => None,
+        }
+    });
+    assert_eq!(r, Some(9));
 }

@@ -143,22 +143,36 @@ pub fn __as_send<S: SendOperand + ?Sized>(operand: &S) -> Option<&Sender<S::Item
 }
 
 /// Used by [`select!`](crate::select!): Go's `block()` — parks forever
-/// (`select {}`, or the only case is on a nil channel).
+/// (`select {}`), wait reason `select (no cases)`.
 #[doc(hidden)]
 pub fn __park_forever() -> ParkForever {
-    ParkForever(())
+    ParkForever(crate::runtime::WaitReason::SelectNoCases)
+}
+
+/// Used by [`select!`](crate::select!): a lone receive case on a nil
+/// channel parks forever (`chan receive (nil chan)`), as `<-nilch` does.
+#[doc(hidden)]
+pub fn __park_forever_recv_nil() -> ParkForever {
+    ParkForever(crate::runtime::WaitReason::ChanReceiveNilChan)
+}
+
+/// Used by [`select!`](crate::select!): a lone send case on a nil channel
+/// parks forever (`chan send (nil chan)`), as `nilch <- v` does.
+#[doc(hidden)]
+pub fn __park_forever_send_nil() -> ParkForever {
+    ParkForever(crate::runtime::WaitReason::ChanSendNilChan)
 }
 
 /// The future of [`__park_forever`]: never ready, holds no waker.
 #[doc(hidden)]
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
-pub struct ParkForever(());
+pub struct ParkForever(crate::runtime::WaitReason);
 
 impl Future for ParkForever {
     type Output = Infallible;
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Infallible> {
-        crate::runtime::set_wait_reason(crate::runtime::WaitReason::SelectNoCases);
+        crate::runtime::set_wait_reason(self.0);
         Poll::Pending
     }
 }
@@ -200,6 +214,10 @@ impl Future for ParkForever {
 ///   wrap it in [`goro::block_on`](crate::block_on).
 /// * **Cancel safety**: dropping the enclosing future while the select is
 ///   parked loses and duplicates nothing (see the [module docs](crate::select)).
+/// * **Size**: each case costs a few levels of macro recursion, so one
+///   `select!` holds up to about 40 cases under the default
+///   `recursion_limit`; for more, or for cases known only at run time, use
+///   [`Select`].
 ///
 /// # Examples
 ///
@@ -338,7 +356,9 @@ macro_rules! __select_gen {
             let __op = &$rx;
             match $crate::select::__as_recv(__op) {
                 ::core::option::Option::Some(__rx) => __rx.recv().await,
-                ::core::option::Option::None => match $crate::select::__park_forever().await {},
+                ::core::option::Option::None => {
+                    match $crate::select::__park_forever_recv_nil().await {}
+                }
             }
         };
         let $p = __res;
@@ -353,7 +373,7 @@ macro_rules! __select_gen {
                 ::core::option::Option::Some(__tx) => __tx.send(__val).await,
                 ::core::option::Option::None => {
                     let _keep = __val;
-                    match $crate::select::__park_forever().await {}
+                    match $crate::select::__park_forever_send_nil().await {}
                 }
             }
         };
