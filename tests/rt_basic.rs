@@ -153,7 +153,7 @@ fn runtime_spawn_without_block_on() {
 fn block_on_borrows_locals() {
     guard(30, || {
         let rt = goro::Runtime::new();
-        let v = vec![1, 2, 3];
+        let v = [1, 2, 3];
         let s: i32 = rt.block_on(async { v.iter().sum() });
         assert_eq!(s, 6);
         // callable again

@@ -14,6 +14,7 @@
 //! - sysmon retakes by CASing exactly the value it saw (`try_retake`, never
 //!   with `BUSY` set) to 0. An M whose CAS then fails has lost the P; a
 //!   sysmon CAS that meets `BUSY` fails and is retried next round.
+//!
 //! Every transition is a CAS from the exact expected value, so at any time
 //! exactly one of the M and sysmon owns the P.
 
