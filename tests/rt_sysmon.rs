@@ -116,6 +116,13 @@ fn thread_count_bounded_under_many_blocking_calls() {
                 });
             }
             wg.wait().await;
+            // the Gs called done; give them a moment to exit
+            for _ in 0..1000 {
+                if goro::num_goroutine() == 1 {
+                    break;
+                }
+                goro::time::sleep(Duration::from_millis(1)).await;
+            }
             (max.load(Ordering::Relaxed), goro::num_goroutine())
         })
     });
