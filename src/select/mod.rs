@@ -213,7 +213,7 @@ impl Future for ParkForever {
 ///   variable. The macro must be used inside async code; from a plain thread
 ///   wrap it in [`goro::block_on`](crate::block_on).
 /// * **Cancel safety**: dropping the enclosing future while the select is
-///   parked loses and duplicates nothing (see the [module docs](crate::select)).
+///   parked loses and duplicates nothing (see the [module docs](mod@crate::select)).
 /// * **Size**: each case costs a few levels of macro recursion, so one
 ///   `select!` holds up to about 40 cases under the default
 ///   `recursion_limit`; for more, or for cases known only at run time, use
