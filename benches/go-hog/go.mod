@@ -1,0 +1,3 @@
+module gorohog
+
+go 1.22
