@@ -51,8 +51,7 @@ fn goro_hog() -> Vec<Duration> {
         wg.wait().await;
         hog.await.unwrap();
     });
-    let v = lat.lock().unwrap().clone();
-    v
+    lat.lock().unwrap().clone()
 }
 
 fn tokio_hog() -> Vec<Duration> {
@@ -80,8 +79,7 @@ fn tokio_hog() -> Vec<Duration> {
             h.await.unwrap();
         }
     });
-    let v = lat.lock().unwrap().clone();
-    v
+    lat.lock().unwrap().clone()
 }
 
 fn main() {
