@@ -83,7 +83,11 @@ async fn channels() {
     for i in 1..=3 {
         tx.send(i).await.unwrap();
     }
-    println!("chan(3): len = {}, cap = {} after 3 sends", tx.len(), tx.cap());
+    println!(
+        "chan(3): len = {}, cap = {} after 3 sends",
+        tx.len(),
+        tx.cap()
+    );
 
     // close + range: receivers drain the buffer, then see None.
     tx.close();
@@ -174,7 +178,11 @@ async fn sync_section() {
     g.set_limit(2);
     for i in 0..5 {
         g.go_async(async move {
-            if i == 3 { Err(format!("task {i} failed")) } else { Ok(()) }
+            if i == 3 {
+                Err(format!("task {i} failed"))
+            } else {
+                Ok(())
+            }
         })
         .await;
     }
@@ -232,7 +240,10 @@ async fn timers() {
     println!("Timer::stop before it fired: {}", t.stop());
     t.reset(Duration::from_millis(5));
     t.c().recv().await;
-    println!("Timer::reset(5ms) then fired after {:?}", round(start.elapsed()));
+    println!(
+        "Timer::reset(5ms) then fired after {:?}",
+        round(start.elapsed())
+    );
 
     let ticker = Ticker::new(Duration::from_millis(5));
     let start = Instant::now();
