@@ -84,7 +84,13 @@ fn poll_once<F: Future + ?Sized>(f: Pin<&mut F>) -> Poll<F::Output> {
 
 fn case_gen(nchan: usize) -> impl Strategy<Value = CaseGen> {
     let ch = prop_oneof![1 => Just(None), 4 => (0..nchan).prop_map(Some)];
-    (any::<bool>(), ch).prop_map(|(recv, ch)| if recv { CaseGen::Recv(ch) } else { CaseGen::Send(ch) })
+    (any::<bool>(), ch).prop_map(|(recv, ch)| {
+        if recv {
+            CaseGen::Recv(ch)
+        } else {
+            CaseGen::Send(ch)
+        }
+    })
 }
 
 fn recv_gen(nchan: usize) -> impl Strategy<Value = CaseGen> {
@@ -108,7 +114,10 @@ fn step_gen(nchan: usize) -> impl Strategy<Value = Step> {
 
 fn program() -> impl Strategy<Value = (Vec<usize>, Vec<Step>)> {
     (1..=3usize).prop_flat_map(|n| {
-        (prop::collection::vec(0..=2usize, n), prop::collection::vec(step_gen(n), 1..40))
+        (
+            prop::collection::vec(0..=2usize, n),
+            prop::collection::vec(step_gen(n), 1..40),
+        )
     })
 }
 
@@ -121,19 +130,32 @@ async fn run_dyn(chans: Chans, specs: Vec<Spec>, block: bool) -> Option<Outcome>
             Spec::Send(c, v) => sel.send(c.map(|c| &chans[c].0), v),
         };
     }
-    let op = if block { Some(sel.select().await) } else { sel.try_select() };
+    let op = if block {
+        Some(sel.select().await)
+    } else {
+        sel.try_select()
+    };
     let op = op?;
     let i = op.index();
     Some(match specs[i] {
         Spec::Recv(c) => (i, Res::Recv(op.recv(&chans[c.unwrap()].1))),
-        Spec::Send(c, _) => (i, Res::Send(op.send_result(&chans[c.unwrap()].0).map_err(|e| e.0))),
+        Spec::Send(c, _) => (
+            i,
+            Res::Send(op.send_result(&chans[c.unwrap()].0).map_err(|e| e.0)),
+        ),
     })
 }
 
 /// The three-slot non-blocking `select!`.
 async fn run_try_macro(chans: Chans, s: [Spec; 3]) -> Option<Outcome> {
-    let (Spec::Recv(a), Spec::Send(b, v), Spec::Recv(c)) = (s[0], s[1], s[2]) else { unreachable!() };
-    let (a, b, c) = (a.map(|i| &chans[i].1), b.map(|i| &chans[i].0), c.map(|i| &chans[i].1));
+    let (Spec::Recv(a), Spec::Send(b, v), Spec::Recv(c)) = (s[0], s[1], s[2]) else {
+        unreachable!()
+    };
+    let (a, b, c) = (
+        a.map(|i| &chans[i].1),
+        b.map(|i| &chans[i].0),
+        c.map(|i| &chans[i].1),
+    );
     goro::select! {
         recv(a) -> r => Some((0, Res::Recv(r))),
         send(b, v) -> r => Some((1, Res::Send(r.map_err(|e| e.0)))),
@@ -144,7 +166,9 @@ async fn run_try_macro(chans: Chans, s: [Spec; 3]) -> Option<Outcome> {
 
 /// The two-slot blocking `select!`.
 async fn run_park_macro(chans: Chans, s: [Spec; 2]) -> Outcome {
-    let (Spec::Recv(a), Spec::Send(b, v)) = (s[0], s[1]) else { unreachable!() };
+    let (Spec::Recv(a), Spec::Send(b, v)) = (s[0], s[1]) else {
+        unreachable!()
+    };
     let (a, b) = (a.map(|i| &chans[i].1), b.map(|i| &chans[i].0));
     goro::select! {
         recv(a) -> r => (0, Res::Recv(r)),
@@ -176,10 +200,18 @@ impl Runner {
     }
 
     fn parked_sender_on(&self, ch: usize) -> bool {
-        self.parked.iter().any(|p| p.specs.iter().any(|s| matches!(s, Spec::Send(Some(c), _) if *c == ch)))
+        self.parked.iter().any(|p| {
+            p.specs
+                .iter()
+                .any(|s| matches!(s, Spec::Send(Some(c), _) if *c == ch))
+        })
     }
     fn parked_receiver_on(&self, ch: usize) -> bool {
-        self.parked.iter().any(|p| p.specs.iter().any(|s| matches!(s, Spec::Recv(Some(c)) if *c == ch)))
+        self.parked.iter().any(|p| {
+            p.specs
+                .iter()
+                .any(|s| matches!(s, Spec::Recv(Some(c)) if *c == ch))
+        })
     }
 
     fn ready(&self, s: &Spec) -> bool {
@@ -187,7 +219,9 @@ impl Runner {
         match *s {
             Spec::Recv(None) | Spec::Send(None, _) => false,
             Spec::Recv(Some(c)) => !m.buf[c].is_empty() || m.closed[c] || self.parked_sender_on(c),
-            Spec::Send(Some(c), _) => m.closed[c] || m.buf[c].len() < m.cap[c] || self.parked_receiver_on(c),
+            Spec::Send(Some(c), _) => {
+                m.closed[c] || m.buf[c].len() < m.cap[c] || self.parked_receiver_on(c)
+            }
         }
     }
 
@@ -212,7 +246,9 @@ impl Runner {
             (Spec::Recv(Some(_)), Res::Recv(Some(v))) => self.received.push(v),
             (Spec::Recv(Some(_)), Res::Recv(None)) => {}
             (Spec::Send(Some(_), v), Res::Send(Ok(()))) => self.sent.push(v),
-            (Spec::Send(Some(_), v), Res::Send(Err(w))) => assert_eq!(v, w, "send gave back another value"),
+            (Spec::Send(Some(_), v), Res::Send(Err(w))) => {
+                assert_eq!(v, w, "send gave back another value")
+            }
             (s, r) => panic!("case {s:?} completed with {r:?}"),
         }
     }
@@ -220,12 +256,20 @@ impl Runner {
     /// Checks a select's own completion against the model state before the
     /// step, given which parked selects completed in the same step (`peers`,
     /// in parking order, each with the parking-order rank it had).
-    fn check_op(&mut self, specs: &[Spec], own: Option<Outcome>, peers: &[(usize, Vec<Spec>, Outcome)]) {
+    fn check_op(
+        &mut self,
+        specs: &[Spec],
+        own: Option<Outcome>,
+        peers: &[(usize, Vec<Spec>, Outcome)],
+    ) {
         let Some((i, res)) = own else {
             for s in specs {
                 assert!(!self.ready(s), "default/park chosen though {s:?} was ready");
             }
-            assert!(peers.is_empty(), "a parked select completed without a partner");
+            assert!(
+                peers.is_empty(),
+                "a parked select completed without a partner"
+            );
             return;
         };
         let spec = specs[i];
@@ -237,19 +281,26 @@ impl Runner {
                     if self.parked_sender_on(c) {
                         let w = self.expect_one_peer(peers, c, false);
                         assert_eq!(w.1, Res::Send(Ok(())));
-                        let Spec::Send(_, pv) = w.0 else { unreachable!() };
+                        let Spec::Send(_, pv) = w.0 else {
+                            unreachable!()
+                        };
                         self.model.buf[c].push_back(pv);
                     } else {
                         assert!(peers.is_empty());
                     }
                 } else {
                     let w = self.expect_one_peer(peers, c, false);
-                    let Spec::Send(_, pv) = w.0 else { unreachable!() };
+                    let Spec::Send(_, pv) = w.0 else {
+                        unreachable!()
+                    };
                     assert_eq!((pv, w.1), (v, Res::Send(Ok(()))), "handoff value mismatch");
                 }
             }
             (Spec::Recv(Some(c)), Res::Recv(None)) => {
-                assert!(self.model.closed[c] && self.model.buf[c].is_empty(), "None from an open or non-empty channel");
+                assert!(
+                    self.model.closed[c] && self.model.buf[c].is_empty(),
+                    "None from an open or non-empty channel"
+                );
                 assert!(peers.is_empty());
             }
             (Spec::Send(Some(c), v), Res::Send(Ok(()))) => {
@@ -275,8 +326,17 @@ impl Runner {
 
     /// Exactly one parked select completed, the first parked one with a
     /// matching case on `ch` (FIFO), on such a case. Returns (spec, result).
-    fn expect_one_peer(&self, peers: &[(usize, Vec<Spec>, Outcome)], ch: usize, recv: bool) -> (Spec, Res) {
-        assert_eq!(peers.len(), 1, "expected exactly one parked partner, got {peers:?}");
+    fn expect_one_peer(
+        &self,
+        peers: &[(usize, Vec<Spec>, Outcome)],
+        ch: usize,
+        recv: bool,
+    ) -> (Spec, Res) {
+        assert_eq!(
+            peers.len(),
+            1,
+            "expected exactly one parked partner, got {peers:?}"
+        );
         let (rank, specs, (i, res)) = &peers[0];
         let matches = |s: &Spec| match *s {
             Spec::Recv(Some(c)) => recv && c == ch,
@@ -293,54 +353,60 @@ impl Runner {
     /// everything against the model and updates it.
     fn step(&mut self, step: Step) {
         let chans = self.chans;
-        let (specs, own, park): (Vec<Spec>, Option<Outcome>, Option<Pin<Box<dyn Future<Output = Outcome>>>>) =
-            match step {
-                Step::TryMacro(a, b, c) => {
-                    let s = [self.spec(a), self.spec(b), self.spec(c)];
-                    let own = goro::block_on(run_try_macro(chans, s));
-                    (s.to_vec(), own, None)
+        let (specs, own, park): (
+            Vec<Spec>,
+            Option<Outcome>,
+            Option<Pin<Box<dyn Future<Output = Outcome>>>>,
+        ) = match step {
+            Step::TryMacro(a, b, c) => {
+                let s = [self.spec(a), self.spec(b), self.spec(c)];
+                let own = goro::block_on(run_try_macro(chans, s));
+                (s.to_vec(), own, None)
+            }
+            Step::TryDyn(gs) => {
+                let s: Vec<Spec> = gs.into_iter().map(|g| self.spec(g)).collect();
+                let own = goro::block_on(run_dyn(chans, s.clone(), false));
+                (s, own, None)
+            }
+            Step::ParkMacro(a, b) => {
+                let s = [self.spec(a), self.spec(b)];
+                let mut f: Pin<Box<dyn Future<Output = Outcome>>> =
+                    Box::pin(run_park_macro(chans, s));
+                match poll_once(f.as_mut()) {
+                    Poll::Ready(o) => (s.to_vec(), Some(o), None),
+                    Poll::Pending => (s.to_vec(), None, Some(f)),
                 }
-                Step::TryDyn(gs) => {
-                    let s: Vec<Spec> = gs.into_iter().map(|g| self.spec(g)).collect();
-                    let own = goro::block_on(run_dyn(chans, s.clone(), false));
-                    (s, own, None)
+            }
+            Step::ParkDyn(gs) => {
+                let s: Vec<Spec> = gs.into_iter().map(|g| self.spec(g)).collect();
+                let mut f: Pin<Box<dyn Future<Output = Outcome>>> = Box::pin({
+                    let s = s.clone();
+                    async move { run_dyn(chans, s, true).await.unwrap() }
+                });
+                match poll_once(f.as_mut()) {
+                    Poll::Ready(o) => (s, Some(o), None),
+                    Poll::Pending => (s, None, Some(f)),
                 }
-                Step::ParkMacro(a, b) => {
-                    let s = [self.spec(a), self.spec(b)];
-                    let mut f: Pin<Box<dyn Future<Output = Outcome>>> = Box::pin(run_park_macro(chans, s));
-                    match poll_once(f.as_mut()) {
-                        Poll::Ready(o) => (s.to_vec(), Some(o), None),
-                        Poll::Pending => (s.to_vec(), None, Some(f)),
-                    }
+            }
+            Step::Cancel(i) => {
+                if !self.parked.is_empty() {
+                    let i = i % self.parked.len();
+                    drop(self.parked.remove(i));
                 }
-                Step::ParkDyn(gs) => {
-                    let s: Vec<Spec> = gs.into_iter().map(|g| self.spec(g)).collect();
-                    let mut f: Pin<Box<dyn Future<Output = Outcome>>> =
-                        Box::pin({
-                            let s = s.clone();
-                            async move { run_dyn(chans, s, true).await.unwrap() }
-                        });
-                    match poll_once(f.as_mut()) {
-                        Poll::Ready(o) => (s, Some(o), None),
-                        Poll::Pending => (s, None, Some(f)),
-                    }
+                assert!(
+                    self.poll_parked().is_empty(),
+                    "cancel completed a parked select"
+                );
+                return;
+            }
+            Step::Close(c) => {
+                let c = c % self.chans.len();
+                if !self.model.closed[c] {
+                    self.close(c);
                 }
-                Step::Cancel(i) => {
-                    if !self.parked.is_empty() {
-                        let i = i % self.parked.len();
-                        drop(self.parked.remove(i));
-                    }
-                    assert!(self.poll_parked().is_empty(), "cancel completed a parked select");
-                    return;
-                }
-                Step::Close(c) => {
-                    let c = c % self.chans.len();
-                    if !self.model.closed[c] {
-                        self.close(c);
-                    }
-                    return;
-                }
-            };
+                return;
+            }
+        };
         let done = self.poll_parked_with_rank();
         self.check_op(&specs, own, &done);
         if let Some(o) = own {
@@ -385,12 +451,22 @@ impl Runner {
             }
         }
         let on_c = |specs: &[Spec]| {
-            specs.iter().any(|s| matches!(s, Spec::Recv(Some(x)) | Spec::Send(Some(x), _) if *x == c))
+            specs
+                .iter()
+                .any(|s| matches!(s, Spec::Recv(Some(x)) | Spec::Send(Some(x), _) if *x == c))
         };
-        let expected: Vec<usize> =
-            self.parked.iter().enumerate().filter(|(_, p)| on_c(&p.specs)).map(|(i, _)| i).collect();
+        let expected: Vec<usize> = self
+            .parked
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| on_c(&p.specs))
+            .map(|(i, _)| i)
+            .collect();
         let got: Vec<usize> = done.iter().map(|d| d.0).collect();
-        assert_eq!(got, expected, "close must complete exactly the selects parked on it");
+        assert_eq!(
+            got, expected,
+            "close must complete exactly the selects parked on it"
+        );
         for (_, specs, (i, res)) in &done {
             match (specs[*i], *res) {
                 (Spec::Recv(Some(x)), Res::Recv(None)) if x == c => {
@@ -408,11 +484,20 @@ impl Runner {
 }
 
 fn run_program(caps: Vec<usize>, steps: Vec<Step>) {
-    let chans: Chans = Box::leak(caps.iter().map(|&c| goro::chan::<u64>(c)).collect::<Vec<_>>().into_boxed_slice());
+    let chans: Chans = Box::leak(
+        caps.iter()
+            .map(|&c| goro::chan::<u64>(c))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
     let n = caps.len();
     let mut r = Runner {
         chans,
-        model: Model { cap: caps, buf: vec![VecDeque::new(); n], closed: vec![false; n] },
+        model: Model {
+            cap: caps,
+            buf: vec![VecDeque::new(); n],
+            closed: vec![false; n],
+        },
         parked: Vec::new(),
         next_value: 0,
         sent: Vec::new(),
@@ -431,7 +516,11 @@ fn run_program(caps: Vec<usize>, steps: Vec<Step>) {
     }
     // Only selects with nil cases alone are left; they park forever.
     for p in &r.parked {
-        assert!(p.specs.iter().all(|s| matches!(s, Spec::Recv(None) | Spec::Send(None, _))));
+        assert!(
+            p.specs
+                .iter()
+                .all(|s| matches!(s, Spec::Recv(None) | Spec::Send(None, _)))
+        );
     }
     r.parked.clear();
     // Drain: exactly the model's buffers, in order.
@@ -440,7 +529,11 @@ fn run_program(caps: Vec<usize>, steps: Vec<Step>) {
         while let Ok(v) = chans[c].1.try_recv() {
             left.push(v);
         }
-        assert_eq!(left, Vec::from(r.model.buf[c].clone()), "channel {c} buffer differs from the model");
+        assert_eq!(
+            left,
+            Vec::from(r.model.buf[c].clone()),
+            "channel {c} buffer differs from the model"
+        );
         r.received.extend(left);
     }
     // Conservation: every completed send received exactly once.

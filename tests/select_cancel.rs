@@ -148,7 +148,12 @@ fn select_drop_race_counts_every_value() {
                         let v = s * PER + k;
                         // Half through the select's receive side, half on
                         // the other channel.
-                        if k % 2 == 0 { tx.send_blocking(v) } else { otx.send_blocking(v) }.unwrap();
+                        if k % 2 == 0 {
+                            tx.send_blocking(v)
+                        } else {
+                            otx.send_blocking(v)
+                        }
+                        .unwrap();
                     }
                 })
             })

@@ -77,7 +77,9 @@ fn send_on_closed_channel_gives_the_value_back() {
     drop(rx);
     let mut sel = Select::new();
     sel.send(&tx, vec![1, 2, 3]);
-    let op = sel.try_select().expect("a send on a closed channel is ready");
+    let op = sel
+        .try_select()
+        .expect("a send on a closed channel is ready");
     assert_eq!(op.send_result(&tx), Err(SendError(vec![1, 2, 3])));
 }
 
@@ -139,7 +141,8 @@ fn hundred_channels_fan_in() {
     guarded(|| {
         const N: usize = 100;
         const PER: usize = 50;
-        let chans: Vec<(Sender<usize>, Receiver<usize>)> = (0..N).map(|i| goro::chan(i % 3)).collect();
+        let chans: Vec<(Sender<usize>, Receiver<usize>)> =
+            (0..N).map(|i| goro::chan(i % 3)).collect();
         let senders: Vec<_> = chans
             .iter()
             .enumerate()
@@ -203,7 +206,10 @@ fn hundred_channels_each_chosen() {
     }
     // Expected 200 each (sigma ~14): a very loose band.
     for (i, &c) in counts.iter().enumerate() {
-        assert!((100..=300).contains(&c), "case {i} chosen {c} times of {ROUNDS}");
+        assert!(
+            (100..=300).contains(&c),
+            "case {i} chosen {c} times of {ROUNDS}"
+        );
     }
 }
 

@@ -29,7 +29,10 @@ fn assert_half(a: usize, b: usize) {
     assert_eq!(a + b, ROUNDS);
     let lo = ROUNDS * 47 / 100;
     let hi = ROUNDS * 53 / 100;
-    assert!((lo..=hi).contains(&a), "unfair: {a} vs {b} in {ROUNDS} selects");
+    assert!(
+        (lo..=hi).contains(&a),
+        "unfair: {a} vs {b} in {ROUNDS} selects"
+    );
 }
 
 #[test]

@@ -245,14 +245,21 @@ fn single_case_fast_paths_match_go() {
         goro::block_on(async {
             // try_recv on empty -> default
             let (tx, rx) = goro::chan::<i32>(1);
-            assert_eq!(goro::select! { recv(rx) -> v => v, default => Some(-1) }, Some(-1));
+            assert_eq!(
+                goro::select! { recv(rx) -> v => v, default => Some(-1) },
+                Some(-1)
+            );
             // try_send on full -> default, and the value is dropped
             tx.try_send(1).unwrap();
             let drops = Arc::new(AtomicUsize::new(0));
             let (ttx, _trx) = goro::chan::<Tracked>(0);
             let r = goro::select! { send(ttx, Tracked(drops.clone())) -> _r => 1, default => 2 };
             assert_eq!(r, 2);
-            assert_eq!(drops.load(Ordering::SeqCst), 1, "the unsent value was dropped");
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                1,
+                "the unsent value was dropped"
+            );
             let r = goro::select! { send(tx, 2) -> _r => 1, default => 2 };
             assert_eq!(r, 2);
             assert_eq!(rx.try_recv(), Ok(1));
@@ -261,8 +268,12 @@ fn single_case_fast_paths_match_go() {
         let (tx, rx) = goro::chan::<i32>(0);
         let (tx2, rx2) = goro::chan::<i32>(0);
         let t = std::thread::spawn(move || {
-            let v = goro::block_on(async { goro::select! { recv(rx) -> v => v } });
-            goro::block_on(async { goro::select! { send(tx2, v.unwrap() + 1) -> r => r } })
+            let v = goro::block_on(async {
+                goro::select! { recv(rx) -> v => v }
+            });
+            goro::block_on(async {
+                goro::select! { send(tx2, v.unwrap() + 1) -> r => r }
+            })
         });
         goro::block_on(async {
             goro::select! { send(tx, 1) -> r => r.unwrap() }

@@ -57,6 +57,8 @@ pub(crate) struct Header {
     pub(crate) sched: Arc<Sched>,
     /// goid, unique per runtime.
     pub(crate) id: u64,
+    /// goid of the G that spawned this one (0: a plain thread).
+    pub(crate) parent: u64,
     /// Where `go` was called (`created by … at file:line`).
     pub(crate) site: &'static Location<'static>,
     /// Why the G is parked (`WaitReason::to_u8`). Written by the G itself.
@@ -109,6 +111,7 @@ impl GRef {
         fut: F,
         sched: Arc<Sched>,
         id: u64,
+        parent: u64,
         site: &'static Location<'static>,
     ) -> (GRef, GRef)
     where
@@ -125,6 +128,7 @@ impl GRef {
                 vtable: vtable_of::<F>(),
                 sched,
                 id,
+                parent,
                 site,
                 wait_reason: AtomicU8::new(0),
                 wait_since: AtomicU64::new(0),

@@ -12,6 +12,19 @@
 //! everything if we were spinning, then park until handed a P (or, for one
 //! M, until the earliest timer).
 //!
+//! # Retake (sysmon) protocol
+//! Before each poll the M stores a value unique to (M, poll) in its P's
+//! `pollgen`; after the poll it CASes it back to 0. Inside `blocking` it
+//! sets the `IN_SYSCALL` bit and stops using the P. sysmon may CAS a
+//! `pollgen` it has seen unchanged for too long to `RETAKEN`, wait until
+//! `busy` is clear, and hand the P to another M (Go's `retake` +
+//! `handoffp`). The stuck M learns it when its own CAS fails: it then runs
+//! without a P (its queue operations go to the global queue) and looks for a
+//! P like an M returning from a syscall (`exitsyscall`'s slow path). A queue
+//! operation made from inside a poll (`goready`, `go`) sets `busy`, then
+//! checks `pollgen` (both SeqCst), so it either sees the retake or sysmon
+//! waits for it to finish: the P never has two owners.
+//!
 //! # Thread-local state
 //! `CURRENT` points at the `MCtx` on this M's stack while it runs; Gs find
 //! their P through it (for `goready`'s runnext and `go`'s runqput).
@@ -109,6 +122,10 @@ pub(crate) struct MCtx {
     pub(crate) cur_g: Cell<*const Header>,
     /// Set by gosched: the G goes to the global queue after this poll.
     pub(crate) yield_global: Cell<bool>,
+    /// The value this M stored in its P's `pollgen` (0 between polls).
+    pollval: Cell<u64>,
+    /// Polls started by this M (makes `pollval` unique).
+    pollseq: Cell<u64>,
 }
 
 crate::loom::thread_local! {
@@ -156,12 +173,48 @@ pub(crate) fn try_put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Option<G
             return Some(g);
         }
         let Some(p) = m.p() else { return Some(g) };
-        // SAFETY: this M owns p.
-        if let Some(batch) = unsafe { p.runq.put(g, next) } {
+        // SeqCst pair with sysmon's retake: see the module docs.
+        p.busy.store(true, Ordering::SeqCst);
+        if p.pollgen.load(Ordering::SeqCst) != m.pollval.get() {
+            p.busy.store(false, Ordering::Release);
+            m.set_p(None); // sysmon took the P while we were polling
+            return Some(g);
+        }
+        // SAFETY: this M owns p (pollgen still holds our value, and sysmon
+        // waits for `busy` before handing it off).
+        let over = unsafe { p.runq.put(g, next) };
+        p.busy.store(false, Ordering::Release);
+        if let Some(batch) = over {
             sched.global_push_batch(batch);
         }
         None
     })
+}
+
+impl MCtx {
+    /// Marks the start of a poll on `p` (a value unique to this M and poll).
+    fn begin_poll(&self, p: &P) {
+        let seq = self.pollseq.get().wrapping_add(1);
+        self.pollseq.set(seq);
+        let v = (((self.id as u64) << 40) ^ seq) << 2 | 1;
+        self.pollval.set(v);
+        p.pollgen.store(v, Ordering::SeqCst);
+    }
+
+    /// Ends the poll: false if sysmon retook the P meanwhile (we then hold
+    /// no P).
+    fn end_poll(&self) -> bool {
+        let v = self.pollval.replace(0);
+        let Some(p) = self.p() else { return false };
+        if p.pollgen
+            .compare_exchange(v, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return true;
+        }
+        self.set_p(None);
+        false
+    }
 }
 
 /// The M thread's body.
@@ -174,6 +227,8 @@ pub(crate) fn mstart(sched: Arc<Sched>, id: usize, p: Option<usize>, spinning: b
         rng: Cell::new(rand::random::<u64>() | 1),
         cur_g: Cell::new(ptr::null()),
         yield_global: Cell::new(false),
+        pollval: Cell::new(0),
+        pollseq: Cell::new(0),
         sched,
     };
     ctx.set_p(p.and_then(|i| ctx.sched.p(i)));
@@ -233,8 +288,10 @@ fn execute(ctx: &MCtx, g: GRef, inherit: bool) {
         ))
     });
     let mut cx = Context::from_waker(&waker);
+    ctx.begin_poll(p);
     // SAFETY: we moved the state to RUNNING above.
     let res = unsafe { g.poll(&mut cx) };
+    ctx.end_poll();
     ctx.cur_g.set(ptr::null());
     match res {
         Poll::Ready(panicked) => goexit(ctx, g, panicked),
@@ -473,30 +530,59 @@ fn acquire_or_stop(ctx: &MCtx) -> bool {
 /// P goes to another M for the duration of `f`; afterwards the M waits for
 /// any P (exitsyscall) before the G's poll continues.
 pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    let held = with_m(|m| {
+    let entered = with_m(|m| {
         let m = m?;
         let p = m.p()?;
-        m.set_p(None);
+        let v = m.pollval.get();
+        if v == 0 {
+            return None; // not inside a poll: nothing to hand off
+        }
         m.sched.nsyscall.fetch_add(1, Ordering::SeqCst);
-        m.sched.handoffp(p);
-        Some(())
+        // From here the P is sysmon's to retake (Go's entersyscall).
+        p.pollgen.store(v | super::p::IN_SYSCALL, Ordering::SeqCst);
+        m.set_p(None);
+        m.sched.wake_sysmon();
+        Some(p as *const P)
     });
-    if held.is_none() {
-        return f();
-    }
-    struct Exit;
+    let Some(p) = entered else { return f() };
+    struct Exit(*const P);
     impl Drop for Exit {
         fn drop(&mut self) {
             with_m(|m| {
                 let m = m.expect("exitsyscall off an M");
-                m.sched.nsyscall.fetch_sub(1, Ordering::SeqCst);
-                let p = m.sched.acquire_p_after_syscall(&m.park);
-                m.set_p(p);
+                exitsyscall(m, self.0);
             });
         }
     }
-    let _exit = Exit;
+    let _exit = Exit(p);
     f()
+}
+
+/// Go's `exitsyscall`: keep the old P if sysmon did not retake it (fast
+/// path), else wait for any P and start a new poll on it.
+fn exitsyscall(m: &MCtx, p: *const P) {
+    m.sched.nsyscall.fetch_sub(1, Ordering::SeqCst);
+    // SAFETY: Ps live as long as the Sched.
+    let p = unsafe { &*p };
+    let v = m.pollval.get();
+    if p.pollgen
+        .compare_exchange(
+            v | super::p::IN_SYSCALL,
+            v,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        )
+        .is_ok()
+    {
+        m.set_p(Some(p));
+        return;
+    }
+    let np = m.sched.acquire_p_after_syscall(&m.park);
+    m.set_p(np);
+    match np {
+        Some(np) => m.begin_poll(np),
+        None => m.pollval.set(0),
+    }
 }
 
 /// The G being polled on this thread, if any.

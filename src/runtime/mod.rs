@@ -15,8 +15,10 @@ mod park;
 mod registry;
 mod runq;
 mod sched;
+mod sysmon;
 #[doc(hidden)]
 pub mod testing;
+mod trace;
 mod wait;
 
 pub use g::{JoinError, JoinHandle};
@@ -128,7 +130,8 @@ impl Runtime {
         F::Output: Send,
     {
         let site = Location::caller();
-        blocking(|| block_on_sched(&self.sched, fut, site, false))
+        let exit = self.sched.detect_deadlock;
+        blocking(|| block_on_sched(&self.sched, fut, site, exit))
     }
 
     /// Shuts the runtime down: stops its Ms, joins their threads, and drops
@@ -220,7 +223,8 @@ where
     F::Output: Send + 'static,
 {
     let id = sched.next_goid();
-    let (run, join) = g::GRef::new(fut, sched.clone(), id, site);
+    let parent = m::with_current_g(|h| h.id).unwrap_or(0);
+    let (run, join) = g::GRef::new(fut, sched.clone(), id, parent, site);
     if sched.shutdown.load(Ordering::Acquire) {
         // SAFETY-free path: a G created after shutdown never runs.
         run.header().state.store(g::RUNNING, Ordering::Relaxed);
@@ -373,4 +377,29 @@ pub(crate) fn add_timer(
         }
         Ok(())
     })
+}
+
+/// The goroutine dump of the current runtime (Go's `runtime.Stack(buf,
+/// true)`): one entry per live G, in goid order, each
+/// `goroutine N [state or wait reason, M minutes]:` then
+/// `created by goroutine P at file:line:col` (the `go` call site). Empty
+/// outside a runtime.
+///
+/// ```
+/// goro::run(async {
+///     let (_tx, rx) = goro::chan::<u8>(0);
+///     let _h = goro::go(async move { rx.recv().await });
+///     goro::gosched().await;
+///     let dump = goro::runtime::stack();
+///     assert!(dump.contains("[chan receive]"));
+/// });
+/// ```
+pub fn stack() -> String {
+    current_sched().map_or_else(String::new, |s| trace::dump(&s))
+}
+
+/// Go's `SCHED` line for the current runtime, as `GODEBUG=schedtrace`
+/// prints it. Empty outside a runtime.
+pub fn schedtrace_line() -> String {
+    current_sched().map_or_else(String::new, |s| trace::line(&s, std::time::Instant::now()))
 }

@@ -6,7 +6,7 @@
 //! at or above `gomaxprocs`). Only the owning M touches the owner-only parts.
 
 use super::runq::LocalQueue;
-use crate::loom::atomic::{AtomicU8, AtomicU32, Ordering};
+use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::time::timers::Timers;
 
 /// On the idle list.
@@ -29,7 +29,21 @@ pub(crate) struct P {
     pub(crate) next_streak: AtomicU32,
     /// This P's timer heap (Go 1.14+ per-P timers). Its own lock.
     pub(crate) timers: Timers,
+    /// Which poll of which M holds this P (sysmon's retake protocol; see
+    /// `m.rs`): 0 between polls, `pollval` during one (bit 1 set while the
+    /// G is inside `blocking`), `RETAKEN` once sysmon took the P away.
+    /// Written by the owner M, and by sysmon's CAS to `RETAKEN`.
+    pub(crate) pollgen: AtomicU64,
+    /// Set by the owner M around a queue operation made from inside a poll,
+    /// so sysmon never hands the P off in the middle of one (SeqCst, paired
+    /// with sysmon's SeqCst CAS of `pollgen` then load of `busy`).
+    pub(crate) busy: AtomicBool,
 }
+
+/// `P::pollgen` after sysmon retook the P.
+pub(crate) const RETAKEN: u64 = u64::MAX;
+/// `P::pollgen` bit: the polling G is inside `blocking` (Go's _Psyscall).
+pub(crate) const IN_SYSCALL: u64 = 2;
 
 impl P {
     pub(crate) fn new(id: usize) -> Self {
@@ -40,6 +54,8 @@ impl P {
             schedtick: AtomicU32::new(0),
             next_streak: AtomicU32::new(0),
             timers: Timers::new(),
+            pollgen: AtomicU64::new(0),
+            busy: AtomicBool::new(false),
         }
     }
 

@@ -32,7 +32,7 @@ use super::m::{self, MPark};
 use super::p::{P, P_IDLE, P_RUNNING};
 use super::registry::Registry;
 use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
-use crate::loom::{Arc as LArc, Mutex};
+use crate::loom::{Arc as LArc, Condvar, Mutex};
 use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ pub(crate) struct Sched {
     /// Spinning Ms. Any M (SeqCst, see the dance).
     pub(crate) nmspinning: AtomicUsize,
     /// Set by a wakep that found no P; consumed by a stopping M.
-    needspinning: AtomicBool,
+    pub(crate) needspinning: AtomicBool,
     /// Ms parked idle. Written under `idle`.
     pub(crate) nmidle: AtomicUsize,
     /// Ms created and not exited.
@@ -98,6 +98,13 @@ pub(crate) struct Sched {
     /// A coarse clock (ns since epoch), refreshed whenever an M reads time.
     pub(crate) coarse_now: AtomicU64,
     pub(crate) detect_deadlock: bool,
+    /// Set once when the first M starts sysmon.
+    sysmon_started: AtomicBool,
+    /// True while sysmon sleeps deeply (all Ps idle); it then waits on
+    /// `sysmon_note` for a poke.
+    sysmon_sleeping: AtomicBool,
+    sysmon_note: Mutex<bool>,
+    sysmon_cv: Condvar,
 }
 
 // SAFETY: the raw P pointers are owned by Sched and freed only in Drop.
@@ -136,6 +143,10 @@ impl Sched {
             epoch: Instant::now(),
             coarse_now: AtomicU64::new(0),
             detect_deadlock,
+            sysmon_started: AtomicBool::new(false),
+            sysmon_sleeping: AtomicBool::new(false),
+            sysmon_note: Mutex::new(false),
+            sysmon_cv: Condvar::new(),
         });
         s.procresize(procs);
         s
@@ -330,9 +341,60 @@ impl Sched {
             Some(m) => m.hand(Some(p), spinning),
             None => self.newm(Some(p), spinning),
         }
+        self.wake_sysmon();
     }
 
+    /// Sleeps sysmon for `d` (forever if None, until poked when `deep`).
+    pub(crate) fn sysmon_sleep(&self, d: Option<std::time::Duration>, deep: bool) {
+        if !deep {
+            if let Some(d) = d {
+                std::thread::sleep(d);
+            }
+            return;
+        }
+        let mut poked = self.sysmon_note.lock();
+        self.sysmon_sleeping.store(true, Ordering::SeqCst);
+        if !*poked && !self.shutdown.load(Ordering::SeqCst) {
+            match d {
+                Some(d) => {
+                    self.sysmon_cv.wait_until(&mut poked, Instant::now() + d);
+                }
+                None => self.sysmon_cv.wait(&mut poked),
+            }
+        }
+        *poked = false;
+        self.sysmon_sleeping.store(false, Ordering::SeqCst);
+    }
+
+    /// Wakes sysmon from a deep sleep (work appeared, or a blocking call
+    /// began). Cheap when it is awake.
+    pub(crate) fn wake_sysmon(&self) {
+        if self.sysmon_sleeping.load(Ordering::SeqCst) {
+            let mut poked = self.sysmon_note.lock();
+            *poked = true;
+            drop(poked);
+            self.sysmon_cv.notify_one();
+        }
+    }
+
+    #[cfg(not(loom))]
+    fn start_sysmon(self: &Arc<Self>) {
+        if self.sysmon_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let sched = self.clone();
+        let h = std::thread::Builder::new()
+            .name("goro-sysmon".into())
+            .spawn(move || super::sysmon::sysmon(sched))
+            .expect("runtime: failed to create the sysmon thread");
+        self.threads.lock().push(h);
+    }
+
+    #[cfg(loom)]
+    fn start_sysmon(self: &Arc<Self>) {}
+
     fn newm(self: &Arc<Self>, p: Option<usize>, spinning: bool) {
+        self.start_sysmon();
         let n = self.mcount.fetch_add(1, Ordering::Relaxed);
         if n >= MAX_THREADS {
             panic!("runtime: program exceeds {MAX_THREADS}-thread limit");
@@ -415,7 +477,9 @@ impl Sched {
             self.startm(p.id, false);
             return;
         }
-        if self.nmspinning.load(Ordering::SeqCst) == 0
+        // Go: no local work; start a spinner only if nobody is spinning
+        // and no P is idle (otherwise our help is not needed).
+        if self.nmspinning.load(Ordering::SeqCst) + self.npidle.load(Ordering::SeqCst) == 0
             && self
                 .nmspinning
                 .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
@@ -615,6 +679,12 @@ impl Sched {
         }
         if let Some((m, _)) = self.sleeper.lock().take() {
             m.poke();
+        }
+        {
+            let mut poked = self.sysmon_note.lock();
+            *poked = true;
+            drop(poked);
+            self.sysmon_cv.notify_all();
         }
         let threads: Vec<_> = self.threads.lock().drain(..).collect();
         for t in threads {

@@ -33,7 +33,7 @@ impl TestRunQueue {
     }
 
     fn g(&self, id: u64) -> GRef {
-        let (a, b) = GRef::new(async {}, self.sched.clone(), id, Location::caller());
+        let (a, b) = GRef::new(async {}, self.sched.clone(), id, 0, Location::caller());
         drop(b);
         a
     }

@@ -79,7 +79,9 @@ unsafe impl Sync for Slot<'_> {}
 
 /// A nil case: never chosen (used for removed and spent cases).
 fn nil_entry<'a>() -> Box<dyn Entry<'a> + 'a> {
-    Box::new(RecvEntry::<'a, ()> { case: RecvCase::new(None) })
+    Box::new(RecvEntry::<'a, ()> {
+        case: RecvCase::new(None),
+    })
 }
 
 /// The run-time form of `select` (Go's `reflect.Select`): a list of receive
@@ -145,7 +147,9 @@ pub struct Select<'a> {
 
 impl fmt::Debug for Select<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Select").field("cases", &self.slots.len()).finish()
+        f.debug_struct("Select")
+            .field("cases", &self.slots.len())
+            .finish()
     }
 }
 
@@ -159,7 +163,10 @@ impl<'a> Select<'a> {
     /// An empty select. Selecting with no (non-nil) cases parks forever
     /// (`select {}`); `try_select` returns `None`.
     pub fn new() -> Self {
-        Select { slots: Vec::new(), parked: false }
+        Select {
+            slots: Vec::new(),
+            parked: false,
+        }
     }
 
     /// Adds a receive case (`case v, ok := <-rx:`) and returns its index.
@@ -168,7 +175,9 @@ impl<'a> Select<'a> {
         let rx = rx.into();
         let chan = rx.map_or(std::ptr::null(), chan_id_recv);
         self.push(Slot {
-            entry: Box::new(RecvEntry { case: RecvCase::new(rx) }),
+            entry: Box::new(RecvEntry {
+                case: RecvCase::new(rx),
+            }),
             kind: if rx.is_some() { Kind::Recv } else { Kind::Nil },
             chan,
         })
@@ -181,7 +190,9 @@ impl<'a> Select<'a> {
         let tx = tx.into();
         let chan = tx.map_or(std::ptr::null(), chan_id_send);
         self.push(Slot {
-            entry: Box::new(SendEntry { case: SendCase::new(tx, value) }),
+            entry: Box::new(SendEntry {
+                case: SendCase::new(tx, value),
+            }),
             kind: if tx.is_some() { Kind::Send } else { Kind::Nil },
             chan,
         })
@@ -230,7 +241,11 @@ impl<'a> Select<'a> {
             let Select { slots, parked } = &mut *self;
             *parked = true;
             let mut cases = cases_of(slots);
-            Parked { fut: selectgo(&mut cases, true), _flag: ClearOnDrop(parked) }.await
+            Parked {
+                fut: selectgo(&mut cases, true),
+                _flag: ClearOnDrop(parked),
+            }
+            .await
         };
         let index = won.expect("goro: selectgo returned no case while blocking");
         self.won(index)
@@ -266,7 +281,11 @@ impl<'a> Select<'a> {
     }
 
     fn won(&mut self, index: usize) -> SelectedOperation<'_, 'a> {
-        SelectedOperation { sel: self, index, done: false }
+        SelectedOperation {
+            sel: self,
+            index,
+            done: false,
+        }
     }
 }
 
@@ -342,7 +361,9 @@ pub struct SelectedOperation<'s, 'a> {
 
 impl fmt::Debug for SelectedOperation<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SelectedOperation").field("index", &self.index).finish()
+        f.debug_struct("SelectedOperation")
+            .field("index", &self.index)
+            .finish()
     }
 }
 

@@ -63,7 +63,10 @@ fn pseudo_random_send() {
             let l = recv.join().unwrap();
             let n1: usize = l.iter().sum();
             let n0 = n - n1;
-            assert!(n0 > n / 10 && n1 > n / 10, "want pseudorandom, got {n0} zeros and {n1} ones (cap {cap})");
+            assert!(
+                n0 > n / 10 && n1 > n / 10,
+                "want pseudorandom, got {n0} zeros and {n1} ones (cap {cap})"
+            );
         }
     });
 }
@@ -228,8 +231,10 @@ fn self_select() {
 fn select_stress() {
     guarded(|| {
         const N: usize = 2_000;
-        let chans: Vec<(Sender<i32>, Receiver<i32>)> =
-            [0usize, 0, 2, 3].iter().map(|&cap| goro::chan(cap)).collect();
+        let chans: Vec<(Sender<i32>, Receiver<i32>)> = [0usize, 0, 2, 3]
+            .iter()
+            .map(|&cap| goro::chan(cap))
+            .collect();
         let mut gs = Vec::new();
         for (tx, rx) in &chans {
             let tx = tx.clone();
@@ -248,7 +253,8 @@ fn select_stress() {
         let txs: Vec<Sender<i32>> = chans.iter().map(|c| c.0.clone()).collect();
         gs.push(go(async move {
             let mut n = [0usize; 4];
-            let mut c: [Option<&Sender<i32>>; 4] = [Some(&txs[0]), Some(&txs[1]), Some(&txs[2]), Some(&txs[3])];
+            let mut c: [Option<&Sender<i32>>; 4] =
+                [Some(&txs[0]), Some(&txs[1]), Some(&txs[2]), Some(&txs[3])];
             for _ in 0..4 * N {
                 let k = goro::select! {
                     send(c[3], 0) -> r => { r.unwrap(); 3 },
@@ -265,7 +271,8 @@ fn select_stress() {
         let rxs: Vec<Receiver<i32>> = chans.iter().map(|c| c.1.clone()).collect();
         gs.push(go(async move {
             let mut n = [0usize; 4];
-            let mut c: [Option<&Receiver<i32>>; 4] = [Some(&rxs[0]), Some(&rxs[1]), Some(&rxs[2]), Some(&rxs[3])];
+            let mut c: [Option<&Receiver<i32>>; 4] =
+                [Some(&rxs[0]), Some(&rxs[1]), Some(&rxs[2]), Some(&rxs[3])];
             for _ in 0..4 * N {
                 let k = goro::select! {
                     recv(c[0]) -> v => { v.unwrap(); 0 },

@@ -1,0 +1,143 @@
+//! sysmon: the runtime's monitor thread (Go's `sysmon`, `retake`,
+//! `checkdead` and the `schedtrace` timer in proc.go).
+//!
+//! One thread per runtime, started with the first M. Each round it sleeps
+//! 20 µs, doubling after 50 idle rounds up to 10 ms, and sleeps deeply
+//! (until poked by `wakep`/`blocking`, or the next schedtrace line) while
+//! every P is idle and no blocking call is in progress. Each round it:
+//! - refreshes the coarse clock used for wait times in dumps;
+//! - retakes Ps (see `m.rs`, "Retake"): the P of a G inside `blocking` for
+//!   more than one round when the P has work or nobody else is free, or for
+//!   more than 10 ms regardless; the P of a G stuck in one poll for more
+//!   than 10 ms (Go's forcePreemptNS; a future blocking its thread) when
+//!   that P has queued Gs or timers. The P goes to another M (`handoffp`);
+//! - wakes an M when a timer is overdue and every M is busy;
+//! - checks for deadlock (when enabled) and prints `GODEBUG=schedtrace`.
+
+use super::p::{IN_SYSCALL, RETAKEN};
+use super::sched::Sched;
+use crate::loom::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Go's forcePreemptNS: a poll longer than this loses its P.
+const FORCE_PREEMPT: Duration = Duration::from_millis(10);
+
+/// What sysmon saw of one P's `pollgen` (Go: `sysmontick`).
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    pollgen: u64,
+    since: Option<Instant>,
+}
+
+/// The sysmon thread's body.
+pub(crate) fn sysmon(sched: Arc<Sched>) {
+    let mut seen: Vec<Seen> = Vec::new();
+    let mut idle_rounds = 0u32;
+    let mut delay = Duration::from_micros(20);
+    let trace = super::trace::SchedTrace::from_env();
+    let mut next_trace = trace.as_ref().map(|t| sched.epoch + t.period);
+    let mut dead = super::trace::DeadlockWatch::default();
+    while !sched.shutdown.load(Ordering::Acquire) {
+        if idle_rounds == 0 {
+            delay = Duration::from_micros(20);
+        } else if idle_rounds > 50 {
+            delay = (delay * 2).min(Duration::from_millis(10));
+        }
+        let all_idle = sched.npidle.load(Ordering::SeqCst)
+            >= sched.gomaxprocs.load(Ordering::Relaxed)
+            && sched.nsyscall.load(Ordering::SeqCst) == 0;
+        if all_idle && sched.detect_deadlock && dead.check(&sched) {
+            return;
+        }
+        let sleep = if all_idle && !dead.pending() {
+            // deep sleep: nothing runs, nothing can need retaking
+            next_trace.map(|t| t.saturating_duration_since(Instant::now()))
+        } else {
+            Some(delay)
+        };
+        sched.sysmon_sleep(sleep, all_idle && !dead.pending());
+        let now = sched.now();
+        let retook = retake(&sched, &mut seen, now);
+        let kicked = kick_timers(&sched, now);
+        idle_rounds = if retook || kicked {
+            0
+        } else {
+            idle_rounds.saturating_add(1)
+        };
+        if let (Some(t), Some(at)) = (trace.as_ref(), next_trace) {
+            if now >= at {
+                t.print(&sched, now);
+                next_trace = Some(at + t.period);
+            }
+        }
+    }
+}
+
+/// Go's `retake`. True if any P was taken.
+fn retake(sched: &Arc<Sched>, seen: &mut Vec<Seen>, now: Instant) -> bool {
+    let n = sched.gomaxprocs.load(Ordering::Relaxed);
+    if seen.len() < n {
+        seen.resize(n, Seen::default());
+    }
+    let mut took = false;
+    for (i, s) in seen.iter_mut().enumerate().take(n) {
+        let Some(p) = sched.p(i) else { continue };
+        let v = p.pollgen.load(Ordering::SeqCst);
+        if v == 0 || v == RETAKEN || v & 1 == 0 {
+            *s = Seen::default();
+            continue;
+        }
+        if s.pollgen != v {
+            *s = Seen {
+                pollgen: v,
+                since: Some(now),
+            };
+            continue;
+        }
+        let held = now.saturating_duration_since(s.since.unwrap_or(now));
+        let has_work = !p.runq.is_empty() || p.timers.len() > 0;
+        let worth = if v & IN_SYSCALL != 0 {
+            // Go: keep the P for a short syscall if it has nothing queued
+            // and other Ms are spinning or Ps idle.
+            has_work
+                || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst)
+                    == 0
+                || held >= FORCE_PREEMPT
+        } else {
+            held >= FORCE_PREEMPT
+                && (has_work
+                    || (sched.global_len() > 0 && sched.npidle.load(Ordering::SeqCst) == 0))
+        };
+        if !worth {
+            continue;
+        }
+        // SeqCst: the sysmon half of the busy/pollgen handshake (m.rs).
+        if p.pollgen
+            .compare_exchange(v, RETAKEN, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            continue;
+        }
+        while p.busy.load(Ordering::SeqCst) {
+            crate::loom::spin_loop();
+        }
+        p.pollgen.store(0, Ordering::SeqCst);
+        *s = Seen::default();
+        sched.handoffp(p);
+        took = true;
+    }
+    took
+}
+
+/// An overdue timer with no M looking at it (every M busy in long polls):
+/// fire it from here, as Go's sysmon starts an M for it.
+fn kick_timers(sched: &Arc<Sched>, now: Instant) -> bool {
+    let late = sched
+        .earliest_timer()
+        .is_some_and(|w| now >= w + Duration::from_millis(1));
+    if late {
+        sched.run_all_timers(now);
+    }
+    late
+}

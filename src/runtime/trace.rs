@@ -1,0 +1,236 @@
+//! What the runtime tells about itself: the goroutine dump (Go's
+//! `runtime.Stack(buf, true)` / SIGQUIT traceback), the deadlock report
+//! (Go's `checkdead`), and `GODEBUG=schedtrace=MS[,scheddetail=1]` lines
+//! (Go's `schedtrace`).
+//!
+//! Futures have no stacks, so an entry is the G's header line, in Go's
+//! format, and where the G was created:
+//!
+//! ```text
+//! goroutine 7 [chan receive, 2 minutes]:
+//! created by goroutine 1 at src/main.rs:12:5
+//! ```
+
+use super::g::{self, GRef};
+use super::sched::Sched;
+use super::wait::WaitReason;
+use crate::loom::atomic::Ordering;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One dump entry per live G of `sched`, in goid order, separated by blank
+/// lines.
+pub(crate) fn dump(sched: &Sched) -> String {
+    let now_ns = sched
+        .now()
+        .saturating_duration_since(sched.epoch)
+        .as_nanos() as u64;
+    let mut out = String::new();
+    for gr in sched.registry.snapshot() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        entry(&mut out, &gr, now_ns);
+    }
+    out
+}
+
+fn entry(out: &mut String, gr: &GRef, now_ns: u64) {
+    let h = gr.header();
+    let state = h.state.load(Ordering::Acquire);
+    let reason = WaitReason::from_u8(h.wait_reason.load(Ordering::Relaxed));
+    let status = match state {
+        g::IDLE if reason != WaitReason::None => reason.as_str().to_string(),
+        g::IDLE => "waiting".to_string(),
+        g::SCHEDULED => "runnable".to_string(),
+        g::RUNNING | g::NOTIFIED => "running".to_string(),
+        _ => "dead".to_string(),
+    };
+    let _ = write!(out, "goroutine {} [{}", h.id, status);
+    if state == g::IDLE {
+        let since = h.wait_since.load(Ordering::Relaxed);
+        let mins = now_ns.saturating_sub(since) / 60_000_000_000;
+        if mins >= 1 {
+            let _ = write!(out, ", {mins} minutes");
+        }
+    }
+    out.push_str("]:\n");
+    let site = h.site;
+    let creator = match h.parent {
+        0 => "a thread".to_string(),
+        p => format!("goroutine {p}"),
+    };
+    let _ = writeln!(
+        out,
+        "created by {creator} at {}:{}:{}",
+        site.file(),
+        site.line(),
+        site.column()
+    );
+}
+
+/// Detects Go's "all goroutines are asleep" across two sysmon rounds.
+#[derive(Default)]
+pub(crate) struct DeadlockWatch {
+    /// Scheduling ticks summed over the Ps, and when the quiet state was
+    /// first seen with that sum.
+    last: Option<(u64, Instant)>,
+}
+
+impl DeadlockWatch {
+    /// Whether a quiet state is being confirmed (sysmon must not sleep deeply).
+    pub(crate) fn pending(&self) -> bool {
+        self.last.is_some()
+    }
+
+    /// True once a deadlock was confirmed and reported.
+    pub(crate) fn check(&mut self, sched: &Sched) -> bool {
+        if !all_asleep(sched) {
+            self.last = None;
+            return false;
+        }
+        let ticks = tick_sum(sched);
+        let now = Instant::now();
+        match self.last {
+            Some((t, at)) if t == ticks => {
+                if now.saturating_duration_since(at) < Duration::from_millis(2) {
+                    return false;
+                }
+                let msg = format!("all goroutines are asleep - deadlock!\n\n{}", dump(sched));
+                sched.report_panic(Box::new(msg));
+                true
+            }
+            _ => {
+                self.last = Some((ticks, now));
+                false
+            }
+        }
+    }
+}
+
+fn tick_sum(sched: &Sched) -> u64 {
+    let n = sched.gomaxprocs.load(Ordering::Relaxed);
+    (0..n)
+        .filter_map(|i| sched.p(i))
+        .map(|p| u64::from(p.schedtick.load(Ordering::Relaxed)))
+        .sum()
+}
+
+/// Go's checkdead conditions: nothing runnable, running, in a blocking
+/// call or on a timer, and every live G parked on a goro primitive.
+fn all_asleep(sched: &Sched) -> bool {
+    if sched.global_len() > 0
+        || sched.nsyscall.load(Ordering::SeqCst) > 0
+        || sched.any_local_work()
+        || sched.ngoroutine.load(Ordering::SeqCst) == 0
+    {
+        return false;
+    }
+    let n = sched.gomaxprocs.load(Ordering::Relaxed);
+    if (0..n).any(|i| sched.p(i).is_some_and(|p| p.timers.len() > 0)) {
+        return false;
+    }
+    sched.registry.snapshot().iter().all(|gr| {
+        let h = gr.header();
+        h.state.load(Ordering::Acquire) == g::IDLE
+            && WaitReason::from_u8(h.wait_reason.load(Ordering::Relaxed)).is_goro_primitive()
+    })
+}
+
+/// `GODEBUG=schedtrace=MS[,scheddetail=1]`.
+pub(crate) struct SchedTrace {
+    pub(crate) period: Duration,
+    detail: bool,
+}
+
+impl SchedTrace {
+    /// Parsed from the `GODEBUG` environment variable, if it asks for it.
+    pub(crate) fn from_env() -> Option<SchedTrace> {
+        let v = std::env::var("GODEBUG").ok()?;
+        Self::parse(&v)
+    }
+
+    pub(crate) fn parse(v: &str) -> Option<SchedTrace> {
+        let mut period = None;
+        let mut detail = false;
+        for kv in v.split(',') {
+            match kv.trim().split_once('=') {
+                Some(("schedtrace", ms)) => {
+                    period = ms
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&m| m > 0)
+                        .map(Duration::from_millis)
+                }
+                Some(("scheddetail", d)) => detail = d == "1",
+                _ => {}
+            }
+        }
+        Some(SchedTrace {
+            period: period?,
+            detail,
+        })
+    }
+
+    /// Prints one `SCHED` line (and, with scheddetail, one line per P and
+    /// per G) to standard error.
+    pub(crate) fn print(&self, sched: &Arc<Sched>, now: Instant) {
+        let mut s = line(sched, now);
+        if self.detail {
+            detail(&mut s, sched);
+        }
+        eprint!("{s}");
+    }
+}
+
+/// Go's `SCHED` line.
+pub(crate) fn line(sched: &Sched, now: Instant) -> String {
+    let n = sched.gomaxprocs.load(Ordering::Relaxed);
+    let ps: Vec<_> = (0..n).filter_map(|i| sched.p(i)).collect();
+    let q: Vec<String> = ps.iter().map(|p| p.runq.len().to_string()).collect();
+    let t: Vec<String> = ps
+        .iter()
+        .map(|p| p.schedtick.load(Ordering::Relaxed).to_string())
+        .collect();
+    format!(
+        "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} needspinning={} idlethreads={} runqueue={} [ {} ] schedticks=[ {} ]\n",
+        now.saturating_duration_since(sched.epoch).as_millis(),
+        n,
+        sched.npidle.load(Ordering::Relaxed),
+        sched.mcount.load(Ordering::Relaxed) + 1,
+        sched.nmspinning.load(Ordering::Relaxed),
+        u8::from(sched.needspinning.load(Ordering::Relaxed)),
+        sched.nmidle.load(Ordering::Relaxed),
+        sched.global_len(),
+        q.join(" "),
+        t.join(" "),
+    )
+}
+
+fn detail(s: &mut String, sched: &Sched) {
+    let n = sched.gomaxprocs.load(Ordering::Relaxed);
+    for i in 0..n {
+        let Some(p) = sched.p(i) else { continue };
+        let _ = writeln!(
+            s,
+            "  P{}: status={} schedtick={} runqsize={} timerslen={}",
+            i,
+            p.status.load(Ordering::Relaxed),
+            p.schedtick.load(Ordering::Relaxed),
+            p.runq.len(),
+            p.timers.len()
+        );
+    }
+    for gr in sched.registry.snapshot() {
+        let h = gr.header();
+        let reason = WaitReason::from_u8(h.wait_reason.load(Ordering::Relaxed));
+        let _ = writeln!(
+            s,
+            "  G{}: status={}({})",
+            h.id,
+            h.state.load(Ordering::Relaxed),
+            reason.as_str()
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! sysmon: a G inside `blocking`, or stuck in one long poll, loses its P
+//! so the other Gs keep running (Go's retake/handoffp); the thread count
+//! stays bounded. Times here are generous: the tests check order, never
+//! speed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+fn guard<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(p)) => std::panic::resume_unwind(p),
+        Err(_) => panic!("test hung for {secs} s"),
+    }
+}
+
+/// Ten 10 ms sleeps; true if they all finished while `other_done` was unset.
+async fn ten_sleeps(other_done: Arc<AtomicBool>) -> bool {
+    for _ in 0..10 {
+        goro::time::sleep(Duration::from_millis(10)).await;
+    }
+    !other_done.load(Ordering::SeqCst)
+}
+
+#[test]
+fn blocking_call_does_not_stall_its_p() {
+    let ok = guard(60, || {
+        let rt = goro::Runtime::builder().max_procs(1).build();
+        rt.block_on(async {
+            let done = Arc::new(AtomicBool::new(false));
+            let d = done.clone();
+            let blocker = goro::go(async move {
+                goro::blocking(|| std::thread::sleep(Duration::from_millis(300)));
+                d.store(true, Ordering::SeqCst);
+            });
+            let sleeper = goro::go(ten_sleeps(done.clone()));
+            let ok = sleeper.await.unwrap();
+            blocker.await.unwrap();
+            ok
+        })
+    });
+    assert!(ok, "the sleeper finished only after the blocking call");
+}
+
+#[test]
+fn hog_poll_does_not_stall_its_p() {
+    let ok = guard(60, || {
+        let rt = goro::Runtime::builder().max_procs(1).build();
+        rt.block_on(async {
+            let done = Arc::new(AtomicBool::new(false));
+            let sleeper = goro::go(ten_sleeps(done.clone()));
+            let d = done.clone();
+            let hog = goro::go(async move {
+                // busy for 500 ms inside one poll, never yielding
+                let start = Instant::now();
+                let mut x = 0u64;
+                while start.elapsed() < Duration::from_millis(500) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+                d.store(true, Ordering::SeqCst);
+                x
+            });
+            let ok = sleeper.await.unwrap();
+            hog.await.unwrap();
+            ok
+        })
+    });
+    assert!(ok, "the sleeper finished only after the hog");
+}
+
+#[test]
+fn blocking_send_inside_a_g_hands_off() {
+    // send_blocking from a G on max_procs(1): the receiver G must still run.
+    let v = guard(60, || {
+        let rt = goro::Runtime::builder().max_procs(1).build();
+        rt.block_on(async {
+            let (tx, rx) = goro::chan::<u32>(0);
+            let r = goro::go(async move { rx.recv().await });
+            tx.send_blocking(9).unwrap();
+            r.await.unwrap()
+        })
+    });
+    assert_eq!(v, Some(9));
+}
+
+fn threads() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn thread_count_bounded_under_many_blocking_calls() {
+    let (max_threads, n) = guard(120, || {
+        let rt = goro::Runtime::builder().max_procs(2).build();
+        rt.block_on(async {
+            let wg = goro::sync::WaitGroup::new();
+            let max = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            for _ in 0..1000 {
+                let max = max.clone();
+                wg.go(async move {
+                    goro::blocking(|| {
+                        std::thread::sleep(Duration::from_millis(50));
+                        max.fetch_max(threads(), Ordering::Relaxed);
+                    });
+                });
+            }
+            wg.wait().await;
+            (max.load(Ordering::Relaxed), goro::num_goroutine())
+        })
+    });
+    assert_eq!(n, 1);
+    // One M per concurrent blocking call at most, plus a few (Go does the
+    // same), far below Go's 10,000-thread limit; other tests' threads add a
+    // few hundred at most.
+    assert!(max_threads < 1600, "{max_threads} threads");
+}
