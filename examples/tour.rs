@@ -61,9 +61,8 @@ fn main() {
         context_section().await;
         timers().await;
 
-        section("introspection");
-        println!("num_goroutine = {}", goro::num_goroutine());
-        println!("tour done");
+        introspection().await;
+        println!("\ntour done");
     });
 }
 
@@ -258,6 +257,44 @@ async fn timers() {
         let _ = tx.try_send("after_func ran");
     });
     println!("time::after_func: {}", rx.recv().await.unwrap());
+}
+
+async fn introspection() {
+    section("introspection");
+    // A few Gs parked on different primitives, so the dump has something to say.
+    let (tx, rx) = chan::<()>(0);
+    let (stop_tx, stop) = chan::<()>(0);
+    let wg = WaitGroup::new();
+    wg.add(1);
+    let parked = [
+        goro::go(async move {
+            rx.recv().await;
+        }),
+        goro::go(async move {
+            goro::select! {
+                recv(stop) => {},
+                recv(time::after(Duration::from_secs(60))) => {},
+            }
+        }),
+        goro::go({
+            let wg = wg.clone();
+            async move { wg.wait().await }
+        }),
+        goro::go(time::sleep(Duration::from_millis(30))),
+    ];
+    time::sleep(Duration::from_millis(5)).await;
+    println!("num_goroutine = {}", goro::num_goroutine());
+    println!("goro::runtime::stack() (Go's runtime.Stack / SIGQUIT dump):");
+    for line in goro::runtime::stack().lines().filter(|l| !l.is_empty()) {
+        println!("  {line}");
+    }
+    println!("goro::runtime::schedtrace_line() (one GODEBUG=schedtrace=MS line):");
+    print!("  {}", goro::runtime::schedtrace_line());
+    drop((tx, stop_tx)); // closes both channels
+    wg.done();
+    for h in parked {
+        h.await.unwrap();
+    }
 }
 
 /// A duration rounded to whole milliseconds, for stable output.
