@@ -1,23 +1,14 @@
 //! Basic channel behaviour: buffered/unbuffered send and receive, FIFO,
 //! len/cap, try ops, Stream and iter, error types.
 
+mod common;
+
 use goro::chan::{TryRecvError, TrySendError};
 use std::time::Duration;
 
 /// Runs `f` on a thread and fails if it does not finish within 30 s.
 fn guard(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => t.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(t.join().unwrap_err())
-        }
-        Err(_) => panic!("test timed out"),
-    }
+    common::guard(30, f)
 }
 
 #[test]

@@ -2,22 +2,13 @@
 //! parked senders get Err with their value, double close panics, dropping
 //! the last Sender closes, dropping the last Receiver fails sends.
 
+mod common;
+
 use goro::chan::{SendError, TryRecvError, TrySendError};
 use std::time::Duration;
 
 fn guard(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => t.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(t.join().unwrap_err())
-        }
-        Err(_) => panic!("test timed out"),
-    }
+    common::guard(30, f)
 }
 
 #[test]

@@ -2,22 +2,13 @@
 //! goroutines and plain threads: ping-pong, MPMC, blocking variants inside
 //! Gs, selectgo inside Gs, and the deadlock detector seeing chan waits.
 
+mod common;
+
 use goro::select::{Case, RecvCase, SendCase, selectgo};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-fn guard<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test hung for {secs} s"),
-    }
-}
+use common::guard;
 
 #[test]
 fn pingpong_in_goroutines() {

@@ -2,6 +2,8 @@
 //! interface: readiness, randomness, parking, closed channels, self-select,
 //! nil cases, duplicates, cancel safety and exactly-once delivery.
 
+mod common;
+
 use goro::chan::{Receiver, SendError, Sender};
 use goro::select::{Case, RecvCase, SendCase, selectgo};
 use std::future::Future;
@@ -12,18 +14,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 fn guard(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => t.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(t.join().unwrap_err())
-        }
-        Err(_) => panic!("test timed out"),
-    }
+    common::guard(30, f)
 }
 
 /// `select { case v := <-a: case v := <-b: }` → (index, value).

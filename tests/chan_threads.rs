@@ -1,22 +1,12 @@
 //! Thread ↔ thread and async ↔ thread interop under contention (MPMC).
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 fn guard(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => t.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(t.join().unwrap_err())
-        }
-        Err(_) => panic!("test timed out"),
-    }
+    common::guard(30, f)
 }
 
 fn mpmc(cap: usize, senders: usize, receivers: usize, per: usize, async_side: bool) {

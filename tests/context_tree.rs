@@ -1,25 +1,15 @@
 //! The cancel tree beyond Go's tests: weak child edges (no leak without
 //! cancel), deep and wide trees, and cancels racing with creation and drops.
 
+mod common;
+
 use goro::context::{self, ContextError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// Runs `f` on a thread and fails if it does not finish within 30 s.
-fn guarded<F: FnOnce() + Send + 'static>(f: F) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => h.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(h.join().unwrap_err())
-        }
-        Err(_) => panic!("test hung"),
-    }
+fn guarded(f: impl FnOnce() + Send + 'static) {
+    common::guard(30, f)
 }
 
 #[test]

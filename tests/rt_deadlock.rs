@@ -2,19 +2,11 @@
 //! every G is parked on goro primitives, none while a timer or a blocking
 //! call is pending. Every test is guarded so a hang fails instead.
 
+mod common;
+
 use std::time::Duration;
 
-fn guard<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test hung for {secs} s (no deadlock report?)"),
-    }
-}
+use common::guard;
 
 /// Runs `fut` under `goro::run` and returns the deadlock report it panics with.
 fn deadlock_report<F>(fut: F) -> String

@@ -11,6 +11,8 @@
 //! away), not from timing, except `blocking_keeps_other_gs_running`, whose
 //! 300 ms sleep only has to outlast a few hundred scheduler steps.
 
+mod common;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,17 +21,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// Runs `f` on a thread and fails the test if it takes longer than `secs`.
-fn guard<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test hung for {secs} s"),
-    }
-}
+use common::guard;
 
 fn one_p() -> goro::Runtime {
     goro::Runtime::builder().max_procs(1).build()

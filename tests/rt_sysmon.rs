@@ -3,21 +3,13 @@
 //! stays bounded. Times here are generous: the tests check order, never
 //! speed.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-fn guard<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test hung for {secs} s"),
-    }
-}
+use common::guard;
 
 /// Ten 10 ms sleeps; true if they all finished while `other_done` was unset.
 async fn ten_sleeps(other_done: Arc<AtomicBool>) -> bool {

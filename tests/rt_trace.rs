@@ -1,20 +1,12 @@
 //! The goroutine dump (`goro::runtime::stack()`) and Go's `SCHED` lines
 //! (`GODEBUG=schedtrace`).
 
+mod common;
+
 use std::process::Command;
 use std::time::Duration;
 
-fn guard<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test hung for {secs} s"),
-    }
-}
+use common::guard;
 
 #[test]
 fn dump_shows_wait_reasons_and_creators() {

@@ -2,29 +2,17 @@
 //! results, checks on the operation's channel and kind, `try_select`,
 //! `remove`, spent send cases, 100 channels, cancel safety and leaks.
 
+mod common;
+
 use goro::Select;
 use goro::chan::{Receiver, SendError, Sender};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 /// Runs `f` on its own thread; fails the test if it takes over 30 s.
 fn guarded(f: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = done_tx.send(());
-    });
-    match done_rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => t.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(_) => panic!("test timed out (hang)"),
-    }
+    common::guard(30, f)
 }
 
 fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {

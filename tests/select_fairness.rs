@@ -2,24 +2,11 @@
 //! random, whatever their position, kind or channel; `default` never hides a
 //! ready case.
 
-use std::time::Duration;
+mod common;
 
 /// Runs `f` on its own thread; fails the test if it takes over 30 s.
 fn guarded(f: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = done_tx.send(());
-    });
-    match done_rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => t.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(_) => panic!("test timed out (hang)"),
-    }
+    common::guard(30, f)
 }
 
 const ROUNDS: usize = 100_000;

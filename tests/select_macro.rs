@@ -3,6 +3,8 @@
 //! order, results on closed channels, the single-case fast paths, bodies with
 //! control flow, and what happens to unsent values.
 
+mod common;
+
 use goro::chan::{Receiver, SendError, Sender};
 use std::future::Future;
 use std::pin::pin;
@@ -13,21 +15,7 @@ use std::time::Duration;
 
 /// Runs `f` on its own thread; fails the test if it takes over 30 s.
 fn guarded(f: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = done_tx.send(());
-    });
-    match done_rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => t.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            // The body panicked: re-raise its panic.
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(_) => panic!("test timed out (hang)"),
-    }
+    common::guard(30, f)
 }
 
 /// Polls a future once with a no-op waker.

@@ -3,21 +3,15 @@
 //! `goro::time::after`, Go's select stress with Gs, and cancel safety when
 //! a select loses a race against a timer.
 
+mod common;
+
 use goro::chan::{Receiver, Sender};
 use std::collections::HashSet;
 use std::time::Duration;
 
 /// Runs `f` on a thread and fails the test if it takes longer than 60 s.
 fn guard<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test hung"),
-    }
+    common::guard(60, f)
 }
 
 #[test]

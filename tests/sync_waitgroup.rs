@@ -1,28 +1,18 @@
 //! WaitGroup on plain threads (no runtime needed): counting, waking,
 //! Go's panics, reuse, and cancel safety of `wait`.
 
+mod common;
+
 use goro::sync::WaitGroup;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 /// Runs `f` on a thread and fails if it does not finish within 30 s.
-fn guarded<F: FnOnce() + Send + 'static>(f: F) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => h.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(h.join().unwrap_err())
-        }
-        Err(_) => panic!("test hung"),
-    }
+fn guarded(f: impl FnOnce() + Send + 'static) {
+    common::guard(30, f)
 }
 
 fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {

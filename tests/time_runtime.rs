@@ -1,6 +1,8 @@
 //! Timers inside a goro runtime: per-P heaps, after_func in a G, select!
 //! timeouts, timers surviving a P removed by `gomaxprocs`, no false deadlock.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -9,20 +11,7 @@ use goro::time::{Ticker, Timer, after, after_func, sleep};
 
 /// Runs `f` on a thread; fails the test if it does not finish in 30 s.
 fn guarded(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => h.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = h.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(_) => panic!("test body did not finish within 30 s"),
-    }
+    common::guard(30, f)
 }
 
 const MS: Duration = Duration::from_millis(1);

@@ -1,5 +1,7 @@
 //! `time::sleep` / `sleep_until`: durations, cancel safety, plain threads.
 
+mod common;
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -11,20 +13,7 @@ use goro::time::{sleep, sleep_until};
 
 /// Runs `f` on a thread; fails the test if it does not finish in 30 s.
 fn guarded(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => h.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = h.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(_) => panic!("test body did not finish within 30 s"),
-    }
+    common::guard(30, f)
 }
 
 /// Generous upper bound: the machine is shared and noisy.

@@ -1,5 +1,7 @@
 //! `Ticker`: periods, dropped ticks for slow receivers, stop/reset, panics.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use goro::chan::TryRecvError;
@@ -7,20 +9,7 @@ use goro::time::Ticker;
 
 /// Runs `f` on a thread; fails the test if it does not finish in 30 s.
 fn guarded(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => h.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = h.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(_) => panic!("test body did not finish within 30 s"),
-    }
+    common::guard(30, f)
 }
 
 const SLACK: Duration = Duration::from_secs(2);

@@ -1,6 +1,8 @@
 //! `Timer`, `after`, `after_func`: durations, Go 1.23 stop/reset results,
 //! no stale values.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -10,20 +12,7 @@ use goro::time::{Timer, after, after_func};
 
 /// Runs `f` on a thread; fails the test if it does not finish in 30 s.
 fn guarded(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) => h.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = h.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(_) => panic!("test body did not finish within 30 s"),
-    }
+    common::guard(30, f)
 }
 
 const SLACK: Duration = Duration::from_secs(2);
