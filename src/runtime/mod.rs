@@ -5,10 +5,12 @@
 //! [`num_goroutine`], [`gomaxprocs`], [`blocking`], [`block_on`]. The pieces
 //! mirror Go's proc.go: `g.rs` (G, waker = goready, JoinHandle), `p.rs`,
 //! `runq.rs` (runqput/runqget/runqsteal), `m.rs` (schedule, findRunnable,
-//! entersyscall/exitsyscall), `sched.rs` (global queue, idle lists, wakep,
+//! entersyscall/exitsyscall), `globrunq.rs` (the global queue's two
+//! classes), `sched.rs` (global queue, idle lists, wakep,
 //! startm, stopm, handoffp, procresize), `registry.rs` (allgs).
 
 mod g;
+mod globrunq;
 mod m;
 mod owner;
 mod p;
@@ -416,9 +418,16 @@ pub(crate) fn add_timer(
 /// goro::run(async {
 ///     let (_tx, rx) = goro::chan::<u8>(0);
 ///     let _h = goro::go(async move { rx.recv().await });
-///     goro::gosched().await;
-///     let dump = goro::runtime::stack();
-///     assert!(dump.contains("[chan receive]"));
+///     // Give the G time to run and park in its receive.
+///     let mut dump = goro::runtime::stack();
+///     for _ in 0..1000 {
+///         if dump.contains("[chan receive]") {
+///             break;
+///         }
+///         goro::time::sleep(std::time::Duration::from_millis(1)).await;
+///         dump = goro::runtime::stack();
+///     }
+///     assert!(dump.contains("[chan receive]"), "{dump}");
 /// });
 /// ```
 pub fn stack() -> String {
