@@ -34,6 +34,23 @@
 //!   value a sender already handed to the dropped select goes back into its
 //!   channel, and a send case that did not complete keeps its value (which
 //!   is then dropped with the future).
+//!
+//! # Examples
+//!
+//! A receive with a timeout (Go's `select` with `time.After`):
+//!
+//! ```
+//! use std::time::Duration;
+//! let got = goro::run(async {
+//!     let (tx, rx) = goro::chan::<i32>(0);
+//!     goro::go(async move { tx.send(1).await.unwrap() });
+//!     goro::select! {
+//!         recv(rx) -> v => v,
+//!         recv(goro::time::after(Duration::from_secs(10))) -> _ => None,
+//!     }
+//! });
+//! assert_eq!(got, Some(1));
+//! ```
 
 mod dynamic;
 mod selectgo;
@@ -53,6 +70,29 @@ use std::task::{Context, Poll};
 ///
 /// Implemented for [`Receiver<T>`], references to anything implementing
 /// it, and `Option`s of those (`None` is a nil channel, never chosen).
+///
+/// # Examples
+///
+/// A function that selects over an optional channel; `None` is Go's nil
+/// channel and is never chosen:
+///
+/// ```
+/// use goro::chan::Receiver;
+/// use goro::select::RecvOperand;
+/// async fn first(a: Option<&Receiver<i32>>, b: &Receiver<i32>) -> Option<i32> {
+///     goro::select! {
+///         recv(a) -> v => v,
+///         recv(b) -> v => v,
+///     }
+/// }
+/// let (tx_a, rx_a) = goro::chan::<i32>(1);
+/// let (tx_b, rx_b) = goro::chan::<i32>(1);
+/// tx_a.try_send(1).unwrap();
+/// tx_b.try_send(2).unwrap();
+/// assert_eq!(goro::block_on(first(None, &rx_b)), Some(2));
+/// assert!(rx_a.as_receiver().is_some());
+/// assert!(None::<&Receiver<i32>>.as_receiver().is_none());
+/// ```
 pub trait RecvOperand {
     /// The channel's element type.
     type Item;
@@ -65,6 +105,24 @@ pub trait RecvOperand {
 ///
 /// Implemented for [`Sender<T>`], references to anything implementing it,
 /// and `Option`s of those (`None` is a nil channel, never chosen).
+///
+/// # Examples
+///
+/// ```
+/// use goro::chan::Sender;
+/// use goro::select::SendOperand;
+/// let (tx, rx) = goro::chan::<i32>(1);
+/// let mut out: Option<&Sender<i32>> = Some(&tx);
+/// assert!(out.as_sender().is_some());
+/// goro::block_on(async {
+///     goro::select! {
+///         send(out, 1) -> res => res.unwrap(),
+///     }
+/// });
+/// out = None; // disable the case: a nil channel
+/// assert!(out.as_sender().is_none());
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// ```
 pub trait SendOperand {
     /// The channel's element type.
     type Item;

@@ -6,6 +6,23 @@
 //!   semaphore channel and a first-error slot.
 //! - slab.rs: the O(1) insert/remove slab used for waiter lists here and
 //!   for the context tree's child sets.
+//!
+//! # Examples
+//!
+//! ```
+//! use goro::sync::{ErrGroup, WaitGroup};
+//! let res = goro::run(async {
+//!     let wg = WaitGroup::new();
+//!     for _ in 0..3 {
+//!         wg.go(async {});
+//!     }
+//!     wg.wait().await;
+//!     let g = ErrGroup::<String>::new();
+//!     g.go(async { Err("boom".to_string()) });
+//!     g.wait().await
+//! });
+//! assert_eq!(res, Err("boom".to_string()));
+//! ```
 
 mod errgroup;
 pub(crate) mod slab;
