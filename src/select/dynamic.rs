@@ -484,15 +484,13 @@ fn chan_id_send<T>(tx: &Sender<T>) -> *const () {
 /// out_tx.try_send(0).unwrap(); // out is full: only the receive is ready
 /// let mut sel = Select::new();
 /// let r = sel.recv(&in_rx);
-/// let s = sel.send(&out_tx, 20);
+/// let _s = sel.send(&out_tx, 20);
 /// let op = goro::block_on(sel.select());
-/// if op.index() == r {
-///     assert_eq!(op.recv(&in_rx), Some(10));
-/// } else {
-///     assert_eq!(op.index(), s);
-///     unreachable!("the send case cannot be ready");
-/// }
+/// assert_eq!(op.index(), r); // only the receive could complete
+/// assert_eq!(op.recv(&in_rx), Some(10));
+/// drop(sel); // the unsent 20 is dropped with its case
 /// assert_eq!(out_rx.try_recv(), Ok(0));
+/// assert!(out_rx.try_recv().is_err());
 /// ```
 #[must_use = "a received value is dropped unless taken with `recv`"]
 pub struct SelectedOperation<'s, 'a> {

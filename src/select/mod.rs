@@ -73,13 +73,13 @@ use std::task::{Context, Poll};
 ///
 /// # Examples
 ///
-/// A function that selects over an optional channel; `None` is Go's nil
-/// channel and is never chosen:
+/// A helper generic over the operand, so callers may pass a channel, a
+/// reference, or an `Option` (`None` is Go's nil channel, never chosen):
 ///
 /// ```
 /// use goro::chan::Receiver;
 /// use goro::select::RecvOperand;
-/// async fn first(a: Option<&Receiver<i32>>, b: &Receiver<i32>) -> Option<i32> {
+/// async fn first(a: impl RecvOperand<Item = i32>, b: &Receiver<i32>) -> Option<i32> {
 ///     goro::select! {
 ///         recv(a) -> v => v,
 ///         recv(b) -> v => v,
@@ -89,14 +89,25 @@ use std::task::{Context, Poll};
 /// let (tx_b, rx_b) = goro::chan::<i32>(1);
 /// tx_a.try_send(1).unwrap();
 /// tx_b.try_send(2).unwrap();
-/// assert_eq!(goro::block_on(first(None, &rx_b)), Some(2));
-/// assert!(rx_a.as_receiver().is_some());
-/// assert!(None::<&Receiver<i32>>.as_receiver().is_none());
+/// let nil: Option<&Receiver<i32>> = None;
+/// assert_eq!(goro::block_on(first(nil, &rx_b)), Some(2)); // only b can be chosen
+/// assert_eq!(goro::block_on(first(&rx_a, &rx_b)), Some(1)); // b is empty now
 /// ```
 pub trait RecvOperand {
     /// The channel's element type.
     type Item;
     /// The receiver to poll, or `None` for a nil channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::chan::Receiver;
+    /// use goro::select::RecvOperand;
+    /// let (_tx, rx) = goro::chan::<u8>(0);
+    /// assert!(rx.as_receiver().unwrap().same_channel(&rx));
+    /// let maybe: Option<&Receiver<u8>> = None; // a nil channel
+    /// assert!(maybe.as_receiver().is_none());
+    /// ```
     fn as_receiver(&self) -> Option<&Receiver<Self::Item>>;
 }
 
@@ -127,6 +138,17 @@ pub trait SendOperand {
     /// The channel's element type.
     type Item;
     /// The sender to use, or `None` for a nil channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::chan::Sender;
+    /// use goro::select::SendOperand;
+    /// let (tx, _rx) = goro::chan::<u8>(0);
+    /// assert!((&tx).as_sender().unwrap().same_channel(&tx));
+    /// let maybe: Option<&Sender<u8>> = None; // a nil channel
+    /// assert!(maybe.as_sender().is_none());
+    /// ```
     fn as_sender(&self) -> Option<&Sender<Self::Item>>;
 }
 

@@ -13,10 +13,13 @@
 //! use goro::sync::{ErrGroup, WaitGroup};
 //! let res = goro::run(async {
 //!     let wg = WaitGroup::new();
-//!     for _ in 0..3 {
-//!         wg.go(async {});
+//!     let (tx, rx) = goro::chan::<u32>(3);
+//!     for i in 0..3 {
+//!         let tx = tx.clone();
+//!         wg.go(async move { tx.send(i).await.unwrap() });
 //!     }
-//!     wg.wait().await;
+//!     wg.wait().await; // every G has sent
+//!     assert_eq!(rx.len(), 3);
 //!     let g = ErrGroup::<String>::new();
 //!     g.go(async { Err("boom".to_string()) });
 //!     g.wait().await

@@ -22,17 +22,17 @@
 //! let ticks = goro::run(async {
 //!     sleep(Duration::from_millis(1)).await; // time.Sleep
 //!     let ticker = Ticker::new(Duration::from_millis(1));
-//!     let timeout = goro::time::after(Duration::from_millis(10));
+//!     let timeout = goro::time::after(Duration::from_secs(10));
 //!     let mut ticks = 0;
-//!     loop {
+//!     while ticks < 3 {
 //!         goro::select! {
 //!             recv(ticker.c()) -> _ => ticks += 1,
-//!             recv(timeout) -> _ => break,
+//!             recv(timeout) -> _ => panic!("no tick for 10 s"),
 //!         }
 //!     }
 //!     ticks
 //! });
-//! assert!(ticks >= 1);
+//! assert_eq!(ticks, 3);
 //! ```
 
 mod fallback;
@@ -356,8 +356,9 @@ impl Timer {
     /// use goro::time::Timer;
     /// use std::time::Duration;
     /// let timer = Timer::new(Duration::from_millis(1));
-    /// std::thread::sleep(Duration::from_millis(5)); // it fired; nobody received
-    /// // Go 1.23: Stop discards the unreceived value and reports it.
+    /// std::thread::sleep(Duration::from_millis(5)); // it fires; nobody receives
+    /// // Go 1.23: Stop reports a pending timer or an unreceived value (which
+    /// // it discards) alike.
     /// assert!(timer.stop());
     /// assert_eq!(timer.c().try_recv(), Err(TryRecvError::Empty));
     /// assert!(!timer.stop()); // nothing left to prevent
@@ -523,15 +524,15 @@ impl Ticker {
     /// use std::time::Duration;
     /// goro::run(async {
     ///     let ticker = Ticker::new(Duration::from_millis(1));
-    ///     let done = goro::time::after(Duration::from_millis(20));
+    ///     let timeout = goro::time::after(Duration::from_secs(10));
     ///     let mut ticks = 0;
-    ///     loop {
+    ///     while ticks < 3 {
     ///         goro::select! {
     ///             recv(ticker.c()) -> _ => ticks += 1,
-    ///             recv(done) -> _ => break,
+    ///             recv(timeout) -> _ => panic!("no tick for 10 s"),
     ///         }
     ///     }
-    ///     assert!(ticks >= 1);
+    ///     assert_eq!(ticks, 3);
     /// });
     /// ```
     pub fn c(&self) -> &Receiver<Instant> {
@@ -548,8 +549,8 @@ impl Ticker {
     /// use goro::time::Ticker;
     /// use std::time::Duration;
     /// let ticker = Ticker::new(Duration::from_millis(1));
-    /// std::thread::sleep(Duration::from_millis(5)); // a tick is waiting
-    /// ticker.stop(); // discards it: no tick is received after stop
+    /// std::thread::sleep(Duration::from_millis(5)); // a tick is (likely) waiting
+    /// ticker.stop(); // discards it: no tick is received after stop returns
     /// assert_eq!(ticker.c().try_recv(), Err(TryRecvError::Empty));
     /// ```
     pub fn stop(&self) {
