@@ -627,12 +627,21 @@ pub(crate) fn add_timer(
 /// outside a runtime.
 ///
 /// ```
+/// use std::time::{Duration, Instant};
 /// goro::run(async {
-///     let (_tx, rx) = goro::chan::<u8>(0);
-///     let _h = goro::go(async move { rx.recv().await });
-///     goro::gosched().await;
-///     let dump = goro::runtime::stack();
-///     assert!(dump.contains("[chan receive]"));
+///     let (tx, rx) = goro::chan::<u8>(0);
+///     let h = goro::go(async move { rx.recv().await });
+///     // The new G may run on another thread: yield until it has parked.
+///     let give_up = Instant::now() + Duration::from_secs(10);
+///     let mut dump = goro::runtime::stack();
+///     while !dump.contains("[chan receive]") && Instant::now() < give_up {
+///         goro::gosched().await;
+///         dump = goro::runtime::stack();
+///     }
+///     assert!(dump.contains(&format!("goroutine {} [chan receive]", h.id())));
+///     assert!(dump.contains("created by"));
+///     drop(tx);
+///     h.await.unwrap();
 /// });
 /// ```
 pub fn stack() -> String {

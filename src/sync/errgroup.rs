@@ -298,7 +298,11 @@ impl<E: Send + 'static> ErrGroup<E> {
     ///     let g = ErrGroup::<String>::new();
     ///     for url in ["a.example", "b.example", "bad"] {
     ///         g.go(async move {
-    ///             if url.ends_with(".example") { Ok(()) } else { Err(format!("fetch {url}: invalid")) }
+    ///             if url.ends_with(".example") {
+    ///                 Ok(())
+    ///             } else {
+    ///                 Err(format!("fetch {url}: invalid"))
+    ///             }
     ///         });
     ///     }
     ///     g.wait().await
