@@ -67,6 +67,25 @@ pub(crate) struct Header {
     pub(crate) wait_since: AtomicU64,
     /// Registry slot; written once at spawn, before the G is published.
     pub(crate) reg_key: AtomicUsize,
+    /// Set (Relaxed) by the M at the G's first poll; read by the global run
+    /// queue to tell started Gs from never-run ones (a hint: no ordering).
+    started: AtomicBool,
+}
+
+impl Header {
+    /// Whether the G has been polled at least once.
+    #[inline]
+    pub(crate) fn has_run(&self) -> bool {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Marks the G as started (its first poll).
+    #[inline]
+    pub(crate) fn mark_started(&self) {
+        if !self.started.load(Ordering::Relaxed) {
+            self.started.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 struct Vtable {
@@ -133,6 +152,7 @@ impl GRef {
                 wait_reason: AtomicU8::new(0),
                 wait_since: AtomicU64::new(0),
                 reg_key: AtomicUsize::new(usize::MAX),
+                started: AtomicBool::new(false),
             },
             stage: UnsafeCell::new(Stage::Running(fut)),
         });
