@@ -80,6 +80,21 @@ pub unsafe trait Case: Send {
     /// Pass 1: try to complete now (locked). `Some(waker to wake)` if done.
     #[doc(hidden)]
     unsafe fn try_complete(&mut self) -> Option<Option<Waker>>;
+    /// Pass 0: `would_block`, then `lock`, `try_complete`, `unlock`, in one
+    /// call (one dynamic dispatch instead of four on the hot path).
+    #[doc(hidden)]
+    fn try_alone(&mut self) -> Option<Option<Waker>> {
+        if self.would_block() {
+            return None;
+        }
+        // SAFETY: one lock only, released before returning.
+        unsafe {
+            self.lock();
+            let r = self.try_complete();
+            self.unlock();
+            r
+        }
+    }
     /// Pass 2: link the sudog (locked).
     #[doc(hidden)]
     unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker);
@@ -505,18 +520,7 @@ impl SelectGo<'_> {
     /// select takes one lock instead of all of them.
     fn pass0(&mut self, pollorder: &Idx) -> Option<usize> {
         for &i in pollorder.slice() {
-            let c = &mut *self.cases[i as usize];
-            if c.would_block() {
-                continue;
-            }
-            // SAFETY: one lock only; released before the next.
-            let r = unsafe {
-                c.lock();
-                let r = c.try_complete();
-                c.unlock();
-                r
-            };
-            if let Some(w) = r {
+            if let Some(w) = self.cases[i as usize].try_alone() {
                 if let Some(w) = w {
                     w.wake();
                 }
