@@ -813,3 +813,41 @@ fn num_goroutine_is_zero_after_shutdown() {
         }
     });
 }
+
+/// A G woken into runnext while its waker keeps the P busy is not lost: no
+/// M is woken for it when it is all the P has (the waker's M runs it next,
+/// as tokio's LIFO slot), but if the waker's poll goes on, sysmon retakes
+/// the P (its queue is not empty) and the woken G runs on it, long before
+/// the waker is done.
+#[test]
+fn woken_g_runs_while_its_waker_hogs_the_p() {
+    let ran_during_hog = guard(60, || {
+        let rt = goro::Runtime::builder().max_procs(2).build();
+        rt.block_on(async {
+            let (tx, rx) = goro::chan::<()>(0);
+            let hog_done = Arc::new(AtomicBool::new(false));
+            let seen = hog_done.clone();
+            let waiter = goro::go(async move {
+                rx.recv().await;
+                !seen.load(Ordering::SeqCst)
+            });
+            // let the waiter park first
+            goro::time::sleep(Duration::from_millis(5)).await;
+            let hog = goro::go(async move {
+                tx.try_send(()).expect("the waiter is parked");
+                let start = std::time::Instant::now();
+                while start.elapsed() < Duration::from_millis(300) {
+                    std::hint::spin_loop();
+                }
+                hog_done.store(true, Ordering::SeqCst);
+            });
+            let r = waiter.await.unwrap();
+            hog.await.unwrap();
+            r
+        })
+    });
+    assert!(
+        ran_during_hog,
+        "the woken G waited for its waker's whole poll"
+    );
+}

@@ -404,8 +404,7 @@ pub(crate) fn goready(g: GRef) {
             .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
         {
             Ok(_) if next == SCHEDULED => {
-                let sched = h.sched.clone();
-                sched.ready(g);
+                super::m::ready_g(g);
                 return;
             }
             Ok(_) => return,

@@ -195,12 +195,18 @@ impl MCtx {
 /// Puts `g` on this thread's P if it runs one of `sched`'s Ps; gives it back
 /// otherwise.
 pub(crate) fn try_put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Option<GRef> {
+    put_local(sched, g, next).err()
+}
+
+/// `try_put_local`, telling how many Gs the P's queue holds afterwards
+/// (runnext included).
+fn put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Result<u32, GRef> {
     with_m(|m| {
-        let Some(m) = m else { return Some(g) };
+        let Some(m) = m else { return Err(g) };
         if !Arc::ptr_eq(&m.sched, sched) {
-            return Some(g);
+            return Err(g);
         }
-        let Some(p) = m.p() else { return Some(g) };
+        let Some(p) = m.p() else { return Err(g) };
         let mut slot = Some(g);
         let put = || {
             let g = slot.take().expect("put once");
@@ -209,13 +215,50 @@ pub(crate) fn try_put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Option<G
         };
         let Some(over) = p.owner.owner_op(m.pollval.get(), put) else {
             m.set_p(None); // sysmon took the P while we were polling
-            return slot.take();
+            return Err(slot.take().expect("not put"));
         };
         if let Some(batch) = over {
             sched.global_push_batch(batch);
+            return Ok(u32::MAX);
         }
-        None
+        Ok(p.runq.len() as u32)
     })
+}
+
+/// Go's `ready` placement: runnext of this M's P. True if another M should
+/// be woken (`wakep`): the G went to the global queue, or the P's queue now
+/// holds more than the woken G. When the woken G is all the P has, this M
+/// runs it as soon as the current poll ends, so nobody is woken to steal it
+/// (as tokio's LIFO slot; Go wakes a spinning M, which then waits 3 µs
+/// before stealing runnext). A poll that runs on for long after the wake
+/// loses the P to sysmon, with the woken G in its queue.
+pub(crate) fn ready_put(sched: &Arc<Sched>, g: GRef) -> bool {
+    match put_local(sched, g, true) {
+        Ok(n) => n > 1,
+        Err(g) => {
+            sched.global_push_batch(Some(g));
+            true
+        }
+    }
+}
+
+/// Go's `ready` for a G whose state just moved to SCHEDULED: runnext of
+/// this thread's P when it runs one of the G's runtime's Ps (borrowing the
+/// M's own `Arc<Sched>`, so a wake costs no reference-count traffic on the
+/// shared scheduler), else `Sched::ready` through the G's own handle.
+pub(crate) fn ready_g(g: GRef) {
+    let rest = with_m(|m| {
+        let Some(m) = m else { return Some(g) };
+        if !Arc::ptr_eq(&m.sched, &g.header().sched) {
+            return Some(g);
+        }
+        m.sched.ready(g);
+        None
+    });
+    if let Some(g) = rest {
+        let sched = g.header().sched.clone();
+        sched.ready(g);
+    }
 }
 
 impl MCtx {

@@ -627,15 +627,15 @@ impl Sched {
     // ---- readying Gs --------------------------------------------------------
 
     /// Go's `ready` after the state moved to SCHEDULED: runnext of the
-    /// current P if this thread runs one of our Ps, else the global queue.
+    /// current P if this thread runs one of our Ps, else the global queue;
+    /// then `wakep` unless the G is all the P has (see `m::ready_put`).
     pub(crate) fn ready(self: &Arc<Self>, g: GRef) {
         if self.shutdown.load(Ordering::Acquire) {
             return; // the G's future was or will be dropped by shutdown
         }
-        if let Some(g) = m::try_put_local(self, g, true) {
-            self.global_push_batch(Some(g));
+        if m::ready_put(self, g) {
+            self.wakep();
         }
-        self.wakep();
     }
 
     // ---- procresize ---------------------------------------------------------
