@@ -79,6 +79,9 @@
 //!   hands the P to another thread as Go does around a system call.
 //! * A G that holds its P for more than 10 ms in one poll is not preempted
 //!   (a future cannot be); sysmon hands the P to another thread instead.
+//! * A G woken by a running G, when it is all that G's P holds, waits for
+//!   the waker to park or yield (or for sysmon to hand the P on) instead of
+//!   waking an idle thread to steal it.
 //! * The global run queue serves Gs that have run before ahead of Gs that
 //!   have never run (one batch in four the other way round), so woken Gs
 //!   are not stuck behind a burst of spawns.

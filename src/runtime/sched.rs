@@ -26,6 +26,11 @@
 //! (`npidle` += 1), decrements `nmspinning` (SeqCst), then re-checks every
 //! queue and the timers. Either the producer sees an idle P and no spinner
 //! and starts an M, or the M sees the work.
+//!
+//! One producer skips `wakep` on purpose: `ready` from a running G whose P
+//! then holds only the woken G (in runnext). That M runs it when the
+//! current poll ends; if the poll goes on, sysmon retakes the P (it has a
+//! queued G) and hands it to another M. So the work is never stranded.
 
 use super::g::{GRef, Header};
 use super::globrunq::GlobalRunq;
