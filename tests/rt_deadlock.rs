@@ -161,3 +161,33 @@ fn runtime_with_detection_enabled_reports() {
         "{msg}"
     );
 }
+
+/// A G whose P sysmon retook in the middle of a long poll, and which then
+/// sleeps in that same poll, still has a pending timer in the runtime's
+/// eyes: no deadlock is reported while it sleeps, and it wakes.
+#[test]
+fn sleep_after_losing_the_p_is_not_a_deadlock() {
+    let v = guard(30, || {
+        let rt = goro::Runtime::builder()
+            .max_procs(1)
+            .detect_deadlock(true)
+            .build();
+        rt.block_on(async {
+            let (tx, rx) = goro::chan::<u32>(0);
+            // queued behind us: gives sysmon a reason to retake our P
+            let waiter = goro::go(async move { rx.recv().await });
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_millis(40) {
+                std::hint::spin_loop();
+            }
+            // the retake shows when we next touch a run queue
+            drop(goro::go(async {}));
+            // by now the waiter has parked on another M: only our timer is
+            // left, armed from an M without a P
+            goro::time::sleep(Duration::from_millis(30)).await;
+            tx.send(7).await.unwrap();
+            waiter.await.unwrap()
+        })
+    });
+    assert_eq!(v, Some(7));
+}

@@ -851,3 +851,34 @@ fn woken_g_runs_while_its_waker_hogs_the_p() {
         "the woken G waited for its waker's whole poll"
     );
 }
+
+/// `gosched` under a combinator that polls it with a waker of its own
+/// (`FuturesUnordered`) still completes: it wakes through that waker, and
+/// the G goes through the global queue as usual.
+#[test]
+fn gosched_inside_a_combinator_with_its_own_waker() {
+    use futures::StreamExt;
+    use futures::stream::FuturesUnordered;
+    let n = guard(30, || {
+        goro::run(async {
+            let h = goro::go(async {
+                let mut set = FuturesUnordered::new();
+                for i in 0..10u32 {
+                    set.push(async move {
+                        for _ in 0..i {
+                            goro::gosched().await;
+                        }
+                        i
+                    });
+                }
+                let mut sum = 0;
+                while let Some(i) = set.next().await {
+                    sum += i;
+                }
+                sum
+            });
+            h.await.unwrap()
+        })
+    });
+    assert_eq!(n, 45);
+}

@@ -358,6 +358,7 @@ fn execute(ctx: &MCtx, g: GRef, inherit: bool) {
         ))
     });
     let mut cx = Context::from_waker(&waker);
+    ctx.yield_global.set(false); // a gosched of a G that then finished
     ctx.begin_poll(p);
     // SAFETY: we moved the state to RUNNING above.
     let res = unsafe { g.poll(&mut cx) };
@@ -385,6 +386,17 @@ fn park_or_requeue(ctx: &MCtx, g: GRef) {
         ctx.sched.coarse_now.load(Ordering::Relaxed),
         Ordering::Relaxed,
     );
+    if ctx.yield_global.replace(false) {
+        // gosched: back on the global queue, woken or not (gosched does not
+        // wake the G through its own waker; a wake racing with this store
+        // either lands first, RUNNING→NOTIFIED, and is overwritten, or sees
+        // SCHEDULED and leaves it alone). Release: pairs with execute's
+        // Acquire CAS, publishing this poll's effects.
+        h.state.store(g::SCHEDULED, Ordering::Release);
+        ctx.sched.global_push_batch(Some(g));
+        ctx.sched.wakep();
+        return;
+    }
     // Release: pairs with goready's Acquire, publishing this poll's effects.
     match h
         .state
@@ -394,10 +406,7 @@ fn park_or_requeue(ctx: &MCtx, g: GRef) {
         Err(_) => {
             // NOTIFIED: run it again.
             h.state.store(g::SCHEDULED, Ordering::Release);
-            if ctx.yield_global.replace(false) {
-                ctx.sched.global_push_batch(Some(g));
-                ctx.sched.wakep();
-            } else if let Some(p) = ctx.p() {
+            if let Some(p) = ctx.p() {
                 // SAFETY: this M owns p.
                 if let Some(batch) = unsafe { p.runq.put(g, false) } {
                     ctx.sched.global_push_batch(batch);

@@ -502,17 +502,24 @@ pub async fn gosched() {
             return Poll::Ready(());
         }
         yielded = true;
-        let in_g = m::with_m(|m| match m {
+        // In a G, the M puts it on the global queue after this poll. Polled
+        // with the G's own waker, that is all (no self-wake); under another
+        // waker (a combinator inside the G) the wake goes through it too.
+        let own = m::with_m(|m| match m {
             Some(m) if !m.cur_g.get().is_null() => {
                 m.yield_global.set(true);
-                true
+                let w = cx.waker();
+                w.data() == m.cur_g.get() as *const ()
+                    && std::ptr::eq(w.vtable(), g::waker_vtable())
             }
-            _ => false,
+            Some(_) | None => {
+                std::thread::yield_now();
+                false
+            }
         });
-        if !in_g {
-            std::thread::yield_now();
+        if !own {
+            cx.waker().wake_by_ref();
         }
-        cx.waker().wake_by_ref();
         Poll::Pending
     })
     .await
@@ -607,14 +614,19 @@ pub(crate) fn set_wait_reason(r: WaitReason) {
 
 /// Arms a timer on the current P's heap (Go's per-P timers). If it became
 /// the heap's earliest, a sleeping M is told to wake by then (Go's
-/// `wakeNetPoller`). Err when this thread is not an M holding a P (the
-/// caller uses the fallback timer thread).
+/// `wakeNetPoller`). Err when this thread is not an M (the caller uses the
+/// fallback timer thread).
 pub(crate) fn add_timer(
     t: crate::time::timers::TimerRef,
 ) -> Result<(), crate::time::timers::TimerRef> {
     m::with_m(|m| {
         let Some(m) = m else { return Err(t) };
-        let Some(p) = m.p() else { return Err(t) };
+        // An M that lost its P in the middle of a poll still belongs to the
+        // runtime: its G's timer goes on P 0's heap (never retired), so the
+        // runtime fires it and the deadlock check sees it.
+        let Some(p) = m.p().or_else(|| m.sched.p(0)) else {
+            return Err(t);
+        };
         if p.timers.add(t) {
             m.sched.timer_changed();
         }

@@ -73,9 +73,9 @@ fn entry(out: &mut String, gr: &GRef, now_ns: u64) {
 /// Detects Go's "all goroutines are asleep" across two sysmon rounds.
 #[derive(Default)]
 pub(crate) struct DeadlockWatch {
-    /// Scheduling ticks summed over the Ps, and when the quiet state was
-    /// first seen with that sum.
-    last: Option<(u64, Instant)>,
+    /// Scheduling ticks summed over the Ps, when the quiet state was first
+    /// seen with that sum, and how many full scans have agreed since.
+    last: Option<(u64, Instant, u8)>,
 }
 
 impl DeadlockWatch {
@@ -85,8 +85,10 @@ impl DeadlockWatch {
     }
 
     /// True once a deadlock was confirmed and reported. The cheap checks
-    /// run every round; the scan of every G runs once the Ps have been
-    /// quiet for 2 ms (so at most once per 2 ms, however many Gs park).
+    /// run every round; the scan of every G runs only once the Ps have been
+    /// quiet for 2 ms, and a report needs two scans 2 ms apart that both
+    /// find every G parked with the scheduler's ticks unchanged in between
+    /// (so a G in the middle of being readied is never taken for asleep).
     pub(crate) fn check(&mut self, sched: &Sched) -> bool {
         if !quiet(sched) {
             self.last = None;
@@ -95,12 +97,16 @@ impl DeadlockWatch {
         let ticks = tick_sum(sched);
         let now = Instant::now();
         match self.last {
-            Some((t, at)) if t == ticks => {
+            Some((t, at, scans)) if t == ticks => {
                 if now.saturating_duration_since(at) < Duration::from_millis(2) {
                     return false;
                 }
                 if !all_parked(sched) {
-                    self.last = None; // start a new 2 ms window
+                    self.last = None; // start a new window
+                    return false;
+                }
+                if scans == 0 {
+                    self.last = Some((t, now, 1)); // confirm once more
                     return false;
                 }
                 let msg = format!("all goroutines are asleep - deadlock!\n\n{}", dump(sched));
@@ -108,7 +114,7 @@ impl DeadlockWatch {
                 true
             }
             _ => {
-                self.last = Some((ticks, now));
+                self.last = Some((ticks, now, 0));
                 false
             }
         }

@@ -362,6 +362,12 @@ struct Core {
     next_when: AtomicU64,
     /// Number of entries; written under `heap`'s lock.
     len: AtomicUsize,
+    /// Batches popped by `run_due` and not yet fired (their Gs not yet
+    /// readied): incremented under the heap lock before the pop is
+    /// published, decremented (Release) after the batch fired. Read by
+    /// `is_empty` so the deadlock check never sees a timer vanish before
+    /// its G became runnable.
+    firing: AtomicUsize,
     /// Dead entries (see the invariants); incremented under a `t.mu`,
     /// decremented under `t.mu` or the heap lock plus `t.mu`.
     zombies: AtomicUsize,
@@ -411,6 +417,7 @@ impl Timers {
                 heap: Mutex::new(Vec::new()),
                 next_when: AtomicU64::new(0),
                 len: AtomicUsize::new(0),
+                firing: AtomicUsize::new(0),
                 zombies: AtomicUsize::new(0),
                 sweep_at: AtomicUsize::new(SWEEP_MIN),
                 chans: AtomicUsize::new(0),
@@ -487,10 +494,13 @@ impl Timers {
         self.core.zombies.load(Ordering::Relaxed)
     }
 
-    /// Whether there are no live timers.
+    /// Whether there are no live timers (none in the heap, none being
+    /// fired).
     #[allow(dead_code)]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
+        // Acquire: pairs with the Release decrement in `run_due`, so a
+        // caller that sees the batch done also sees its Gs readied.
+        self.len() == 0 && self.core.firing.load(Ordering::Acquire) == 0
     }
 
     /// Runs every timer due at `now`; returns how many fired. The heap lock
@@ -510,6 +520,8 @@ impl Timers {
                 if self.too_many_zombies() {
                     self.clean_locked(&mut h);
                 }
+                // Counted before `publish` shrinks `len`; see `firing`.
+                self.core.firing.fetch_add(1, Ordering::SeqCst);
                 let more = self.collect(&mut h, now, &mut batch);
                 self.publish(&h);
                 more
@@ -520,6 +532,8 @@ impl Timers {
                     None => break,
                 }
             }
+            // Release: the fired Gs are readied before this is seen.
+            self.core.firing.fetch_sub(1, Ordering::Release);
             if !more {
                 return fired;
             }
