@@ -11,13 +11,10 @@
 //! is held); `stop` takes the node's lock after releasing it.
 
 use super::Context;
-use super::cancel::{CancelCtx, Child};
-use crate::loom::atomic::{AtomicUsize, Ordering};
+use super::cancel::{CancelCtx, DETACHED};
+use crate::loom::atomic::{AtomicU32, Ordering};
 use crate::loom::{Arc, Mutex};
 use std::fmt;
-
-/// `slot` of an entry that is in no child set.
-const DETACHED: usize = usize::MAX;
 
 type Func = Box<dyn FnOnce() + Send + 'static>;
 
@@ -25,8 +22,9 @@ type Func = Box<dyn FnOnce() + Send + 'static>;
 pub(crate) struct Entry {
     /// The function, taken exactly once (by `fire` or by `stop`). Leaf lock.
     f: Mutex<Option<Func>>,
-    /// Index in the node's child set; written under the node's lock.
-    slot: AtomicUsize,
+    /// Index in the node's child set or `DETACHED`; written and read under
+    /// the node's lock (cancel.rs, `Children`).
+    pub(crate) slot: AtomicU32,
 }
 
 impl Entry {
@@ -71,15 +69,9 @@ impl AfterFuncStop {
         if let Some(node) = &self.node {
             let removed = {
                 let mut inner = node.inner.lock();
-                let idx = self.entry.slot.load(Ordering::Relaxed);
-                let ours = matches!(inner.children.get(idx),
-                    Some(Child::Func(e)) if Arc::ptr_eq(e, &self.entry));
-                if ours {
-                    self.entry.slot.store(DETACHED, Ordering::Relaxed);
-                    inner.children.remove(idx)
-                } else {
-                    None
-                }
+                inner
+                    .children()
+                    .and_then(|c| c.remove_func(&self.entry))
             };
             drop(removed);
         }
@@ -116,12 +108,13 @@ where
 {
     let entry = Arc::new(Entry {
         f: Mutex::new(Some(Box::new(f))),
-        slot: AtomicUsize::new(DETACHED),
+        slot: AtomicU32::new(DETACHED),
     });
     let node = ctx.cancel_node().cloned();
     if let Some(n) = &node {
-        let registered = n.register(Child::Func(entry.clone()), |idx| {
+        let registered = n.register(|children| {
             // Under the node's lock.
+            let idx = children.push_func(entry.clone());
             entry.slot.store(idx, Ordering::Relaxed);
         });
         if let Err((_, cause)) = registered {
