@@ -44,6 +44,16 @@ fn spawn_func(f: Func) {
 
 /// The handle returned by [`after_func`](super::after_func): Go's `stop`
 /// function.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context;
+/// let (ctx, cancel) = context::with_cancel(&context::background());
+/// let stop: context::AfterFuncStop = context::after_func(&ctx, || unreachable!("stopped"));
+/// assert!(stop.stop());
+/// cancel.cancel(); // the function does not run
+/// ```
 pub struct AfterFuncStop {
     entry: Arc<Entry>,
     /// The node the entry is registered in (`None`: a context that is
@@ -63,15 +73,24 @@ impl AfterFuncStop {
     /// Returns true if this call stopped `f` from being run; false if `f`
     /// was already started (the context is done) or already stopped. It does
     /// not wait for a started `f` to finish. Never blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::context;
+    /// let (ctx, cancel) = context::with_cancel(&context::background());
+    /// let stop = context::after_func(&ctx, || {});
+    /// assert!(stop.stop()); // stopped before the context was done
+    /// assert!(!stop.stop()); // already stopped
+    /// cancel.cancel();
+    /// ```
     pub fn stop(&self) -> bool {
         let f = self.entry.f.lock().take();
         let Some(f) = f else { return false };
         if let Some(node) = &self.node {
             let removed = {
                 let mut inner = node.inner.lock();
-                inner
-                    .children()
-                    .and_then(|c| c.remove_func(&self.entry))
+                inner.children().and_then(|c| c.remove_func(&self.entry))
             };
             drop(removed);
         }
@@ -92,6 +111,8 @@ impl AfterFuncStop {
 /// through its parent), a context whose handles and cancel function were
 /// all dropped leaves the tree; keep the `AfterFuncStop` (it holds the
 /// context) or a context handle for as long as `f` should stay armed.
+///
+/// # Examples
 ///
 /// ```
 /// use goro::context;
