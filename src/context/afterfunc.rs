@@ -88,10 +88,8 @@ impl AfterFuncStop {
         let f = self.entry.f.lock().take();
         let Some(f) = f else { return false };
         if let Some(node) = &self.node {
-            let removed = {
-                let mut inner = node.inner.lock();
-                inner.children().and_then(|c| c.remove_func(&self.entry))
-            };
+            let removed =
+                node.locked(|inner| inner.children().and_then(|c| c.remove_func(&self.entry)));
             drop(removed);
         }
         drop(f);

@@ -50,11 +50,11 @@
 //! (afterfunc.rs) and a deadline timer's slot (deadline.rs).
 
 use super::afterfunc::Entry;
-use super::deadline::DeadlineTimer;
+use super::deadline::{DeadlineTimer, PackedInstant};
 use super::{Cause, Context, ContextError};
 use crate::chan::{Receiver, Sender};
 use crate::loom::atomic::{AtomicU8, AtomicU32, Ordering};
-use crate::loom::{Arc, Mutex};
+use crate::loom::{Arc, Mutex, UnsafeCell};
 use crate::sync::slab::Slab;
 use std::ptr::NonNull;
 use std::time::Instant;
@@ -181,7 +181,8 @@ impl Children {
 
 /// Everything under a node's lock: only the rarely used parts, boxed on
 /// first use, so that a plain `with_cancel` node is small (one small
-/// allocation) and a leaf never allocates more.
+/// allocation) and a leaf never allocates more. Reached only through
+/// [`CancelCtx::locked`].
 #[derive(Default)]
 pub(crate) struct Inner {
     extra: Option<Box<Extra>>,
@@ -220,18 +221,32 @@ pub(crate) struct CancelCtx {
     /// The context this one was made from: values, `Display`, and the
     /// parent node (its nearest cancellable ancestor). Immutable.
     pub(crate) parent: Context,
-    /// The effective deadline (own or inherited). Immutable.
-    pub(crate) deadline: Option<Instant>,
-    /// Error code; written once under `inner`'s lock (Release), read
-    /// anywhere without the lock (Acquire, pairing with that store).
+    /// The effective deadline (own or inherited), in 8 bytes. Immutable.
+    deadline: PackedInstant,
+    /// Error code; written once under `lock` (Release), read anywhere
+    /// without the lock (Acquire, pairing with that store).
     err: AtomicU8,
     /// Immutable.
     pub(crate) kind: Kind,
+    /// The node's lock (one byte: it shares a word with `err`, `kind` and
+    /// `slot`), guarding `inner`.
+    lock: Mutex<()>,
     /// Index in the parent node's child set or `DETACHED`; written under
     /// the parent node's lock (see the invariants).
     slot: AtomicU32,
-    pub(crate) inner: Mutex<Inner>,
+    /// Read and written only under `lock`, through [`CancelCtx::locked`].
+    inner: UnsafeCell<Inner>,
 }
+
+// SAFETY: the only field that is not Sync is `inner`, which is reached only
+// through `locked`, under `lock`: together they are a `Mutex<Inner>`, which is
+// Sync because `Inner` is Send (checked below).
+unsafe impl Sync for CancelCtx {}
+
+const _: () = {
+    const fn inner_is_send<T: Send>() {}
+    inner_is_send::<Inner>();
+};
 
 /// Work collected under the locks and done after they are released.
 #[derive(Default)]
@@ -272,11 +287,12 @@ impl CancelCtx {
     pub(crate) fn new(parent: &Context, kind: Kind, deadline: Option<Instant>) -> Arc<CancelCtx> {
         let node = Arc::new(CancelCtx {
             parent: parent.clone(),
-            deadline,
+            deadline: PackedInstant::new(deadline),
             err: AtomicU8::new(ERR_NONE),
             kind,
+            lock: Mutex::new(()),
             slot: AtomicU32::new(DETACHED),
-            inner: Mutex::new(Inner::default()),
+            inner: UnsafeCell::new(Inner::default()),
         });
         if let Some(p) = parent.cancel_node() {
             let ptr = ChildPtr(NonNull::from(&*node));
@@ -292,19 +308,38 @@ impl CancelCtx {
         node
     }
 
+    /// Runs `f` on the parts under this node's lock, holding the lock.
+    /// `f` must not take this node's lock again (it may take a child's).
+    #[inline]
+    pub(crate) fn locked<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        let _guard = self.lock.lock();
+        // SAFETY: `inner` is only reached through this function, under
+        // `lock`, which we hold until `f` returns; `f` cannot re-enter it
+        // for this node (it would deadlock on `lock` first), so this is
+        // the only reference.
+        self.inner.with_mut(|p| f(unsafe { &mut *p }))
+    }
+
+    /// The effective deadline (own or inherited). Lock-free.
+    #[inline]
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline.get()
+    }
+
     /// Runs `add` on this node's child set, under its lock, unless this
     /// node is done, in which case its error and cause are returned.
     pub(crate) fn register(
         &self,
         add: impl FnOnce(&mut Children),
     ) -> Result<(), (ContextError, Option<Cause>)> {
-        let mut inner = self.inner.lock();
-        if let Some(e) = self.err() {
-            let cause = inner.extra.as_ref().and_then(|x| x.cause.clone());
-            return Err((e, cause));
-        }
-        add(&mut inner.extra().children);
-        Ok(())
+        self.locked(|inner| {
+            if let Some(e) = self.err() {
+                let cause = inner.extra.as_ref().and_then(|x| x.cause.clone());
+                return Err((e, cause));
+            }
+            add(&mut inner.extra().children);
+            Ok(())
+        })
     }
 
     /// The error, read without the lock (Go's `Err`).
@@ -317,40 +352,43 @@ impl CancelCtx {
     /// The cause (Go's `Cause`): `None` if not done.
     pub(crate) fn cause(&self) -> Option<Cause> {
         let err = self.err()?;
-        let cause = {
-            let inner = self.inner.lock();
-            inner.extra.as_ref().and_then(|x| x.cause.clone())
-        };
+        let cause = self.locked(|inner| inner.extra.as_ref().and_then(|x| x.cause.clone()));
         Some(cause.unwrap_or_else(|| std::sync::Arc::new(err) as Cause))
     }
 
     /// The done channel (Go's `Done`), made on first use; closed at once
     /// if this node is already done.
     pub(crate) fn done(&self) -> Receiver<()> {
-        let mut inner = self.inner.lock();
-        let extra = inner.extra();
-        if let Some(rx) = &extra.done_rx {
-            return rx.clone();
-        }
-        let (tx, rx) = crate::chan::chan(0);
-        extra.done_rx = Some(rx.clone());
-        if self.err().is_some() {
-            drop(inner);
+        let (rx, close_now) = self.locked(|inner| {
+            let extra = inner.extra();
+            if let Some(rx) = &extra.done_rx {
+                return (rx.clone(), None);
+            }
+            let (tx, rx) = crate::chan::chan(0);
+            extra.done_rx = Some(rx.clone());
+            if self.err().is_some() {
+                (rx, Some(tx))
+            } else {
+                extra.done_tx = Some(tx);
+                (rx, None)
+            }
+        });
+        // Closed after the lock is released.
+        if let Some(tx) = close_now {
             tx.close();
-        } else {
-            extra.done_tx = Some(tx);
         }
         rx
     }
 
     /// Stores the deadline timer, or hands it back if already done.
     pub(crate) fn set_timer(&self, t: DeadlineTimer) -> Option<DeadlineTimer> {
-        let mut inner = self.inner.lock();
-        if self.err().is_some() {
-            return Some(t);
-        }
-        inner.extra().timer = Some(t);
-        None
+        self.locked(|inner| {
+            if self.err().is_some() {
+                return Some(t);
+            }
+            inner.extra().timer = Some(t);
+            None
+        })
     }
 
     /// Cancels this node and every descendant (Go's `cancelCtx.cancel`).
@@ -368,35 +406,36 @@ impl CancelCtx {
     /// Takes this node's lock, marks it done and cancels its children under
     /// it (parent before child). False if it was already done.
     fn cancel_locked(&self, err: ContextError, cause: Option<Cause>, d: &mut Deferred) -> bool {
-        let mut inner = self.inner.lock();
-        if self.err.load(Ordering::Relaxed) != ERR_NONE {
-            drop(inner);
-            d.causes.extend(cause);
-            return false;
-        }
-        // Release: pairs with the Acquire loads in `err`.
-        self.err.store(err_code(err), Ordering::Release);
-        if inner.extra.is_none() && cause.is_none() {
-            // A node with no children, done channel, timer or cause: the
-            // common leaf. Nothing more to do.
-            return true;
-        }
-        let extra = inner.extra();
-        extra.cause = cause.clone();
-        d.timers.extend(extra.timer.take());
-        d.close.extend(extra.done_tx.take());
-        d.funcs.extend(extra.children.funcs.drain());
-        for ChildPtr(p) in std::mem::take(&mut extra.children.ctxs) {
-            // SAFETY: a child in our set is alive while we hold our lock
-            // (its Drop unlinks under this lock unless it reads DETACHED,
-            // which we store only below, as our last use).
-            let c = unsafe { p.as_ref() };
-            c.cancel_locked(err, cause.clone(), d);
-            // Release: pairs with the Acquire load in `detach`; after this
-            // store the child may be freed.
-            c.slot.store(DETACHED, Ordering::Release);
-        }
-        true
+        self.locked(|inner| {
+            if self.err.load(Ordering::Relaxed) != ERR_NONE {
+                // Dropped after the locks are released.
+                d.causes.extend(cause);
+                return false;
+            }
+            // Release: pairs with the Acquire loads in `err`.
+            self.err.store(err_code(err), Ordering::Release);
+            if inner.extra.is_none() && cause.is_none() {
+                // A node with no children, done channel, timer or cause:
+                // the common leaf. Nothing more to do.
+                return true;
+            }
+            let extra = inner.extra();
+            extra.cause = cause.clone();
+            d.timers.extend(extra.timer.take());
+            d.close.extend(extra.done_tx.take());
+            d.funcs.extend(extra.children.funcs.drain());
+            for ChildPtr(p) in std::mem::take(&mut extra.children.ctxs) {
+                // SAFETY: a child in our set is alive while we hold our lock
+                // (its Drop unlinks under this lock unless it reads
+                // DETACHED, which we store only below, as our last use).
+                let c = unsafe { p.as_ref() };
+                c.cancel_locked(err, cause.clone(), d);
+                // Release: pairs with the Acquire load in `detach`; after
+                // this store the child may be freed.
+                c.slot.store(DETACHED, Ordering::Release);
+            }
+            true
+        })
     }
 
     /// Leaves the parent node's child set (Go's `removeChild`). Takes only
@@ -409,9 +448,11 @@ impl CancelCtx {
         let Some(p) = self.parent.cancel_node() else {
             return;
         };
-        let mut inner = p.inner.lock();
-        let idx = self.slot.load(Ordering::Relaxed);
-        if idx != DETACHED {
+        p.locked(|inner| {
+            let idx = self.slot.load(Ordering::Relaxed);
+            if idx == DETACHED {
+                return;
+            }
             self.slot.store(DETACHED, Ordering::Relaxed);
             let children = inner.children();
             debug_assert!(children.is_some(), "a registered child has a set");
@@ -419,17 +460,17 @@ impl CancelCtx {
                 debug_assert!(std::ptr::eq(children.ctxs[idx as usize].0.as_ptr(), self));
                 children.remove_ctx(idx);
             }
-        }
+        });
     }
 
     /// Number of entries in this node's child set (tests).
     pub(crate) fn num_children(&self) -> usize {
-        self.inner.lock().children().map_or(0, |c| c.len())
+        self.locked(|inner| inner.children().map_or(0, |c| c.len()))
     }
 
     /// Capacity of this node's child set storage (tests).
     pub(crate) fn children_capacity(&self) -> usize {
-        self.inner.lock().children().map_or(0, |c| c.capacity())
+        self.locked(|inner| inner.children().map_or(0, |c| c.capacity()))
     }
 }
 

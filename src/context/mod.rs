@@ -254,7 +254,7 @@ impl Context {
     /// assert_eq!(child.deadline(), Some(at));
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
-        self.cancel_node().and_then(|c| c.deadline)
+        self.cancel_node().and_then(|c| c.deadline())
     }
 
     /// The value of type `V` stored by the nearest [`with_value`] on this
@@ -334,7 +334,7 @@ impl fmt::Display for Context {
                 Kind::Cancel => write!(f, "{}.WithCancel", c.parent),
                 Kind::Deadline => {
                     let left = c
-                        .deadline
+                        .deadline()
                         .map(|d| d.saturating_duration_since(Instant::now()));
                     write!(
                         f,
