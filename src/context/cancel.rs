@@ -1,25 +1,30 @@
 //! The cancel tree: Go's `cancelCtx` and `timerCtx` (src/context/context.go:
 //! `cancelCtx.cancel`, `propagateCancel`, `removeChild`).
 //!
-//! Every cancellable context is one [`CancelCtx`] (one small allocation,
-//! 72 bytes on 64-bit targets). It is registered in the child set
-//! ([`Children`]) of its nearest cancellable ancestor (its "parent node")
-//! and remembers its index there, so leaving the set is O(1). The parent
-//! holds its children *weakly*: an entry is a plain pointer, and a child
-//! unlinks itself when its last handle goes (its `Drop`), so a forgotten
-//! child leaks nothing. The set also holds `after_func` registrations
-//! (strongly: they must run).
+//! Every cancellable context is one [`CancelCtx`]: one small allocation
+//! (40 bytes plus the `Arc` counts on 64-bit targets, a 64-byte malloc
+//! chunk; building a big tree costs mostly fresh memory, so size is
+//! speed). It is registered in the child set ([`Children`]) of its nearest
+//! cancellable ancestor (its "parent node") and remembers its index there,
+//! so leaving the set is O(1). The parent holds its children *weakly*: an
+//! entry is a plain pointer, and a child unlinks itself when its last
+//! handle goes (its `Drop`), so a forgotten child leaks nothing. The set
+//! also holds `after_func` registrations (strongly: they must run).
 //!
-//! `err` is an atomic, read without the lock. The parts most nodes never
-//! need — the child set, the cause, the lazily made done channel and the
-//! deadline timer (deadline.rs) — live in one [`Extra`] box under the
-//! node's lock, made on first use: a leaf that is never waited on, never
-//! given a cause and has no timer allocates nothing but its node.
+//! `err` is an atomic, read without the lock. The node's lock is a one-byte
+//! `Mutex<()>` packed beside `err`, `kind` and `slot`, guarding an
+//! `UnsafeCell` reached only through [`CancelCtx::locked`]. The parts most
+//! nodes never need — the child set, the cause, the lazily made done
+//! channel and the deadline timer (deadline.rs) — live in one [`Extra`] box
+//! under the node's lock, made on first use: a leaf that is never waited
+//! on, never given a cause and has no timer allocates nothing but its node.
 //!
 //! # Invariants
 //!
 //! - `err` goes from 0 to an error code once, under the node's own lock;
 //!   the cause is stored in the same critical section.
+//! - A node's `inner` is touched only inside [`CancelCtx::locked`], i.e.
+//!   under that node's lock.
 //! - A node whose `err` is set has an empty child set, and no child is
 //!   ever added to it afterwards (registration checks `err` under the
 //!   parent node's lock and cancels the new child instead).
