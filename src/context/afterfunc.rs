@@ -11,7 +11,7 @@
 //! is held); `stop` takes the node's lock after releasing it.
 
 use super::Context;
-use super::cancel::{CancelCtx, DETACHED};
+use super::cancel::{DETACHED, NodeRef};
 use crate::loom::atomic::{AtomicU32, Ordering};
 use crate::loom::{Arc, Mutex};
 use std::fmt;
@@ -58,7 +58,7 @@ pub struct AfterFuncStop {
     entry: Arc<Entry>,
     /// The node the entry is registered in (`None`: a context that is
     /// never done, so `f` can never run).
-    node: Option<Arc<CancelCtx>>,
+    node: Option<NodeRef>,
 }
 
 impl fmt::Debug for AfterFuncStop {

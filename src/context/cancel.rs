@@ -50,15 +50,16 @@
 //! causes) happens under a context lock: it is collected in a [`Deferred`]
 //! and done after every lock is released. Since the tree has no cycles and
 //! every nested acquisition goes downwards, no cycle of waits can form.
-//! The other locks of this module are leaves, never held while taking a
+//! `deadline` and `cause` take one node's lock alone. The other locks of
+//! this module are leaves, never held while taking a
 //! context lock or while cancelling: an after-func's one-shot slot
 //! (afterfunc.rs) and a deadline timer's slot (deadline.rs).
 
 use super::afterfunc::Entry;
-use super::deadline::{DeadlineTimer, PackedInstant};
+use super::deadline::DeadlineTimer;
 use super::{Cause, Context, ContextError};
 use crate::chan::{Receiver, Sender};
-use crate::loom::atomic::{AtomicU8, AtomicU32, Ordering};
+use crate::loom::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering, fence};
 use crate::loom::{Arc, Mutex, UnsafeCell};
 use crate::sync::slab::Slab;
 use std::ptr::NonNull;
@@ -208,6 +209,9 @@ impl Inner {
 /// The parts of a node most contexts never use.
 #[derive(Default)]
 pub(crate) struct Extra {
+    /// A deadline node's own deadline (Go: `timerCtx.deadline`); set before
+    /// the node is shared, never changed. `None` in other nodes.
+    deadline: Option<Instant>,
     /// Children and after-funcs registered here (Go: `children`).
     pub(crate) children: Children,
     /// The cause given to the winning cancel; `None` means "the error itself".
@@ -223,11 +227,11 @@ pub(crate) struct Extra {
 /// A cancellable context node (Go's `cancelCtx`, and `timerCtx` when it has
 /// a deadline of its own).
 pub(crate) struct CancelCtx {
+    /// Number of [`NodeRef`]s to this node; see there.
+    refs: AtomicUsize,
     /// The context this one was made from: values, `Display`, and the
     /// parent node (its nearest cancellable ancestor). Immutable.
     pub(crate) parent: Context,
-    /// The effective deadline (own or inherited), in 8 bytes. Immutable.
-    deadline: PackedInstant,
     /// Error code; written once under `lock` (Release), read anywhere
     /// without the lock (Acquire, pairing with that store).
     err: AtomicU8,
@@ -241,6 +245,65 @@ pub(crate) struct CancelCtx {
     slot: AtomicU32,
     /// Read and written only under `lock`, through [`CancelCtx::locked`].
     inner: UnsafeCell<Inner>,
+}
+
+/// A counted reference to a node: `Arc<CancelCtx>` with one count instead
+/// of `Arc`'s two (nodes are never held by a `Weak`; a parent's edge to a
+/// child is a [`ChildPtr`]), which keeps a node at 40 bytes.
+pub(crate) struct NodeRef(NonNull<CancelCtx>);
+
+// SAFETY: a NodeRef is a shared reference to a `CancelCtx` that is Send and
+// Sync, kept alive by the count, exactly like `Arc<CancelCtx>`.
+unsafe impl Send for NodeRef {}
+// SAFETY: as above.
+unsafe impl Sync for NodeRef {}
+
+impl NodeRef {
+    /// Moves `node` (whose `refs` is 1) to the heap.
+    fn new(node: CancelCtx) -> NodeRef {
+        debug_assert_eq!(node.refs.load(Ordering::Relaxed), 1);
+        NodeRef(NonNull::from(Box::leak(Box::new(node))))
+    }
+}
+
+impl std::ops::Deref for NodeRef {
+    type Target = CancelCtx;
+
+    #[inline]
+    fn deref(&self) -> &CancelCtx {
+        // SAFETY: our count keeps the node alive.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Clone for NodeRef {
+    #[inline]
+    fn clone(&self) -> NodeRef {
+        // Relaxed, as in `Arc::clone`: a new reference is made from one
+        // that already keeps the node alive.
+        let old = self.refs.fetch_add(1, Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            // As `Arc`: a count this large means leaked references.
+            std::process::abort();
+        }
+        NodeRef(self.0)
+    }
+}
+
+impl Drop for NodeRef {
+    #[inline]
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire fence below, so that every use
+        // through other references happens before the free (as `Arc`).
+        if self.refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        // SAFETY: that was the last reference; the node came from
+        // `Box::leak` in `NodeRef::new`. Its `Drop` unlinks it from its
+        // parent's set first.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
 }
 
 // SAFETY: the only field that is not Sync is `inner`, which is reached only
@@ -289,15 +352,27 @@ impl CancelCtx {
     /// A new node under `parent`, registered in the parent node's child set
     /// (Go's `withCancel` + `propagateCancel`). If the parent is already
     /// done the new node is cancelled at once with the parent's error/cause.
-    pub(crate) fn new(parent: &Context, kind: Kind, deadline: Option<Instant>) -> Arc<CancelCtx> {
-        let node = Arc::new(CancelCtx {
+    /// With `deadline`, a deadline node (Go's `timerCtx`, without its timer:
+    /// see deadline.rs).
+    pub(crate) fn make(parent: &Context, deadline: Option<Instant>) -> NodeRef {
+        let (kind, extra) = match deadline {
+            None => (Kind::Cancel, None),
+            Some(d) => {
+                let extra = Extra {
+                    deadline: Some(d),
+                    ..Extra::default()
+                };
+                (Kind::Deadline, Some(Box::new(extra)))
+            }
+        };
+        let node = NodeRef::new(CancelCtx {
+            refs: AtomicUsize::new(1),
             parent: parent.clone(),
-            deadline: PackedInstant::new(deadline),
             err: AtomicU8::new(ERR_NONE),
             kind,
             lock: Mutex::new(()),
             slot: AtomicU32::new(DETACHED),
-            inner: UnsafeCell::new(Inner::default()),
+            inner: UnsafeCell::new(Inner { extra }),
         });
         if let Some(p) = parent.cancel_node() {
             let ptr = ChildPtr(NonNull::from(&*node));
@@ -325,10 +400,21 @@ impl CancelCtx {
         self.inner.with_mut(|p| f(unsafe { &mut *p }))
     }
 
-    /// The effective deadline (own or inherited). Lock-free.
-    #[inline]
+    /// The effective deadline: that of the nearest deadline node among this
+    /// node and its ancestors (a deadline node is made only when earlier
+    /// than its parent's, so the nearest is the earliest), read under that
+    /// node's lock (taken alone). Go's `Deadline`, which walks up the same
+    /// way.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.deadline.get()
+        let mut n = self;
+        loop {
+            match n.kind {
+                Kind::Deadline => {
+                    return n.locked(|inner| inner.extra.as_ref().and_then(|x| x.deadline));
+                }
+                Kind::Cancel => n = n.parent.cancel_node()?,
+            }
+        }
     }
 
     /// Runs `add` on this node's child set, under its lock, unless this
@@ -483,5 +569,17 @@ impl Drop for CancelCtx {
     /// The last handle is gone: leave the parent's set (the weak edge).
     fn drop(&mut self) {
         self.detach();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    #[test]
+    fn cancel_node_is_small() {
+        // One 40-byte allocation (a 48-byte malloc chunk) a with_cancel
+        // node on 64-bit targets: the W11 tree's build time is mostly memory.
+        if cfg!(target_pointer_width = "64") {
+            assert!(std::mem::size_of::<super::CancelCtx>() <= 40);
+        }
     }
 }

@@ -8,10 +8,11 @@
 //! afterfunc.rs.
 //!
 //! A [`Context`] is an enum over the kinds of context: the two empty roots,
-//! a cancellable node (`Arc<CancelCtx>`, one allocation per `with_cancel`),
-//! a value node, and a `without_cancel` node. Value and without-cancel nodes
-//! cache their nearest cancellable ancestor, so `err`, `done`, `deadline`
-//! and `cause` are O(1) on any context; `value` walks up the chain like Go.
+//! a cancellable node (`NodeRef`, a counted pointer to one 40-byte
+//! allocation per `with_cancel`), a value node, and a `without_cancel`
+//! node. Value nodes cache their nearest cancellable ancestor, so `err`,
+//! `done` and `cause` are O(1) on any context; `deadline` walks up to the
+//! nearest deadline node and `value` up the chain, like Go.
 //!
 //! Lock order: see cancel.rs (`# Invariants`, `# Deadlock safety`).
 
@@ -22,7 +23,7 @@ mod deadline;
 pub use afterfunc::{AfterFuncStop, after_func};
 
 use crate::loom::Arc;
-use cancel::{CancelCtx, Kind};
+use cancel::{CancelCtx, Kind, NodeRef};
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -107,7 +108,7 @@ pub struct Context {
 enum Repr {
     Background,
     Todo,
-    Cancel(Arc<CancelCtx>),
+    Cancel(NodeRef),
     Value(Arc<ValueCtx>),
     WithoutCancel(Arc<WithoutCancelCtx>),
 }
@@ -116,7 +117,7 @@ enum Repr {
 struct ValueCtx {
     parent: Context,
     /// The parent's nearest cancellable ancestor (cached).
-    node: Option<Arc<CancelCtx>>,
+    node: Option<NodeRef>,
     key: TypeId,
     name: &'static str,
     value: Box<dyn Any + Send + Sync>,
@@ -131,7 +132,7 @@ impl Context {
     /// The nearest cancellable node of this context (itself, or the one its
     /// value nodes lead to); `None` if this context is never done.
     #[inline]
-    fn cancel_node(&self) -> Option<&Arc<CancelCtx>> {
+    fn cancel_node(&self) -> Option<&NodeRef> {
         match &self.repr {
             Repr::Cancel(c) => Some(c),
             Repr::Value(v) => v.node.as_ref(),
@@ -411,7 +412,7 @@ pub fn todo() -> Context {
 /// ```
 #[derive(Clone)]
 pub struct CancelFunc {
-    node: Arc<CancelCtx>,
+    node: NodeRef,
 }
 
 impl CancelFunc {
@@ -455,7 +456,7 @@ impl fmt::Debug for CancelFunc {
 /// ```
 #[derive(Clone)]
 pub struct CancelCauseFunc {
-    node: Arc<CancelCtx>,
+    node: NodeRef,
 }
 
 impl CancelCauseFunc {
@@ -500,7 +501,7 @@ impl fmt::Debug for CancelCauseFunc {
 /// assert_eq!(child.err(), Some(ContextError::Canceled));
 /// ```
 pub fn with_cancel(parent: &Context) -> (Context, CancelFunc) {
-    let node = CancelCtx::new(parent, Kind::Cancel, parent.deadline());
+    let node = CancelCtx::make(parent, None);
     (
         Context {
             repr: Repr::Cancel(node.clone()),
@@ -524,7 +525,7 @@ pub fn with_cancel(parent: &Context) -> (Context, CancelFunc) {
 /// assert_eq!(context::cause(&child).unwrap().to_string(), "disk full");
 /// ```
 pub fn with_cancel_cause(parent: &Context) -> (Context, CancelCauseFunc) {
-    let node = CancelCtx::new(parent, Kind::Cancel, parent.deadline());
+    let node = CancelCtx::make(parent, None);
     (
         Context {
             repr: Repr::Cancel(node.clone()),
@@ -692,7 +693,7 @@ pub fn with_deadline_cause(
             return with_cancel(parent);
         }
     }
-    let node = CancelCtx::new(parent, Kind::Deadline, Some(deadline));
+    let node = CancelCtx::make(parent, Some(deadline));
     let now = Instant::now();
     if deadline <= now {
         node.cancel(true, ContextError::DeadlineExceeded, cause);
