@@ -241,7 +241,8 @@ impl Context {
 
     /// When this context will be cancelled by a deadline, if ever: Go's
     /// `Deadline()`. Inherited: a child has its parent's deadline unless
-    /// its own is earlier.
+    /// its own is earlier. Like Go, walks up to the nearest context made by
+    /// `with_deadline`/`with_timeout` (and briefly takes its lock).
     ///
     /// # Examples
     ///
