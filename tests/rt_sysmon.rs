@@ -124,3 +124,57 @@ fn thread_count_bounded_under_many_blocking_calls() {
     // few hundred at most.
     assert!(max_threads < 1600, "{max_threads} threads");
 }
+
+/// A G back from a blocking call whose P was retaken waits for a P before
+/// its poll goes on (Go's exitsyscall: the G runs again only on a P), so on
+/// one P the other Gs never run while that G's own code does; and it does
+/// get a P back each time.
+#[test]
+fn blocking_caller_waits_for_a_p_on_return() {
+    use std::sync::atomic::AtomicUsize;
+    let (overlaps, rounds, spins) = guard(60, || {
+        let rt = goro::Runtime::builder().max_procs(1).build();
+        rt.block_on(async {
+            // true while the blocking G runs its own code (outside `blocking`)
+            let busy: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+            let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+            let overlaps: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
+            let spinner = goro::go(async move {
+                let mut n = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    if busy.load(Ordering::SeqCst) {
+                        overlaps.fetch_add(1, Ordering::SeqCst);
+                    }
+                    n += 1;
+                    goro::gosched().await;
+                }
+                n
+            });
+            let blocker = goro::go(async move {
+                let mut rounds = 0usize;
+                for _ in 0..20 {
+                    // long enough for sysmon to hand the P to the spinner
+                    goro::blocking(|| std::thread::sleep(Duration::from_millis(3)));
+                    busy.store(true, Ordering::SeqCst);
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_millis(1) {
+                        std::hint::spin_loop();
+                    }
+                    busy.store(false, Ordering::SeqCst);
+                    rounds += 1;
+                }
+                rounds
+            });
+            let rounds = blocker.await.unwrap();
+            stop.store(true, Ordering::SeqCst);
+            let spins = spinner.await.unwrap();
+            (overlaps.load(Ordering::SeqCst), rounds, spins)
+        })
+    });
+    assert_eq!(rounds, 20);
+    assert!(spins > 0);
+    assert_eq!(
+        overlaps, 0,
+        "another G ran beside the blocking G's code on one P"
+    );
+}

@@ -51,13 +51,42 @@ pub(crate) struct State<T> {
     pub(crate) recvq: WaitQ<T>,
     pub(crate) sendq: WaitQ<T>,
     /// Values given back by dropped receivers (see the module invariants).
-    returned: VecDeque<T>,
+    returned: Returned<T>,
     /// CLOSED | RX_GONE, plus the last published queue bits.
     flags: usize,
 }
 
-/// A channel (Go's `hchan`). Aligned to keep neighbours off its cache lines.
-#[repr(align(128))]
+/// The `returned` list: boxed, so the rare case costs a channel one word
+/// instead of a `VecDeque`'s four.
+#[allow(clippy::box_collection)]
+struct Returned<T>(Option<Box<VecDeque<T>>>);
+
+impl<T> Returned<T> {
+    #[inline]
+    fn pop_front(&mut self) -> Option<T> {
+        self.0.as_mut()?.pop_front()
+    }
+    fn push_back(&mut self, v: T) {
+        self.0.get_or_insert_with(Default::default).push_back(v);
+    }
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|q| q.is_empty())
+    }
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| q.len())
+    }
+    fn take(&mut self) -> VecDeque<T> {
+        self.0.take().map_or_else(VecDeque::new, |q| *q)
+    }
+}
+
+/// A channel (Go's `hchan`): 128 bytes for any `T` (checked by a test), so
+/// with its `Arc` header a channel is one 144-byte allocation (W10 counts
+/// it in every parked G). Not over-aligned on purpose: an alignment above
+/// 16 sends every `make(chan)` through the allocator's slow aligned path
+/// and wastes up to the alignment per channel; measured on W1-W5, cache
+/// padding bought nothing that noise could not hide.
 pub(crate) struct HChan<T> {
     /// Guards `state` and `buf`.
     lock: RawMutex,
@@ -66,8 +95,8 @@ pub(crate) struct HChan<T> {
     flags: AtomicUsize,
     /// Mirror of `state.qcount`, written (Release) under the lock only.
     qcount: AtomicUsize,
-    cap: usize,
     state: UnsafeCell<State<T>>,
+    /// The ring of `cap` slots (its length is the capacity).
     buf: Box<[UnsafeCell<MaybeUninit<T>>]>,
     /// Live `Sender`s / `Receiver`s. Incremented on clone (Relaxed),
     /// decremented on drop (AcqRel: the last one sees every other's work).
@@ -112,14 +141,13 @@ impl<T> HChan<T> {
             lock: RawMutex::new(),
             flags: AtomicUsize::new(0),
             qcount: AtomicUsize::new(0),
-            cap,
             state: UnsafeCell::new(State {
                 sendx: 0,
                 recvx: 0,
                 qcount: 0,
                 recvq: WaitQ::new(),
                 sendq: WaitQ::new(),
-                returned: VecDeque::new(),
+                returned: Returned(None),
                 flags: 0,
             }),
             buf: (0..cap)
@@ -149,7 +177,7 @@ impl<T> HChan<T> {
 
     #[inline]
     pub(crate) fn cap(&self) -> usize {
-        self.cap
+        self.buf.len()
     }
 
     /// Takes the channel lock.
@@ -238,10 +266,10 @@ impl<T> HChan<T> {
     /// Go's `full`: a send would block (no parked receiver / no room).
     #[inline]
     fn full(&self) -> bool {
-        if self.cap == 0 {
+        if self.cap() == 0 {
             return self.flags.load(Ordering::Acquire) & RECVQ == 0;
         }
-        self.qcount.load(Ordering::Acquire) >= self.cap
+        self.qcount.load(Ordering::Acquire) >= self.cap()
     }
 
     /// Go's `empty`: a receive would block (no parked sender / no value).
@@ -251,7 +279,7 @@ impl<T> HChan<T> {
         if f & RETURNED != 0 {
             return false;
         }
-        if self.cap == 0 {
+        if self.cap() == 0 {
             return f & SENDQ == 0;
         }
         self.qcount.load(Ordering::Acquire) == 0
@@ -310,10 +338,10 @@ impl<T> HChan<T> {
                 Sudog::complete(sg, DONE_OK)
             });
         }
-        if st.qcount < self.cap {
+        if st.qcount < self.cap() {
             self.buf_write(st.sendx, v);
             st.sendx += 1;
-            if st.sendx == self.cap {
+            if st.sendx == self.cap() {
                 st.sendx = 0;
             }
             let n = st.qcount + 1;
@@ -340,7 +368,7 @@ impl<T> HChan<T> {
             if let Some(sg) = unsafe { st.sendq.dequeue() } {
                 // SAFETY: a dequeued sudog is alive until completed.
                 let sv = unsafe { (*sg).take_elem() }.expect("parked sender without a value");
-                let v = if self.cap == 0 {
+                let v = if self.cap() == 0 {
                     sv
                 } else {
                     // Full buffer: take the head, the sender's value goes to
@@ -348,7 +376,7 @@ impl<T> HChan<T> {
                     let v = self.buf_read(st.recvx);
                     self.buf_write(st.recvx, sv);
                     st.recvx += 1;
-                    if st.recvx == self.cap {
+                    if st.recvx == self.cap() {
                         st.recvx = 0;
                     }
                     st.sendx = st.recvx;
@@ -361,7 +389,7 @@ impl<T> HChan<T> {
         if st.qcount > 0 {
             let v = self.buf_read(st.recvx);
             st.recvx += 1;
-            if st.recvx == self.cap {
+            if st.recvx == self.cap() {
                 st.recvx = 0;
             }
             let n = st.qcount - 1;
@@ -392,9 +420,9 @@ impl<T> HChan<T> {
                 Sudog::complete(sg, DONE_OK)
             };
         }
-        if st.qcount < self.cap && st.returned.is_empty() {
+        if st.qcount < self.cap() && st.returned.is_empty() {
             st.recvx = if st.recvx == 0 {
-                self.cap - 1
+                self.cap() - 1
             } else {
                 st.recvx - 1
             };
@@ -449,7 +477,7 @@ impl<T> HChan<T> {
         // Release: pairs with the Acquire loads of the lock-free paths.
         self.flags.store(st.flags, Ordering::Release);
         let mut wakers = Vec::new();
-        let mut dropped = std::mem::take(&mut st.returned);
+        let mut dropped = st.returned.take();
         // SAFETY: lock held.
         unsafe {
             while let Some(sg) = st.sendq.dequeue() {
@@ -480,7 +508,7 @@ impl<T> HChan<T> {
             return RecvTry::Empty;
         }
         let v = self.buf_read(st.recvx);
-        st.recvx = (st.recvx + 1) % self.cap;
+        st.recvx = (st.recvx + 1) % self.cap();
         let n = st.qcount - 1;
         self.set_qcount(st, n);
         RecvTry::Got(v, None)
@@ -777,5 +805,22 @@ fn finish_send<T>(op: &mut SendOp<T>, state: u8) -> Result<(), T> {
                 .take_elem()
                 .expect("closed send lost its value"))
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::HChan;
+    use std::mem::{align_of, size_of};
+
+    /// W10 counts the channel in each parked G's bytes: keep it at 128
+    /// bytes whatever `T` is (the values live in the separate ring) and
+    /// without over-alignment.
+    #[test]
+    fn hchan_is_128_bytes() {
+        assert!(align_of::<HChan<u64>>() <= 16);
+        assert_eq!(size_of::<HChan<u64>>(), 128);
+        assert_eq!(size_of::<HChan<[u8; 1000]>>(), 128);
+        assert_eq!(size_of::<HChan<()>>(), 128);
     }
 }

@@ -62,12 +62,64 @@ pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 
 /// The sending half of a channel (`chan<- T`). Cloning adds a sender; when
 /// the last sender is dropped the channel is closed.
+///
+/// # Examples
+///
+/// Several producers share one channel; it closes when the last sender is
+/// dropped, which ends the consumer's loop:
+///
+/// ```
+/// let n = goro::run(async {
+///     let (tx, rx) = goro::chan::<u32>(0);
+///     for id in 0..3 {
+///         let tx = tx.clone();
+///         goro::go(async move { tx.send(id).await.unwrap() });
+///     }
+///     drop(tx); // only the Gs' clones remain
+///     let mut n = 0;
+///     while let Some(_id) = rx.recv().await {
+///         n += 1;
+///     }
+///     n
+/// });
+/// assert_eq!(n, 3);
+/// ```
 pub struct Sender<T> {
     chan: Arc<HChan<T>>,
 }
 
 /// The receiving half of a channel (`<-chan T`). Cloning adds a receiver;
 /// when the last receiver is dropped every send fails with its value.
+///
+/// # Examples
+///
+/// A pool of workers sharing one job channel (each job is received once):
+///
+/// ```
+/// use goro::sync::WaitGroup;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// let sum = goro::run(async {
+///     let (jobs, rx) = goro::chan::<u64>(8);
+///     let sum = Arc::new(AtomicU64::new(0));
+///     let wg = WaitGroup::new();
+///     for _ in 0..3 {
+///         let (rx, sum) = (rx.clone(), sum.clone());
+///         wg.go(async move {
+///             while let Some(j) = rx.recv().await {
+///                 sum.fetch_add(j, Ordering::Relaxed);
+///             }
+///         });
+///     }
+///     for j in 1..=10 {
+///         jobs.send(j).await.unwrap();
+///     }
+///     jobs.close();
+///     wg.wait().await;
+///     sum.load(Ordering::Relaxed)
+/// });
+/// assert_eq!(sum, 55);
+/// ```
 pub struct Receiver<T> {
     chan: Arc<HChan<T>>,
     /// The parked receive of the `Stream` impl (boxed once, on first use).
@@ -78,10 +130,30 @@ pub struct Receiver<T> {
 
 /// A send on a closed channel (or one with no receivers left); carries the
 /// value back. Go panics here; goro returns it.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = goro::chan::<String>(1);
+/// drop(rx); // no receiver left: sends fail
+/// let err = tx.send_blocking("lost".to_string()).unwrap_err();
+/// assert_eq!(err.0, "lost"); // the value comes back
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
 
 /// Why [`Sender::try_send`] failed; carries the value back.
+///
+/// # Examples
+///
+/// ```
+/// use goro::chan::TrySendError;
+/// let (tx, rx) = goro::chan::<i32>(1);
+/// assert_eq!(tx.try_send(1), Ok(()));
+/// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+/// drop(rx);
+/// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum TrySendError<T> {
     /// The send would block: the buffer is full / no receiver is waiting.
@@ -91,6 +163,18 @@ pub enum TrySendError<T> {
 }
 
 /// Why [`Receiver::try_recv`] failed.
+///
+/// # Examples
+///
+/// ```
+/// use goro::chan::TryRecvError;
+/// let (tx, rx) = goro::chan::<i32>(1);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// tx.try_send(4).unwrap();
+/// tx.close();
+/// assert_eq!(rx.try_recv(), Ok(4)); // the buffer drains first
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum TryRecvError {
     /// The receive would block: nothing buffered and no sender waiting.
@@ -101,6 +185,16 @@ pub enum TryRecvError {
 
 impl<T> SendError<T> {
     /// The value that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<Vec<u8>>(0);
+    /// tx.close();
+    /// let err = goro::block_on(tx.send(vec![1, 2])).unwrap_err();
+    /// assert_eq!(err.into_inner(), vec![1, 2]);
+    /// drop(rx);
+    /// ```
     pub fn into_inner(self) -> T {
         self.0
     }
@@ -108,16 +202,45 @@ impl<T> SendError<T> {
 
 impl<T> TrySendError<T> {
     /// The value that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<String>(0);
+    /// // Unbuffered and nobody is receiving: the value comes back.
+    /// let err = tx.try_send("hello".to_string()).unwrap_err();
+    /// assert_eq!(err.into_inner(), "hello");
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             TrySendError::Full(v) | TrySendError::Closed(v) => v,
         }
     }
     /// Whether the send failed because the channel was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<i32>(1);
+    /// tx.try_send(1).unwrap();
+    /// let err = tx.try_send(2).unwrap_err();
+    /// assert!(err.is_full());
+    /// assert!(!err.is_closed());
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
     }
     /// Whether the send failed because the channel was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<i32>(1);
+    /// tx.close();
+    /// let err = tx.try_send(1).unwrap_err();
+    /// assert!(err.is_closed());
+    /// assert!(!err.is_full());
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, TrySendError::Closed(_))
     }
@@ -246,22 +369,71 @@ impl<T> Sender<T> {
     }
 
     /// Number of values buffered (Go's `len(ch)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<i32>(4);
+    /// assert_eq!(tx.len(), 0);
+    /// tx.try_send(1).unwrap();
+    /// tx.try_send(2).unwrap();
+    /// assert_eq!(tx.len(), 2); // len(ch)
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.len()
     }
     /// Whether no value is buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<i32>(2);
+    /// assert!(tx.is_empty());
+    /// tx.try_send(1).unwrap();
+    /// assert!(!tx.is_empty());
+    /// rx.try_recv().unwrap();
+    /// assert!(tx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// The buffer size (Go's `cap(ch)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<i32>(8);
+    /// assert_eq!(tx.cap(), 8); // cap(ch)
+    /// let (unbuffered, _rx2) = goro::chan::<i32>(0);
+    /// assert_eq!(unbuffered.cap(), 0);
+    /// ```
     pub fn cap(&self) -> usize {
         self.chan.cap()
     }
     /// Whether the channel has been closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = goro::chan::<i32>(0);
+    /// let tx2 = tx.clone();
+    /// assert!(!tx2.is_closed());
+    /// tx.close(); // closing through one handle closes the channel for all
+    /// assert!(tx2.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
     /// Whether both handles refer to the same channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, _ra) = goro::chan::<i32>(0);
+    /// let (b, _rb) = goro::chan::<i32>(0);
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
     pub fn same_channel(&self, other: &Sender<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
@@ -372,22 +544,70 @@ impl<T> Receiver<T> {
     }
 
     /// Number of values buffered (Go's `len(ch)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<i32>(4);
+    /// for i in 0..3 {
+    ///     tx.try_send(i).unwrap();
+    /// }
+    /// assert_eq!(rx.len(), 3);
+    /// rx.try_recv().unwrap();
+    /// assert_eq!(rx.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.chan.len()
     }
     /// Whether no value is buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<i32>(1);
+    /// assert!(rx.is_empty());
+    /// tx.try_send(1).unwrap();
+    /// assert!(!rx.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// The buffer size (Go's `cap(ch)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = goro::chan::<u8>(16);
+    /// assert_eq!(rx.cap(), 16);
+    /// ```
     pub fn cap(&self) -> usize {
         self.chan.cap()
     }
     /// Whether the channel has been closed (values may still be buffered).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = goro::chan::<i32>(1);
+    /// tx.try_send(1).unwrap();
+    /// drop(tx); // the last sender closes the channel
+    /// assert!(rx.is_closed());
+    /// assert_eq!(rx.try_recv(), Ok(1)); // buffered values are still received
+    /// assert_eq!(rx.recv_blocking(), None);
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.chan.is_closed()
     }
     /// Whether both handles refer to the same channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_ta, a) = goro::chan::<i32>(0);
+    /// let (_tb, b) = goro::chan::<i32>(0);
+    /// assert!(a.same_channel(&a.clone()));
+    /// assert!(!a.same_channel(&b));
+    /// ```
     pub fn same_channel(&self, other: &Receiver<T>) -> bool {
         Arc::ptr_eq(&self.chan, &other.chan)
     }
@@ -462,6 +682,25 @@ impl<'a, T> IntoIterator for &'a Receiver<T> {
 }
 
 /// Blocking iterator returned by [`Receiver::iter`].
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = goro::chan::<i32>(0);
+/// let producer = std::thread::spawn(move || {
+///     for i in 1..=3 {
+///         tx.send_blocking(i).unwrap();
+///     }
+///     // tx dropped here: closes the channel and ends the loop below
+/// });
+/// let mut got = Vec::new();
+/// for v in &rx {
+///     // for v := range ch
+///     got.push(v);
+/// }
+/// producer.join().unwrap();
+/// assert_eq!(got, vec![1, 2, 3]);
+/// ```
 #[derive(Debug)]
 pub struct Iter<'a, T> {
     rx: &'a Receiver<T>,
@@ -479,6 +718,18 @@ impl<T> Iterator for Iter<'_, T> {
 /// The future of [`Sender::send`]. Resolves to `Ok(())` once the value is
 /// received or buffered, `Err(SendError(v))` if the channel is closed.
 /// Dropping it before completion sends nothing.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = goro::chan::<i32>(0);
+/// // A send future does nothing until awaited; dropping it sends nothing.
+/// drop(tx.send(1));
+/// assert!(rx.try_recv().is_err());
+/// let t = std::thread::spawn(move || goro::block_on(tx.send(2)));
+/// assert_eq!(rx.recv_blocking(), Some(2));
+/// assert!(t.join().unwrap().is_ok());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Send<'a, T> {
     chan: &'a HChan<T>,
@@ -488,6 +739,17 @@ pub struct Send<'a, T> {
 
 /// The future of [`Receiver::recv`]. Resolves to `Some(v)`, or `None` once
 /// the channel is closed and drained. Dropping it never loses a value.
+///
+/// # Examples
+///
+/// ```
+/// goro::run(async {
+///     let (tx, rx) = goro::chan::<&str>(1);
+///     let recv = rx.recv(); // not started yet
+///     tx.send("hi").await.unwrap();
+///     assert_eq!(recv.await, Some("hi"));
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Recv<'a, T> {
     chan: &'a HChan<T>,

@@ -67,6 +67,25 @@ pub(crate) struct Header {
     pub(crate) wait_since: AtomicU64,
     /// Registry slot; written once at spawn, before the G is published.
     pub(crate) reg_key: AtomicUsize,
+    /// Set (Relaxed) by the M at the G's first poll; read by the global run
+    /// queue to tell started Gs from never-run ones (a hint: no ordering).
+    started: AtomicBool,
+}
+
+impl Header {
+    /// Whether the G has been polled at least once.
+    #[inline]
+    pub(crate) fn has_run(&self) -> bool {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Marks the G as started (its first poll).
+    #[inline]
+    pub(crate) fn mark_started(&self) {
+        if !self.started.load(Ordering::Relaxed) {
+            self.started.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 struct Vtable {
@@ -133,6 +152,7 @@ impl GRef {
                 wait_reason: AtomicU8::new(0),
                 wait_since: AtomicU64::new(0),
                 reg_key: AtomicUsize::new(usize::MAX),
+                started: AtomicBool::new(false),
             },
             stage: UnsafeCell::new(Stage::Running(fut)),
         });
@@ -403,6 +423,20 @@ pub(crate) fn goready(g: GRef) {
 /// detaches the G: it keeps running. Awaiting it parks the awaiting G (wait
 /// reason `join`) and is cancel-safe: dropping the await loses nothing, the
 /// handle can be polled again.
+///
+/// # Examples
+///
+/// ```
+/// let total = goro::run(async {
+///     let handles: Vec<_> = (1..=4).map(|i| goro::go(async move { i * 10 })).collect();
+///     let mut total = 0;
+///     for h in handles {
+///         total += h.await.unwrap();
+///     }
+///     total
+/// });
+/// assert_eq!(total, 100);
+/// ```
 pub struct JoinHandle<T> {
     g: Option<GRef>,
     _t: PhantomData<fn() -> T>,
@@ -417,6 +451,21 @@ impl<T> JoinHandle<T> {
     }
 
     /// True once the G has finished (its result is ready).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// goro::run(async {
+    ///     let (tx, rx) = goro::chan::<()>(0);
+    ///     let h = goro::go(async move { rx.recv().await });
+    ///     assert!(!h.is_finished()); // still waiting for a value
+    ///     tx.send(()).await.unwrap();
+    ///     while !h.is_finished() {
+    ///         goro::gosched().await;
+    ///     }
+    ///     assert_eq!(h.await.unwrap(), Some(()));
+    /// });
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.g
             .as_ref()
@@ -424,6 +473,20 @@ impl<T> JoinHandle<T> {
     }
 
     /// The G's id, as shown in `goro::runtime::stack()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// goro::run(async {
+    ///     let (tx, rx) = goro::chan::<()>(0);
+    ///     let h = goro::go(async move { rx.recv().await });
+    ///     assert!(h.id() > 0);
+    ///     let dump = goro::runtime::stack();
+    ///     assert!(dump.contains(&format!("goroutine {} [", h.id())));
+    ///     drop(tx);
+    ///     h.await.unwrap();
+    /// });
+    /// ```
     pub fn id(&self) -> u64 {
         self.g.as_ref().map_or(0, |g| g.header().id)
     }
@@ -489,6 +552,20 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
 }
 
 /// Why a G gave no value: it panicked, or it was dropped at shutdown.
+///
+/// # Examples
+///
+/// ```
+/// async fn work(n: u32) -> u32 {
+///     if n == 0 {
+///         panic!("boom");
+///     }
+///     100 / n
+/// }
+/// let err = goro::run(async { goro::go(work(0)).await.unwrap_err() });
+/// assert!(err.is_panic());
+/// assert_eq!(err.to_string(), "goroutine panicked: boom");
+/// ```
 pub struct JoinError {
     repr: Repr,
 }
@@ -500,16 +577,56 @@ enum Repr {
 
 impl JoinError {
     /// True if the G panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let res = goro::run(async {
+    ///     goro::go(async {
+    ///         let v: Vec<u32> = Vec::new();
+    ///         v[1] // index out of range: the G panics
+    ///     })
+    ///     .await
+    /// });
+    /// assert!(res.unwrap_err().is_panic());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panic(_))
     }
 
     /// True if the G was dropped before finishing (runtime shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::new();
+    /// let (tx, rx) = goro::chan::<u8>(0);
+    /// let h = rt.spawn(async move { rx.recv().await });
+    /// drop(rt); // shuts down: the waiting G is dropped
+    /// let err = goro::block_on(h).unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// assert!(!err.is_panic());
+    /// drop(tx);
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
     }
 
     /// The panic payload. Panics if the G did not panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// async fn parse(s: &'static str) -> i32 {
+    ///     match s.parse() {
+    ///         Ok(v) => v,
+    ///         Err(_) => panic!("bad input"),
+    ///     }
+    /// }
+    /// let err = goro::run(async { goro::go(parse("x")).await.unwrap_err() });
+    /// let payload = err.into_panic();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"bad input"));
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send> {
         match self.repr {
             Repr::Panic(p) => p,
@@ -518,6 +635,20 @@ impl JoinError {
     }
 
     /// The panic payload, or `Err(self)` if the G did not panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::new();
+    /// let (tx, rx) = goro::chan::<u8>(0);
+    /// let h = rt.spawn(async move { rx.recv().await });
+    /// rt.shutdown();
+    /// let err = goro::block_on(h).unwrap_err();
+    /// // Not a panic: the error comes back.
+    /// let err = err.try_into_panic().unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// drop(tx);
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.repr {
             Repr::Panic(p) => Ok(p),

@@ -16,8 +16,12 @@
 //! Each poll is bracketed by `owner.begin_poll`/`end_poll`, a blocking call
 //! by `enter_syscall`/`exit_syscall`, and queue operations made from inside
 //! a poll go through `owner_op` (`owner.rs` has the handshake). An M that
-//! loses its P to sysmon finishes the poll without one, then looks for a P
-//! like an M back from a syscall (exitsyscall's slow path).
+//! loses its P to sysmon in the middle of a poll finishes the poll without
+//! one (a future cannot be preempted), then looks for a P like any idle M.
+//! An M back from a blocking call whose P was retaken waits for a P before
+//! the poll goes on (`wait_for_p`, Go's exitsyscall0): it joins `pwait`,
+//! and a P goes to the longest waiter when one is put idle or handed off,
+//! and from a running M every 61st tick or when its local queue is empty.
 //!
 //! # Thread-local state
 //! `CURRENT` points at the `MCtx` on this M's stack while it runs; Gs find
@@ -299,6 +303,7 @@ fn execute(ctx: &MCtx, g: GRef, inherit: bool) {
         p.next_streak.store(0, Ordering::Relaxed);
     }
     h.wait_reason.store(0, Ordering::Relaxed);
+    h.mark_started();
     ctx.cur_g.set(h as *const Header);
     // A waker borrowing the registry's/queue's reference: no count traffic.
     // SAFETY: `g` keeps the header alive for the whole poll; clones of this
@@ -388,6 +393,9 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
                 p.timers.run_due(now);
             }
         }
+        if tick % 61 == 0 && give_p_to_waiter(ctx, p) {
+            continue;
+        }
         if tick % 61 == 0 && sched.global_len() > 0 {
             if let Some(g) = sched.globrunqget(p, 1) {
                 return Some((g, false));
@@ -395,6 +403,9 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
         }
         if let Some(r) = runqget(p) {
             return Some(r);
+        }
+        if give_p_to_waiter(ctx, p) {
+            continue;
         }
         if let Some(g) = sched.globrunqget(p, 0) {
             return Some((g, false));
@@ -404,6 +415,18 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
         }
         stop(ctx, p);
     }
+}
+
+/// An M waiting for a P in the middle of a G's poll (`wait_for_p`) is
+/// like Go's preempted G in the global queue: every 61st tick, and whenever
+/// the local queue is empty, a P goes to the longest waiter. True if `p`
+/// was handed over (this M then holds no P).
+fn give_p_to_waiter(ctx: &MCtx, p: &P) -> bool {
+    if ctx.spinning.get() || !ctx.sched.pwait_hand(p) {
+        return false;
+    }
+    ctx.set_p(None);
+    true
 }
 
 /// runqget with Go's inheritTime, bounded: a chain of runnext picks longer
@@ -591,15 +614,40 @@ fn exitsyscall(m: &MCtx, p: *const P) {
         m.set_p(Some(p));
         return;
     }
-    // The P was retaken. Go would queue the G and park the M; we are in the
-    // middle of the G's poll, so we take an idle P if there is one and
-    // otherwise finish the poll without a P (queue operations go to the
-    // global queue), then look for a P like any M without one.
-    let np = m.sched.pidleget();
-    m.set_p(np);
-    match np {
-        Some(np) => m.begin_poll(np),
-        None => m.pollval.set(0),
+    // The P was retaken: like Go's exitsyscall0, wait for a P before the
+    // G goes on (we are in the middle of its poll, so the M waits with it).
+    wait_for_p(m);
+}
+
+/// The G polled on this M came back from a blocking call whose P was
+/// retaken: take an idle P, or wait in `pwait` until a P is handed over,
+/// then start a new poll on it. Go's exitsyscall puts such a G in the
+/// global queue and parks the M; a future cannot leave its poll, so its M
+/// waits with it instead, and the G goes on only when it holds a P again
+/// (at most `gomaxprocs` Gs run user code at once, as in Go).
+///
+/// A G that loses its P in the middle of one long poll (sysmon's
+/// forcePreempt) is not stopped: Go would preempt it, a future cannot be,
+/// so it finishes that poll without a P (spawns and wakes from it go to
+/// the global queue) and the scheduler treats it like any M without a P.
+fn wait_for_p(m: &MCtx) {
+    let sched = &m.sched;
+    let p = match sched.pwait_enter(&m.park) {
+        Ok(p) => p,
+        Err(()) => loop {
+            if let Some((id, _)) = m.park.park(None) {
+                break sched.p(id);
+            }
+            if sched.shutdown.load(Ordering::SeqCst) {
+                sched.pwait_leave(&m.park);
+                break None;
+            }
+        },
+    };
+    m.set_p(p);
+    match p {
+        Some(p) => m.begin_poll(p),
+        None => m.pollval.set(0), // shutdown: finish the poll without a P
     }
 }
 

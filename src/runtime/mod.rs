@@ -5,10 +5,24 @@
 //! [`num_goroutine`], [`gomaxprocs`], [`blocking`], [`block_on`]. The pieces
 //! mirror Go's proc.go: `g.rs` (G, waker = goready, JoinHandle), `p.rs`,
 //! `runq.rs` (runqput/runqget/runqsteal), `m.rs` (schedule, findRunnable,
-//! entersyscall/exitsyscall), `sched.rs` (global queue, idle lists, wakep,
+//! entersyscall/exitsyscall), `globrunq.rs` (the global queue's two
+//! classes), `sched.rs` (global queue, idle lists, wakep,
 //! startm, stopm, handoffp, procresize), `registry.rs` (allgs).
+//!
+//! # Examples
+//!
+//! ```
+//! // func main() { go worker(ch); fmt.Println(<-ch) }
+//! let v = goro::run(async {
+//!     let (tx, rx) = goro::chan::<&str>(0);
+//!     goro::go(async move { tx.send("done").await.unwrap() });
+//!     rx.recv().await
+//! });
+//! assert_eq!(v, Some("done"));
+//! ```
 
 mod g;
+mod globrunq;
 mod m;
 mod owner;
 mod p;
@@ -51,6 +65,17 @@ pub struct Runtime {
 }
 
 /// Configures a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = goro::Runtime::builder()
+///     .max_procs(2)
+///     .detect_deadlock(false)
+///     .build();
+/// let v = rt.block_on(async { goro::gomaxprocs(0) });
+/// assert_eq!(v, 2);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     max_procs: Option<usize>,
@@ -60,6 +85,13 @@ pub struct Builder {
 impl Builder {
     /// The number of Ps (`GOMAXPROCS`). Default: the `GOMAXPROCS`
     /// environment variable if set, else the number of cores.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(3).build();
+    /// assert_eq!(rt.block_on(async { goro::gomaxprocs(0) }), 3);
+    /// ```
     pub fn max_procs(mut self, n: usize) -> Self {
         self.max_procs = Some(n.max(1));
         self
@@ -69,12 +101,45 @@ impl Builder {
     /// deadlock!` when every G is parked on goro primitives with no timer
     /// or blocking call pending. Default off (Gs may be fed by plain
     /// threads); [`run`] turns it on.
+    ///
+    /// # Examples
+    ///
+    /// With detection on, a `block_on` whose Gs can never make progress panics
+    /// instead of hanging (Go's `fatal error: all goroutines are asleep`):
+    ///
+    /// ```
+    /// use std::panic::{AssertUnwindSafe, catch_unwind};
+    /// let rt = goro::Runtime::builder().detect_deadlock(true).build();
+    /// let res = catch_unwind(AssertUnwindSafe(|| {
+    ///     rt.block_on(async {
+    ///         let (tx, rx) = goro::chan::<i32>(0);
+    ///         let v = rx.recv().await; // nobody will ever send
+    ///         drop(tx);
+    ///         v
+    ///     })
+    /// }));
+    /// let payload = res.unwrap_err();
+    /// let msg = payload
+    ///     .downcast_ref::<String>()
+    ///     .map(String::as_str)
+    ///     .or_else(|| payload.downcast_ref::<&str>().copied())
+    ///     .unwrap();
+    /// assert!(msg.contains("all goroutines are asleep - deadlock!"));
+    /// ```
     pub fn detect_deadlock(mut self, on: bool) -> Self {
         self.detect_deadlock = on;
         self
     }
 
     /// Builds the runtime. Its Ms start lazily, when Gs need them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(1).build();
+    /// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    /// rt.shutdown();
+    /// ```
     pub fn build(self) -> Runtime {
         let procs = self.max_procs.unwrap_or_else(default_procs);
         Runtime {
@@ -100,17 +165,47 @@ impl Default for Runtime {
 
 impl Runtime {
     /// A runtime with the default number of Ps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::new();
+    /// let h = rt.spawn(async { "hello" });
+    /// assert_eq!(rt.block_on(h).unwrap(), "hello");
+    /// ```
     pub fn new() -> Runtime {
         Builder::default().build()
     }
 
     /// A [`Builder`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(1).build();
+    /// assert_eq!(rt.block_on(async { goro::gomaxprocs(0) }), 1);
+    /// ```
     pub fn builder() -> Builder {
         Builder::default()
     }
 
     /// Spawns a G on this runtime (Go's `go`), from any thread. The G runs
     /// whether or not anyone is inside `block_on`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::new();
+    /// let (tx, rx) = goro::chan::<u32>(0);
+    /// // The G runs on the runtime's threads; this thread just waits for its value.
+    /// let _h = rt.spawn(async move {
+    ///     for i in 1..=3 {
+    ///         tx.send(i).await.unwrap();
+    ///     }
+    /// });
+    /// let got: Vec<u32> = rx.iter().collect();
+    /// assert_eq!(got, vec![1, 2, 3]);
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
     where
@@ -124,6 +219,18 @@ impl Runtime {
     /// it finishes; returns its output. Callable again, and from several
     /// threads at once. A panic in `fut` is resumed here. Called from
     /// inside a G, the caller's P is handed off while it waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::new();
+    /// let data = vec![1, 2, 3];
+    /// // The future may borrow from the caller's stack.
+    /// let sum = rt.block_on(async { data.iter().sum::<i32>() });
+    /// assert_eq!(sum, 6);
+    /// // The runtime can be entered again.
+    /// assert_eq!(rt.block_on(async { data.len() }), 3);
+    /// ```
     #[track_caller]
     pub fn block_on<F>(&self, fut: F) -> F::Output
     where
@@ -138,11 +245,36 @@ impl Runtime {
     /// Shuts the runtime down: stops its Ms, joins their threads, and drops
     /// every G that has not finished (their `JoinHandle`s report
     /// cancellation). Idempotent; dropping the `Runtime` does the same.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::new();
+    /// let (tx, rx) = goro::chan::<u8>(0);
+    /// // This G waits forever: shutdown drops it.
+    /// let h = rt.spawn(async move { rx.recv().await });
+    /// rt.shutdown();
+    /// let err = goro::block_on(h).unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// drop(tx);
+    /// ```
     pub fn shutdown(&self) {
         self.sched.shutdown();
     }
 
     /// The number of live Gs of this runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::new();
+    /// assert_eq!(rt.num_goroutine(), 0);
+    /// let (tx, rx) = goro::chan::<u8>(0);
+    /// let h = rt.spawn(async move { rx.recv().await });
+    /// assert_eq!(rt.num_goroutine(), 1);
+    /// tx.send_blocking(9).unwrap();
+    /// assert_eq!(goro::block_on(h).unwrap(), Some(9));
+    /// ```
     pub fn num_goroutine(&self) -> usize {
         self.sched.ngoroutine.load(Ordering::Relaxed)
     }
@@ -196,6 +328,26 @@ where
 ///
 /// # Panics
 /// Outside a goro runtime (not inside a G).
+///
+/// # Examples
+///
+/// ```
+/// let squares = goro::run(async {
+///     let (tx, rx) = goro::chan::<u64>(0);
+///     for i in 1..=3u64 {
+///         let tx = tx.clone();
+///         goro::go(async move { tx.send(i * i).await.unwrap() }); // go func() { ch <- i * i }()
+///     }
+///     drop(tx);
+///     let mut v = Vec::new();
+///     while let Some(x) = rx.recv().await {
+///         v.push(x);
+///     }
+///     v.sort();
+///     v
+/// });
+/// assert_eq!(squares, vec![1, 4, 9]);
+/// ```
 #[track_caller]
 pub fn go<F>(fut: F) -> JoinHandle<F::Output>
 where
@@ -328,6 +480,21 @@ unsafe impl<T: Send> Send for SendPtr<T> {}
 /// Yields the processor (Go's `runtime.Gosched`): the G goes to the global
 /// run queue and the P runs something else first. Outside a G it yields
 /// the thread.
+///
+/// # Examples
+///
+/// Spin politely until another G is done, as Go code does with
+/// `runtime.Gosched()` in a loop:
+///
+/// ```
+/// goro::run(async {
+///     let h = goro::go(async { 21 * 2 });
+///     while !h.is_finished() {
+///         goro::gosched().await;
+///     }
+///     assert_eq!(h.await.unwrap(), 42);
+/// });
+/// ```
 pub async fn gosched() {
     let mut yielded = false;
     std::future::poll_fn(move |cx| {
@@ -353,6 +520,19 @@ pub async fn gosched() {
 
 /// The number of live Gs of the current runtime (Go's
 /// `runtime.NumGoroutine`); 0 outside a runtime.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(goro::num_goroutine(), 0); // no runtime here
+/// goro::run(async {
+///     let (tx, rx) = goro::chan::<()>(0);
+///     let h = goro::go(async move { rx.recv().await });
+///     assert_eq!(goro::num_goroutine(), 2); // main and the new G
+///     drop(tx);
+///     h.await.unwrap();
+/// });
+/// ```
 pub fn num_goroutine() -> usize {
     current_sched().map_or(0, |s| s.ngoroutine.load(Ordering::Relaxed))
 }
@@ -360,6 +540,17 @@ pub fn num_goroutine() -> usize {
 /// Go's `runtime.GOMAXPROCS(n)`: with `n == 0` only reads; otherwise
 /// resizes the current runtime's set of Ps while Gs run, and returns the
 /// previous value. Outside a runtime, returns the default for new ones.
+///
+/// # Examples
+///
+/// ```
+/// goro::run(async {
+///     let prev = goro::gomaxprocs(2); // runtime.GOMAXPROCS(2)
+///     assert_eq!(goro::gomaxprocs(0), 2);
+///     goro::gomaxprocs(prev);
+///     assert_eq!(goro::gomaxprocs(0), prev);
+/// });
+/// ```
 pub fn gomaxprocs(n: usize) -> usize {
     match current_sched() {
         Some(s) if n == 0 => s.gomaxprocs.load(Ordering::Relaxed),
@@ -372,6 +563,21 @@ pub fn gomaxprocs(n: usize) -> usize {
 /// system call: inside a G, the P is handed to another M for the duration,
 /// so the P's other Gs keep running; afterwards the G continues once a P
 /// is free. Outside a G it just calls `f`.
+///
+/// # Examples
+///
+/// A blocking call does not stall the other Gs, even with a single P:
+///
+/// ```
+/// let rt = goro::Runtime::builder().max_procs(1).build();
+/// let v = rt.block_on(async {
+///     let (tx, rx) = std::sync::mpsc::channel::<i32>();
+///     goro::go(async move { tx.send(7).unwrap() });
+///     // Blocks this thread; the P goes to another thread, which runs the G.
+///     goro::blocking(|| rx.recv().unwrap())
+/// });
+/// assert_eq!(v, 7);
+/// ```
 pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     m::blocking(f)
 }
@@ -379,6 +585,16 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// Drives a future to completion on the current thread, parking the
 /// thread between polls (no runtime needed). Inside a G the P is handed off
 /// first, as for [`blocking`].
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = goro::chan::<&str>(0);
+/// let t = std::thread::spawn(move || goro::block_on(async { tx.send("ping").await }));
+/// let got = goro::block_on(async { rx.recv().await });
+/// assert_eq!(got, Some("ping"));
+/// t.join().unwrap().unwrap();
+/// ```
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     blocking(|| park::block_on_thread(fut))
 }
@@ -416,9 +632,16 @@ pub(crate) fn add_timer(
 /// goro::run(async {
 ///     let (_tx, rx) = goro::chan::<u8>(0);
 ///     let _h = goro::go(async move { rx.recv().await });
-///     goro::gosched().await;
-///     let dump = goro::runtime::stack();
-///     assert!(dump.contains("[chan receive]"));
+///     // Give the G time to run and park in its receive.
+///     let mut dump = goro::runtime::stack();
+///     for _ in 0..1000 {
+///         if dump.contains("[chan receive]") {
+///             break;
+///         }
+///         goro::time::sleep(std::time::Duration::from_millis(1)).await;
+///         dump = goro::runtime::stack();
+///     }
+///     assert!(dump.contains("[chan receive]"), "{dump}");
 /// });
 /// ```
 pub fn stack() -> String {
@@ -427,6 +650,17 @@ pub fn stack() -> String {
 
 /// Go's `SCHED` line for the current runtime, as `GODEBUG=schedtrace`
 /// prints it. Empty outside a runtime.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(goro::runtime::schedtrace_line(), ""); // no runtime here
+/// goro::run(async {
+///     let line = goro::runtime::schedtrace_line();
+///     assert!(line.starts_with("SCHED "));
+///     assert!(line.contains("gomaxprocs="));
+/// });
+/// ```
 pub fn schedtrace_line() -> String {
     current_sched().map_or_else(String::new, |s| trace::line(&s, std::time::Instant::now()))
 }

@@ -70,6 +70,15 @@ impl Registry {
         taken
     }
 
+    /// Whether `f` holds for every live G; stops at the first that fails.
+    /// No references are taken and nothing is sorted: one shard lock at a
+    /// time (sysmon's deadlock check, which may scan many Gs).
+    pub(crate) fn all(&self, mut f: impl FnMut(&super::g::Header) -> bool) -> bool {
+        self.shards
+            .iter()
+            .all(|sh| sh.lock().slots.iter().flatten().all(|g| f(g.header())))
+    }
+
     /// New references to every live G, in goid order.
     pub(crate) fn snapshot(&self) -> Vec<GRef> {
         let mut all = Vec::new();

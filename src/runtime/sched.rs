@@ -28,6 +28,7 @@
 //! and starts an M, or the M sees the work.
 
 use super::g::{GRef, Header};
+use super::globrunq::GlobalRunq;
 use super::m::{self, MPark};
 use super::p::{P, P_IDLE, P_RUNNING};
 use super::registry::Registry;
@@ -56,6 +57,10 @@ struct Idle {
     ps: Vec<usize>,
     /// Parked Ms waiting for a P.
     ms: Vec<LArc<MPark>>,
+    /// Ms that lost their P in the middle of a G's poll and wait for one
+    /// before the poll goes on (FIFO; see `m::wait_for_p`). Go's analogue
+    /// is the preempted (or back-from-syscall) G in the global queue.
+    pwait: VecDeque<LArc<MPark>>,
 }
 
 /// One runtime's scheduler.
@@ -65,7 +70,8 @@ pub(crate) struct Sched {
     allp: Box<[AtomicPtr<P>]>,
     /// Number of usable Ps. Written under `idle` by procresize.
     pub(crate) gomaxprocs: AtomicUsize,
-    global: Mutex<VecDeque<GRef>>,
+    /// The global run queue (two classes, see `globrunq.rs`).
+    global: Mutex<GlobalRunq>,
     /// Mirror of `global.len()`, written under `global`.
     global_len: AtomicUsize,
     idle: Mutex<Idle>,
@@ -77,6 +83,9 @@ pub(crate) struct Sched {
     pub(crate) needspinning: AtomicBool,
     /// Ms parked idle. Written under `idle`.
     pub(crate) nmidle: AtomicUsize,
+    /// Mirror of `idle.pwait.len()`, written under `idle`; read lock-free
+    /// (Relaxed) as a hint by the Ms that hand their P over.
+    pub(crate) npwait: AtomicUsize,
     /// Ms created and not exited.
     pub(crate) mcount: AtomicUsize,
     /// Ms inside a blocking call.
@@ -123,13 +132,14 @@ impl Sched {
         let s = Arc::new(Sched {
             allp,
             gomaxprocs: AtomicUsize::new(0),
-            global: Mutex::new(VecDeque::new()),
+            global: Mutex::new(GlobalRunq::default()),
             global_len: AtomicUsize::new(0),
             idle: Mutex::new(Idle::default()),
             npidle: AtomicUsize::new(0),
             nmspinning: AtomicUsize::new(0),
             needspinning: AtomicBool::new(false),
             nmidle: AtomicUsize::new(0),
+            npwait: AtomicUsize::new(0),
             mcount: AtomicUsize::new(0),
             nsyscall: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
@@ -204,7 +214,9 @@ impl Sched {
     /// Go's `globrunqput` (tail) for a batch, keeping order.
     pub(crate) fn global_push_batch(&self, batch: impl IntoIterator<Item = GRef>) {
         let mut q = self.global.lock();
-        q.extend(batch);
+        for g in batch {
+            q.push(g);
+        }
         // Release: pairs with the Acquire in global_len.
         self.global_len.store(q.len(), Ordering::Release);
     }
@@ -212,43 +224,45 @@ impl Sched {
     /// Go's `globrunqputhead` for a batch, keeping the batch's order.
     pub(crate) fn global_push_head(&self, batch: Vec<GRef>) {
         let mut q = self.global.lock();
-        for g in batch.into_iter().rev() {
-            q.push_front(g);
-        }
+        q.push_head(batch);
         self.global_len.store(q.len(), Ordering::Release);
     }
 
     /// Go's `globrunqget`: one G to run, and up to a fair share more moved
-    /// into `p`'s local queue. `max == 0` means no extra limit.
+    /// into `p`'s local queue (under the lock, as Go does). `max == 0`
+    /// means no extra limit.
     pub(crate) fn globrunqget(&self, p: &P, max: usize) -> Option<GRef> {
         if self.global_len() == 0 {
             return None;
         }
-        let mut batch: Vec<GRef>;
-        {
-            let mut q = self.global.lock();
-            let n = q.len();
-            if n == 0 {
-                return None;
-            }
-            let procs = self.gomaxprocs.load(Ordering::Relaxed).max(1);
-            let mut take = (n / procs + 1)
-                .min(n)
-                .min(super::runq::RUNQ_SIZE as usize / 2);
-            if max > 0 {
-                take = take.min(max);
-            }
-            batch = q.drain(..take).collect();
-            self.global_len.store(q.len(), Ordering::Release);
+        let mut q = self.global.lock();
+        let n = q.len();
+        if n == 0 {
+            return None;
         }
-        let first = batch.remove(0);
-        for g in batch {
+        let procs = self.gomaxprocs.load(Ordering::Relaxed).max(1);
+        let mut take = (n / procs + 1)
+            .min(n)
+            .min(super::runq::RUNQ_SIZE as usize / 2);
+        if max > 0 {
+            take = take.min(max);
+        }
+        let mut first = None;
+        let mut spill = Vec::new();
+        q.take_each(take, |g| {
+            if first.is_none() {
+                first = Some(g);
             // SAFETY: only p's owner calls globrunqget with p.
-            if let Some(over) = unsafe { p.runq.put(g, false) } {
-                self.global_push_batch(over);
+            } else if let Some(over) = unsafe { p.runq.put(g, false) } {
+                spill.extend(over); // only if the local queue was over half full
             }
+        });
+        for g in spill {
+            q.push(g);
         }
-        Some(first)
+        // Release: pairs with the Acquire in global_len.
+        self.global_len.store(q.len(), Ordering::Release);
+        first
     }
 
     // ---- idle Ps ------------------------------------------------------------
@@ -278,6 +292,9 @@ impl Sched {
             self.retire_locked(idle, p);
             return;
         }
+        if self.pwait_hand_locked(idle, p) {
+            return; // an M mid-poll was waiting for exactly this
+        }
         p.status.store(P_IDLE, Ordering::Relaxed);
         idle.ps.push(p.id);
         self.npidle.fetch_add(1, Ordering::SeqCst);
@@ -295,6 +312,53 @@ impl Sched {
         if p.timers.move_all_to(&p0.timers) {
             self.timer_changed_locked(idle);
         }
+    }
+
+    // ---- Ms waiting for a P mid-poll ----------------------------------------
+
+    /// An M whose G's poll lost its P: takes an idle P, or joins `pwait`
+    /// (then it parks until `pwait_hand_locked` hands it one). None after
+    /// shutdown, or when the caller was queued.
+    pub(crate) fn pwait_enter(&self, m: &LArc<MPark>) -> Result<Option<&P>, ()> {
+        let mut idle = self.idle.lock();
+        if self.shutdown.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        if let Some(p) = self.pidleget_locked(&mut idle) {
+            return Ok(Some(p));
+        }
+        idle.pwait.push_back(m.clone());
+        self.npwait.store(idle.pwait.len(), Ordering::Relaxed);
+        Err(())
+    }
+
+    /// Removes `m` from `pwait` if it is still there (shutdown).
+    pub(crate) fn pwait_leave(&self, m: &LArc<MPark>) {
+        let mut idle = self.idle.lock();
+        if let Some(i) = idle.pwait.iter().position(|x| LArc::ptr_eq(x, m)) {
+            idle.pwait.remove(i);
+            self.npwait.store(idle.pwait.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Hands `p` (held by the caller) to the longest-waiting M in `pwait`.
+    /// False if nobody waits (the caller keeps `p`).
+    pub(crate) fn pwait_hand(&self, p: &P) -> bool {
+        if self.npwait.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let mut idle = self.idle.lock();
+        self.pwait_hand_locked(&mut idle, p)
+    }
+
+    fn pwait_hand_locked(&self, idle: &mut Idle, p: &P) -> bool {
+        let Some(m) = idle.pwait.pop_front() else {
+            return false;
+        };
+        self.npwait.store(idle.pwait.len(), Ordering::Relaxed);
+        p.status.store(P_RUNNING, Ordering::Relaxed);
+        m.hand(Some(p.id), false);
+        true
     }
 
     // ---- Ms -----------------------------------------------------------------
@@ -469,6 +533,9 @@ impl Sched {
 
     /// Go's `handoffp`: gives away the P of an M entering a blocking call.
     pub(crate) fn handoffp(self: &Arc<Self>, p: &P) {
+        if self.pwait_hand(p) {
+            return; // an M mid-poll waits for a P: it is the oldest work
+        }
         if !p.runq.is_empty() || self.global_len() > 0 {
             self.startm(p.id, false);
             return;
@@ -650,7 +717,9 @@ impl Sched {
         }
         let parked: Vec<LArc<MPark>> = {
             let mut idle = self.idle.lock();
-            idle.ms.drain(..).collect::<Vec<_>>()
+            self.npwait.store(0, Ordering::Relaxed);
+            let waiting: Vec<_> = idle.pwait.drain(..).collect();
+            idle.ms.drain(..).chain(waiting).collect::<Vec<_>>()
         };
         for m in parked {
             m.hand(None, false);
@@ -698,7 +767,7 @@ impl Sched {
             }
         }
         drop(gs);
-        let drained: Vec<GRef> = self.global.lock().drain(..).collect();
+        let drained: Vec<GRef> = self.global.lock().drain_all();
         self.global_len.store(0, Ordering::Release);
         drop(drained);
         for i in 0..MAX_PROCS {

@@ -10,7 +10,7 @@
 //!   more than one round when the P has work or nobody else is free, or for
 //!   more than 10 ms regardless; the P of a G stuck in one poll for more
 //!   than 10 ms (Go's forcePreemptNS; a future blocking its thread) when
-//!   that P has queued Gs or timers. The P goes to another M (`handoffp`);
+//!   that P has queued Gs or timers, or an M waits for a P (`pwait`). The P goes to another M (`handoffp`);
 //! - wakes an M when a timer is overdue and every M is busy;
 //! - checks for deadlock (when enabled) and prints `GODEBUG=schedtrace`.
 
@@ -107,6 +107,7 @@ fn retake(sched: &Arc<Sched>, seen: &mut Vec<Seen>, now: Instant) -> bool {
         } else {
             held >= FORCE_PREEMPT
                 && (has_work
+                    || sched.npwait.load(Ordering::Relaxed) > 0
                     || (sched.global_len() > 0 && sched.npidle.load(Ordering::SeqCst) == 0))
         };
         if !worth {

@@ -84,9 +84,11 @@ impl DeadlockWatch {
         self.last.is_some()
     }
 
-    /// True once a deadlock was confirmed and reported.
+    /// True once a deadlock was confirmed and reported. The cheap checks
+    /// run every round; the scan of every G runs once the Ps have been
+    /// quiet for 2 ms (so at most once per 2 ms, however many Gs park).
     pub(crate) fn check(&mut self, sched: &Sched) -> bool {
-        if !all_asleep(sched) {
+        if !quiet(sched) {
             self.last = None;
             return false;
         }
@@ -95,6 +97,10 @@ impl DeadlockWatch {
         match self.last {
             Some((t, at)) if t == ticks => {
                 if now.saturating_duration_since(at) < Duration::from_millis(2) {
+                    return false;
+                }
+                if !all_parked(sched) {
+                    self.last = None; // start a new 2 ms window
                     return false;
                 }
                 let msg = format!("all goroutines are asleep - deadlock!\n\n{}", dump(sched));
@@ -117,9 +123,9 @@ fn tick_sum(sched: &Sched) -> u64 {
         .sum()
 }
 
-/// Go's checkdead conditions: nothing runnable, running, in a blocking
-/// call or on a timer, and every live G parked on a goro primitive.
-fn all_asleep(sched: &Sched) -> bool {
+/// Go's checkdead conditions, the cheap half: nothing runnable, in a
+/// blocking call or on a timer, and some G alive.
+fn quiet(sched: &Sched) -> bool {
     if sched.global_len() > 0
         || sched.nsyscall.load(Ordering::SeqCst) > 0
         || sched.any_local_work()
@@ -131,8 +137,13 @@ fn all_asleep(sched: &Sched) -> bool {
     if (0..n).any(|i| sched.p(i).is_some_and(|p| !p.timers.is_empty())) {
         return false;
     }
-    sched.registry.snapshot().iter().all(|gr| {
-        let h = gr.header();
+    true
+}
+
+/// The other half: every live G is parked on a goro primitive (none
+/// running, none waiting on a foreign future that could still wake it).
+fn all_parked(sched: &Sched) -> bool {
+    sched.registry.all(|h| {
         h.state.load(Ordering::Acquire) == g::IDLE
             && WaitReason::from_u8(h.wait_reason.load(Ordering::Relaxed)).is_goro_primitive()
     })

@@ -6,6 +6,15 @@
 //! can say what each G waits for, in Go's words.
 
 /// Why a G is parked, printed in dumps in Go's words (`chan receive`, …).
+///
+/// # Examples
+///
+/// ```
+/// use goro::runtime::WaitReason;
+/// assert_eq!(WaitReason::ChanReceive.to_string(), "chan receive");
+/// assert_eq!(WaitReason::WaitGroupWait.as_str(), "sync.WaitGroup.Wait");
+/// assert_eq!(WaitReason::default(), WaitReason::None);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum WaitReason {
@@ -40,6 +49,14 @@ pub enum WaitReason {
 
 impl WaitReason {
     /// Go's spelling of the reason, as printed in `goroutine N [reason]:`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::runtime::WaitReason;
+    /// assert_eq!(WaitReason::Select.as_str(), "select");
+    /// assert_eq!(WaitReason::SelectNoCases.as_str(), "select (no cases)");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             WaitReason::None => "",

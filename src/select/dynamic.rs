@@ -162,6 +162,15 @@ impl Default for Select<'_> {
 impl<'a> Select<'a> {
     /// An empty select. Selecting with no (non-nil) cases parks forever
     /// (`select {}`); `try_select` returns `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// let mut sel = Select::new();
+    /// assert!(sel.is_empty());
+    /// assert!(sel.try_select().is_none()); // no case: nothing can be ready
+    /// ```
     pub fn new() -> Self {
         Select {
             slots: Vec::new(),
@@ -171,6 +180,23 @@ impl<'a> Select<'a> {
 
     /// Adds a receive case (`case v, ok := <-rx:`) and returns its index.
     /// `None` adds a nil channel, which is never chosen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// use goro::chan::Receiver;
+    /// let (tx, rx) = goro::chan::<i32>(1);
+    /// let nil: Option<&Receiver<i32>> = None;
+    /// let mut sel = Select::new();
+    /// let i = sel.recv(&rx);
+    /// let j = sel.recv(nil); // a nil channel: never chosen
+    /// assert_eq!((i, j), (0, 1));
+    /// tx.try_send(5).unwrap();
+    /// let op = sel.try_select().unwrap();
+    /// assert_eq!(op.index(), i);
+    /// assert_eq!(op.recv(&rx), Some(5));
+    /// ```
     pub fn recv<T: Send + 'a>(&mut self, rx: impl Into<Option<&'a Receiver<T>>>) -> usize {
         let rx = rx.into();
         let chan = rx.map_or(std::ptr::null(), chan_id_recv);
@@ -186,6 +212,19 @@ impl<'a> Select<'a> {
     /// Adds a send case (`case tx <- value:`) and returns its index. `None`
     /// adds a nil channel, which is never chosen (the value is dropped with
     /// the `Select`). If the case is never chosen, `value` is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// let (tx, rx) = goro::chan::<String>(1);
+    /// let mut sel = Select::new();
+    /// let i = sel.send(&tx, "job".to_string());
+    /// let op = goro::block_on(sel.select());
+    /// assert_eq!(op.index(), i);
+    /// op.send_result(&tx).unwrap();
+    /// assert_eq!(rx.try_recv().as_deref(), Ok("job"));
+    /// ```
     pub fn send<T: Send + 'a>(&mut self, tx: impl Into<Option<&'a Sender<T>>>, value: T) -> usize {
         let tx = tx.into();
         let chan = tx.map_or(std::ptr::null(), chan_id_send);
@@ -204,6 +243,24 @@ impl<'a> Select<'a> {
     /// # Panics
     ///
     /// If `index` is out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// let (tx1, rx1) = goro::chan::<i32>(1);
+    /// let (tx2, rx2) = goro::chan::<i32>(1);
+    /// tx1.try_send(1).unwrap();
+    /// tx2.try_send(2).unwrap();
+    /// let mut sel = Select::new();
+    /// let a = sel.recv(&rx1);
+    /// let b = sel.recv(&rx2);
+    /// sel.remove(a); // stop watching rx1; b keeps its index
+    /// let op = sel.try_select().unwrap();
+    /// assert_eq!(op.index(), b);
+    /// assert_eq!(op.recv(&rx2), Some(2));
+    /// assert_eq!(rx1.try_recv(), Ok(1)); // untouched
+    /// ```
     pub fn remove(&mut self, index: usize) {
         self.check_not_leaked();
         let slot = self
@@ -216,11 +273,34 @@ impl<'a> Select<'a> {
     }
 
     /// The number of cases added (including nil and removed ones).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// let (tx, rx) = goro::chan::<u8>(1);
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// sel.send(&tx, 1);
+    /// sel.remove(0);
+    /// assert_eq!(sel.len(), 2); // removed cases keep their slot
+    /// ```
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
     /// True if no case was added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// let (_tx, rx) = goro::chan::<u8>(0);
+    /// let mut sel = Select::new();
+    /// assert!(sel.is_empty());
+    /// sel.recv(&rx);
+    /// assert!(!sel.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
@@ -235,6 +315,31 @@ impl<'a> Select<'a> {
     /// every case is nil.
     ///
     /// Cancel safe: dropping the future before it completes loses nothing.
+    ///
+    /// # Examples
+    ///
+    /// Wait for the first of several workers to answer (cases built at run
+    /// time):
+    ///
+    /// ```
+    /// use goro::Select;
+    /// let first = goro::run(async {
+    ///     let chans: Vec<_> = (0..3).map(|_| goro::chan::<usize>(1)).collect();
+    ///     for (i, (tx, _)) in chans.iter().enumerate() {
+    ///         let tx = tx.clone();
+    ///         // (a late answer finds the channel gone: ignore the error)
+    ///         goro::go(async move { let _ = tx.send(i * 100).await; });
+    ///     }
+    ///     let mut sel = Select::new();
+    ///     for (_, rx) in &chans {
+    ///         sel.recv(rx);
+    ///     }
+    ///     let op = sel.select().await;
+    ///     let i = op.index();
+    ///     (i, op.recv(&chans[i].1).unwrap())
+    /// });
+    /// assert_eq!(first.1, first.0 * 100);
+    /// ```
     pub async fn select(&mut self) -> SelectedOperation<'_, 'a> {
         self.check_not_leaked();
         let won = {
@@ -254,6 +359,23 @@ impl<'a> Select<'a> {
     /// Completes a ready case if there is one, choosing uniformly at random
     /// among ready cases; never parks (Go's `reflect.Select` with a
     /// `SelectDefault` case). `None` means no case was ready.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// let (tx, rx) = goro::chan::<i32>(0);
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// // Nothing to receive and nobody sending: like a `select` with `default`.
+    /// assert!(sel.try_select().is_none());
+    /// drop(sel);
+    /// tx.close();
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// let op = sel.try_select().unwrap(); // a closed channel is ready
+    /// assert_eq!(op.recv(&rx), None);
+    /// ```
     pub fn try_select(&mut self) -> Option<SelectedOperation<'_, 'a>> {
         self.check_not_leaked();
         let won = {
@@ -351,6 +473,25 @@ fn chan_id_send<T>(tx: &Sender<T>) -> *const () {
 /// [`recv`](SelectedOperation::recv) (receive cases) or
 /// [`send_result`](SelectedOperation::send_result) (send cases); dropping it
 /// instead drops the received value or the send's result.
+///
+/// # Examples
+///
+/// ```
+/// use goro::Select;
+/// let (in_tx, in_rx) = goro::chan::<i32>(1);
+/// let (out_tx, out_rx) = goro::chan::<i32>(1);
+/// in_tx.try_send(10).unwrap();
+/// out_tx.try_send(0).unwrap(); // out is full: only the receive is ready
+/// let mut sel = Select::new();
+/// let r = sel.recv(&in_rx);
+/// let _s = sel.send(&out_tx, 20);
+/// let op = goro::block_on(sel.select());
+/// assert_eq!(op.index(), r); // only the receive could complete
+/// assert_eq!(op.recv(&in_rx), Some(10));
+/// drop(sel); // the unsent 20 is dropped with its case
+/// assert_eq!(out_rx.try_recv(), Ok(0));
+/// assert!(out_rx.try_recv().is_err());
+/// ```
 #[must_use = "a received value is dropped unless taken with `recv`"]
 pub struct SelectedOperation<'s, 'a> {
     sel: &'s mut Select<'a>,
@@ -369,6 +510,21 @@ impl fmt::Debug for SelectedOperation<'_, '_> {
 
 impl<'a> SelectedOperation<'_, 'a> {
     /// The index of the completed case (from 0, in the order added).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// let (tx_a, rx_a) = goro::chan::<&str>(1);
+    /// let (_tx_b, rx_b) = goro::chan::<&str>(1);
+    /// tx_a.try_send("a").unwrap();
+    /// let mut sel = Select::new();
+    /// let a = sel.recv(&rx_a);
+    /// let _b = sel.recv(&rx_b);
+    /// let op = sel.try_select().unwrap();
+    /// assert_eq!(op.index(), a); // only case `a` was ready
+    /// assert_eq!(op.recv(&rx_a), Some("a"));
+    /// ```
     pub fn index(&self) -> usize {
         self.index
     }
@@ -379,6 +535,19 @@ impl<'a> SelectedOperation<'_, 'a> {
     /// # Panics
     ///
     /// If the completed case is not a receive from `rx`'s channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// let (tx, rx) = goro::chan::<u32>(2);
+    /// tx.try_send(1).unwrap();
+    /// tx.close();
+    /// let mut sel = Select::new();
+    /// sel.recv(&rx);
+    /// let got: Vec<_> = (0..2).map(|_| sel.try_select().unwrap().recv(&rx)).collect();
+    /// assert_eq!(got, vec![Some(1), None]); // the value, then "closed"
+    /// ```
     pub fn recv<T: 'a>(mut self, rx: &Receiver<T>) -> Option<T> {
         let slot = &mut self.sel.slots[self.index];
         if slot.kind != Kind::Recv || slot.chan != chan_id_recv(rx) {
@@ -404,6 +573,20 @@ impl<'a> SelectedOperation<'_, 'a> {
     /// # Panics
     ///
     /// If the completed case is not a send on `tx`'s channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::Select;
+    /// use goro::chan::SendError;
+    /// let (tx, rx) = goro::chan::<i32>(1);
+    /// tx.close();
+    /// let mut sel = Select::new();
+    /// sel.send(&tx, 7);
+    /// let op = sel.try_select().unwrap(); // a send on a closed channel is ready
+    /// assert_eq!(op.send_result(&tx), Err(SendError(7)));
+    /// drop(rx);
+    /// ```
     pub fn send_result<T: 'a>(mut self, tx: &Sender<T>) -> Result<(), SendError<T>> {
         let slot = &mut self.sel.slots[self.index];
         if slot.kind != Kind::Send || slot.chan != chan_id_send(tx) {

@@ -34,6 +34,23 @@
 //!   value a sender already handed to the dropped select goes back into its
 //!   channel, and a send case that did not complete keeps its value (which
 //!   is then dropped with the future).
+//!
+//! # Examples
+//!
+//! A receive with a timeout (Go's `select` with `time.After`):
+//!
+//! ```
+//! use std::time::Duration;
+//! let got = goro::run(async {
+//!     let (tx, rx) = goro::chan::<i32>(0);
+//!     goro::go(async move { tx.send(1).await.unwrap() });
+//!     goro::select! {
+//!         recv(rx) -> v => v,
+//!         recv(goro::time::after(Duration::from_secs(10))) -> _ => None,
+//!     }
+//! });
+//! assert_eq!(got, Some(1));
+//! ```
 
 mod dynamic;
 mod selectgo;
@@ -53,10 +70,44 @@ use std::task::{Context, Poll};
 ///
 /// Implemented for [`Receiver<T>`], references to anything implementing
 /// it, and `Option`s of those (`None` is a nil channel, never chosen).
+///
+/// # Examples
+///
+/// A helper generic over the operand, so callers may pass a channel, a
+/// reference, or an `Option` (`None` is Go's nil channel, never chosen):
+///
+/// ```
+/// use goro::chan::Receiver;
+/// use goro::select::RecvOperand;
+/// async fn first(a: impl RecvOperand<Item = i32>, b: &Receiver<i32>) -> Option<i32> {
+///     goro::select! {
+///         recv(a) -> v => v,
+///         recv(b) -> v => v,
+///     }
+/// }
+/// let (tx_a, rx_a) = goro::chan::<i32>(1);
+/// let (tx_b, rx_b) = goro::chan::<i32>(1);
+/// tx_a.try_send(1).unwrap();
+/// tx_b.try_send(2).unwrap();
+/// let nil: Option<&Receiver<i32>> = None;
+/// assert_eq!(goro::block_on(first(nil, &rx_b)), Some(2)); // only b can be chosen
+/// assert_eq!(goro::block_on(first(&rx_a, &rx_b)), Some(1)); // b is empty now
+/// ```
 pub trait RecvOperand {
     /// The channel's element type.
     type Item;
     /// The receiver to poll, or `None` for a nil channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::chan::Receiver;
+    /// use goro::select::RecvOperand;
+    /// let (_tx, rx) = goro::chan::<u8>(0);
+    /// assert!(rx.as_receiver().unwrap().same_channel(&rx));
+    /// let maybe: Option<&Receiver<u8>> = None; // a nil channel
+    /// assert!(maybe.as_receiver().is_none());
+    /// ```
     fn as_receiver(&self) -> Option<&Receiver<Self::Item>>;
 }
 
@@ -65,10 +116,39 @@ pub trait RecvOperand {
 ///
 /// Implemented for [`Sender<T>`], references to anything implementing it,
 /// and `Option`s of those (`None` is a nil channel, never chosen).
+///
+/// # Examples
+///
+/// ```
+/// use goro::chan::Sender;
+/// use goro::select::SendOperand;
+/// let (tx, rx) = goro::chan::<i32>(1);
+/// let mut out: Option<&Sender<i32>> = Some(&tx);
+/// assert!(out.as_sender().is_some());
+/// goro::block_on(async {
+///     goro::select! {
+///         send(out, 1) -> res => res.unwrap(),
+///     }
+/// });
+/// out = None; // disable the case: a nil channel
+/// assert!(out.as_sender().is_none());
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// ```
 pub trait SendOperand {
     /// The channel's element type.
     type Item;
     /// The sender to use, or `None` for a nil channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::chan::Sender;
+    /// use goro::select::SendOperand;
+    /// let (tx, _rx) = goro::chan::<u8>(0);
+    /// assert!((&tx).as_sender().unwrap().same_channel(&tx));
+    /// let maybe: Option<&Sender<u8>> = None; // a nil channel
+    /// assert!(maybe.as_sender().is_none());
+    /// ```
     fn as_sender(&self) -> Option<&Sender<Self::Item>>;
 }
 

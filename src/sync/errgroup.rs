@@ -98,6 +98,21 @@ impl<E: Send + 'static> Default for ErrGroup<E> {
 }
 
 /// The cancel cause `with_context` gives when a G fails: the error's message.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context;
+/// use goro::sync::{ErrGroup, GroupError};
+/// let cause = goro::run(async {
+///     let (g, ctx) = ErrGroup::<String>::with_context(&context::background());
+///     g.go(async { Err("disk full".to_string()) });
+///     let _ = g.wait().await;
+///     context::cause(&ctx).unwrap()
+/// });
+/// let e = cause.downcast_ref::<GroupError>().unwrap();
+/// assert_eq!(e.to_string(), "disk full");
+/// ```
 #[derive(Debug, Clone)]
 pub struct GroupError(String);
 
@@ -115,6 +130,20 @@ fn group_cause<E: fmt::Display>(e: &E) -> Cause {
 
 impl<E: Send + 'static> ErrGroup<E> {
     /// An empty group with no limit and no context (Go's zero `Group`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::ErrGroup;
+    /// let res = goro::run(async {
+    ///     let g = ErrGroup::<std::num::ParseIntError>::new();
+    ///     for s in ["1", "2", "3"] {
+    ///         g.go(async move { s.parse::<i32>().map(drop) });
+    ///     }
+    ///     g.wait().await
+    /// });
+    /// assert!(res.is_ok());
+    /// ```
     pub fn new() -> Self {
         Self::make(None)
     }
@@ -173,6 +202,34 @@ impl<E: Send + 'static> ErrGroup<E> {
     ///
     /// `errgroup: modify limit while N goroutines in the group are still
     /// active` if Gs of the group are running, as Go does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::ErrGroup;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// let most = goro::run(async {
+    ///     let g = ErrGroup::<String>::new();
+    ///     g.set_limit(2); // at most 2 Gs at a time
+    ///     let active = Arc::new(AtomicUsize::new(0));
+    ///     let most = Arc::new(AtomicUsize::new(0));
+    ///     for _ in 0..6 {
+    ///         let (active, most) = (active.clone(), most.clone());
+    ///         g.go_async(async move {
+    ///             let n = active.fetch_add(1, SeqCst) + 1;
+    ///             most.fetch_max(n, SeqCst);
+    ///             goro::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///             active.fetch_sub(1, SeqCst);
+    ///             Ok(())
+    ///         })
+    ///         .await;
+    ///     }
+    ///     g.wait().await.unwrap();
+    ///     most.load(SeqCst)
+    /// });
+    /// assert!((1..=2).contains(&most));
+    /// ```
     pub fn set_limit(&self, n: usize) {
         self.replace_sem(Some(crate::chan::chan(n)));
     }
@@ -182,6 +239,23 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// # Panics
     ///
     /// As [`set_limit`](ErrGroup::set_limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::ErrGroup;
+    /// goro::run(async {
+    ///     let g = ErrGroup::<()>::new();
+    ///     g.set_limit(1);
+    ///     g.clear_limit(); // no limit again
+    ///     let (tx, rx) = goro::chan::<()>(0);
+    ///     let rx2 = rx.clone();
+    ///     assert!(g.try_go(async move { rx.recv().await; Ok(()) }));
+    ///     assert!(g.try_go(async move { rx2.recv().await; Ok(()) })); // no slot needed
+    ///     drop(tx);
+    ///     g.wait().await.unwrap();
+    /// });
+    /// ```
     pub fn clear_limit(&self) {
         self.replace_sem(None);
     }
@@ -215,6 +289,26 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// # Panics
     ///
     /// Outside a goro runtime (spawning needs one), like `goro::go`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::ErrGroup;
+    /// let res = goro::run(async {
+    ///     let g = ErrGroup::<String>::new();
+    ///     for url in ["a.example", "b.example", "bad"] {
+    ///         g.go(async move {
+    ///             if url.ends_with(".example") {
+    ///                 Ok(())
+    ///             } else {
+    ///                 Err(format!("fetch {url}: invalid"))
+    ///             }
+    ///         });
+    ///     }
+    ///     g.wait().await
+    /// });
+    /// assert_eq!(res, Err("fetch bad: invalid".to_string()));
+    /// ```
     #[track_caller]
     pub fn go<F>(&self, fut: F)
     where
@@ -232,6 +326,31 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// calling G (wait reason `chan send`, as Go's `sem <- token{}`).
     /// Cancel safe: dropping it before it completes takes no slot and
     /// spawns nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::ErrGroup;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// let total = goro::run(async {
+    ///     let g = ErrGroup::<String>::new();
+    ///     g.set_limit(2);
+    ///     let total = Arc::new(AtomicU32::new(0));
+    ///     for i in 1..=5 {
+    ///         let total = total.clone();
+    ///         // Parks this G (not the thread) while 2 Gs are already running.
+    ///         g.go_async(async move {
+    ///             total.fetch_add(i, Ordering::SeqCst);
+    ///             Ok(())
+    ///         })
+    ///         .await;
+    ///     }
+    ///     g.wait().await.unwrap();
+    ///     total.load(Ordering::SeqCst)
+    /// });
+    /// assert_eq!(total, 15);
+    /// ```
     pub async fn go_async<F>(&self, fut: F)
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
@@ -245,6 +364,23 @@ impl<E: Send + 'static> ErrGroup<E> {
 
     /// Runs `fut` in a new G only if a slot is free now (Go's `TryGo`);
     /// returns whether it did. Without a limit it always does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::ErrGroup;
+    /// goro::run(async {
+    ///     let g = ErrGroup::<()>::new();
+    ///     g.set_limit(1);
+    ///     let (tx, rx) = goro::chan::<()>(0);
+    ///     assert!(g.try_go(async move { rx.recv().await; Ok(()) }));
+    ///     assert!(!g.try_go(async { Ok(()) })); // the only slot is taken
+    ///     drop(tx); // lets the first G finish
+    ///     g.wait().await.unwrap();
+    ///     assert!(g.try_go(async { Ok(()) }));
+    ///     g.wait().await.unwrap();
+    /// });
+    /// ```
     #[track_caller]
     pub fn try_go<F>(&self, fut: F) -> bool
     where
@@ -282,6 +418,21 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// The error is moved out to the caller, so a later `wait` returns
     /// `Ok(())` (only the first error of the group is ever kept, as with
     /// Go's `errOnce`). Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::ErrGroup;
+    /// let (first, second) = goro::run(async {
+    ///     let g = ErrGroup::<&'static str>::new();
+    ///     g.go(async { Err("only error") });
+    ///     let first = g.wait().await;
+    ///     let second = g.wait().await; // the error was moved out by the first wait
+    ///     (first, second)
+    /// });
+    /// assert_eq!(first, Err("only error"));
+    /// assert_eq!(second, Ok(()));
+    /// ```
     pub async fn wait(&self) -> Result<(), E> {
         self.inner.wg.wait().await;
         let err = self.inner.err.lock().err.take();
@@ -295,6 +446,20 @@ impl<E: Send + 'static> ErrGroup<E> {
     }
 
     /// [`wait`](ErrGroup::wait) for an ordinary thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::ErrGroup;
+    /// let rt = goro::Runtime::new();
+    /// let g = ErrGroup::<String>::new();
+    /// rt.block_on(async {
+    ///     g.go(async { Ok(()) });
+    ///     g.go(async { Err("failed".to_string()) });
+    /// });
+    /// // Wait from this ordinary thread while the Gs run on `rt`.
+    /// assert_eq!(g.wait_blocking(), Err("failed".to_string()));
+    /// ```
     pub fn wait_blocking(&self) -> Result<(), E> {
         crate::runtime::block_on(self.wait())
     }

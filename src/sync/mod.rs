@@ -6,6 +6,26 @@
 //!   semaphore channel and a first-error slot.
 //! - slab.rs: the O(1) insert/remove slab used for waiter lists here and
 //!   for the context tree's child sets.
+//!
+//! # Examples
+//!
+//! ```
+//! use goro::sync::{ErrGroup, WaitGroup};
+//! let res = goro::run(async {
+//!     let wg = WaitGroup::new();
+//!     let (tx, rx) = goro::chan::<u32>(3);
+//!     for i in 0..3 {
+//!         let tx = tx.clone();
+//!         wg.go(async move { tx.send(i).await.unwrap() });
+//!     }
+//!     wg.wait().await; // every G has sent
+//!     assert_eq!(rx.len(), 3);
+//!     let g = ErrGroup::<String>::new();
+//!     g.go(async { Err("boom".to_string()) });
+//!     g.wait().await
+//! });
+//! assert_eq!(res, Err("boom".to_string()));
+//! ```
 
 mod errgroup;
 pub(crate) mod slab;

@@ -128,6 +128,13 @@ impl fmt::Debug for WaitGroup {
 
 impl WaitGroup {
     /// A new group with counter 0 (Go: the zero `sync.WaitGroup`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = goro::sync::WaitGroup::new(); // var wg sync.WaitGroup
+    /// wg.wait_blocking(); // counter 0: returns at once
+    /// ```
     pub fn new() -> Self {
         WaitGroup {
             inner: Arc::new(Inner {
@@ -150,6 +157,27 @@ impl WaitGroup {
     /// (`sync: negative WaitGroup counter`), or if a positive `add` starting
     /// from zero races with a `wait` (`sync: WaitGroup misuse: Add called
     /// concurrently with Wait`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::WaitGroup;
+    /// let done = goro::run(async {
+    ///     let wg = WaitGroup::new();
+    ///     let (tx, rx) = goro::chan::<u32>(3);
+    ///     wg.add(3); // wg.Add(3) before starting the Gs
+    ///     for i in 0..3 {
+    ///         let (wg, tx) = (wg.clone(), tx.clone());
+    ///         goro::go(async move {
+    ///             tx.send(i).await.unwrap();
+    ///             wg.done();
+    ///         });
+    ///     }
+    ///     wg.wait().await;
+    ///     rx.len()
+    /// });
+    /// assert_eq!(done, 3);
+    /// ```
     #[inline]
     pub fn add(&self, delta: isize) {
         let d = (delta as i64 as u64) << 32;
@@ -181,6 +209,24 @@ impl WaitGroup {
     /// # Panics
     ///
     /// `sync: negative WaitGroup counter` if the counter goes negative.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::WaitGroup;
+    /// let wg = WaitGroup::new();
+    /// wg.add(2);
+    /// let workers: Vec<_> = (0..2)
+    ///     .map(|_| {
+    ///         let wg = wg.clone();
+    ///         std::thread::spawn(move || wg.done()) // defer wg.Done()
+    ///     })
+    ///     .collect();
+    /// wg.wait_blocking();
+    /// for w in workers {
+    ///     w.join().unwrap();
+    /// }
+    /// ```
     #[inline]
     pub fn done(&self) {
         self.add(-1);
@@ -220,6 +266,26 @@ impl WaitGroup {
     /// `sync: WaitGroup is reused before previous Wait has returned` if,
     /// after this waiter was released, the group was reused (a new `add`)
     /// before this future observed the release, as Go does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::WaitGroup;
+    /// use std::sync::{Arc, Mutex};
+    /// let results = goro::run(async {
+    ///     let wg = WaitGroup::new();
+    ///     let results = Arc::new(Mutex::new(Vec::new()));
+    ///     for i in 0..4 {
+    ///         let results = results.clone();
+    ///         wg.go(async move { results.lock().unwrap().push(i) });
+    ///     }
+    ///     wg.wait().await; // wg.Wait()
+    ///     let mut v = results.lock().unwrap().clone();
+    ///     v.sort();
+    ///     v
+    /// });
+    /// assert_eq!(results, vec![0, 1, 2, 3]);
+    /// ```
     pub fn wait(&self) -> Wait<'_> {
         Wait {
             wg: self,
@@ -231,6 +297,27 @@ impl WaitGroup {
     ///
     /// Inside a G it hands the P off while it blocks (prefer
     /// [`wait`](WaitGroup::wait) there).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::WaitGroup;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let rt = goro::Runtime::new();
+    /// let wg = WaitGroup::new();
+    /// let n = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..3 {
+    ///     wg.add(1);
+    ///     let (wg, n) = (wg.clone(), n.clone());
+    ///     rt.spawn(async move {
+    ///         n.fetch_add(1, Ordering::SeqCst);
+    ///         wg.done();
+    ///     });
+    /// }
+    /// wg.wait_blocking(); // this thread is not a G
+    /// assert_eq!(n.load(Ordering::SeqCst), 3);
+    /// ```
     pub fn wait_blocking(&self) {
         crate::runtime::block_on(self.wait());
     }
@@ -330,6 +417,28 @@ enum WaitState {
 }
 
 /// The future of [`WaitGroup::wait`].
+///
+/// # Examples
+///
+/// ```
+/// use goro::sync::WaitGroup;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// let wg = WaitGroup::new();
+/// let flag = Arc::new(AtomicBool::new(false));
+/// wg.add(1);
+/// let wait = wg.wait(); // a future: nothing happens until it is awaited
+/// let t = {
+///     let (wg, flag) = (wg.clone(), flag.clone());
+///     std::thread::spawn(move || {
+///         flag.store(true, Ordering::SeqCst);
+///         wg.done();
+///     })
+/// };
+/// goro::block_on(wait);
+/// assert!(flag.load(Ordering::SeqCst)); // done() happened before wait returned
+/// t.join().unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Wait<'a> {
     wg: &'a WaitGroup,

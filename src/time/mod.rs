@@ -13,6 +13,27 @@
 //!
 //! Lock order (see `timers.rs`): the timer's send lock, then a heap lock,
 //! then the timer lock; a timer channel is touched only under the send lock.
+//!
+//! # Examples
+//!
+//! ```
+//! use goro::time::{Ticker, sleep};
+//! use std::time::Duration;
+//! let ticks = goro::run(async {
+//!     sleep(Duration::from_millis(1)).await; // time.Sleep
+//!     let ticker = Ticker::new(Duration::from_millis(1));
+//!     let timeout = goro::time::after(Duration::from_secs(10));
+//!     let mut ticks = 0;
+//!     while ticks < 3 {
+//!         goro::select! {
+//!             recv(ticker.c()) -> _ => ticks += 1,
+//!             recv(timeout) -> _ => panic!("no tick for 10 s"),
+//!         }
+//!     }
+//!     ticks
+//! });
+//! assert_eq!(ticks, 3);
+//! ```
 
 mod fallback;
 pub(crate) mod timers;
@@ -117,6 +138,21 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// The future returned by [`sleep`] and [`sleep_until`]. The timer is armed
 /// on the first poll, on the P of the G that polls it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let elapsed = goro::run(async {
+///     let t0 = Instant::now();
+///     let a = goro::go(goro::time::sleep(Duration::from_millis(3)));
+///     let b = goro::go(goro::time::sleep(Duration::from_millis(3)));
+///     a.await.unwrap();
+///     b.await.unwrap();
+///     t0.elapsed()
+/// });
+/// assert!(elapsed >= Duration::from_millis(3));
+/// ```
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
 pub struct Sleep {
@@ -129,6 +165,18 @@ pub struct Sleep {
 impl Sleep {
     /// The instant this sleep completes at (`None` only for a deadline too
     /// far in the future to represent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let t0 = Instant::now();
+    /// let s = goro::time::sleep(Duration::from_millis(2));
+    /// let deadline = s.deadline().unwrap();
+    /// assert!(deadline >= t0 + Duration::from_millis(2));
+    /// goro::block_on(s);
+    /// assert!(Instant::now() >= deadline);
+    /// ```
     pub fn deadline(&self) -> Option<Instant> {
         timers::from_nanos(self.when)
     }
@@ -255,6 +303,24 @@ impl std::fmt::Debug for Timer {
 impl Timer {
     /// A timer that sends the deadline on [`c`](Timer::c) once `d` has
     /// elapsed (Go: `time.NewTimer(d)`). A zero `d` fires at once.
+    ///
+    /// # Examples
+    ///
+    /// A timeout with a timer (Go's `timer := time.NewTimer(d)` and a `select`):
+    ///
+    /// ```
+    /// use goro::time::Timer;
+    /// use std::time::Duration;
+    /// let timed_out = goro::run(async {
+    ///     let (_tx, rx) = goro::chan::<i32>(0); // nobody sends
+    ///     let timer = Timer::new(Duration::from_millis(5));
+    ///     goro::select! {
+    ///         recv(rx) -> _ => false,
+    ///         recv(timer.c()) -> _ => true,
+    ///     }
+    /// });
+    /// assert!(timed_out);
+    /// ```
     pub fn new(d: Duration) -> Timer {
         let (tx, rx) = timer_chan(1);
         let t = start_new(Kind::Chan(tx), nanos_after(d), 0, None);
@@ -263,6 +329,17 @@ impl Timer {
 
     /// The channel the deadline is sent on (capacity 1). For an
     /// [`after_func`] timer it never receives (Go's nil `C`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::time::Timer;
+    /// use std::time::{Duration, Instant};
+    /// let t0 = Instant::now();
+    /// let timer = Timer::new(Duration::from_millis(2));
+    /// let fired_at = timer.c().recv_blocking().unwrap(); // <-timer.C
+    /// assert!(fired_at >= t0 + Duration::from_millis(2));
+    /// ```
     pub fn c(&self) -> &Receiver<Instant> {
         &self.rx
     }
@@ -271,6 +348,21 @@ impl Timer {
     /// prevented a delivery: the timer was pending, or its value had been
     /// sent but not yet received (it is discarded). For an [`after_func`]
     /// timer, true means `f` will not run for this arming. Never blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::chan::TryRecvError;
+    /// use goro::time::Timer;
+    /// use std::time::Duration;
+    /// let timer = Timer::new(Duration::from_millis(1));
+    /// std::thread::sleep(Duration::from_millis(5)); // it fires; nobody receives
+    /// // Go 1.23: Stop reports a pending timer or an unreceived value (which
+    /// // it discards) alike.
+    /// assert!(timer.stop());
+    /// assert_eq!(timer.c().try_recv(), Err(TryRecvError::Empty));
+    /// assert!(!timer.stop()); // nothing left to prevent
+    /// ```
     pub fn stop(&self) -> bool {
         self.t.stop(|| drain(self.chan_rx()))
     }
@@ -279,6 +371,20 @@ impl Timer {
     /// any unreceived value of the earlier arming. Returns true if the timer
     /// was pending or such a value was discarded (same meaning as
     /// [`stop`](Timer::stop)). An [`after_func`] timer runs `f` again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::time::Timer;
+    /// use std::time::Duration;
+    /// let timer = Timer::new(Duration::from_secs(3600));
+    /// // Re-arm a pending timer to fire soon (returns true: it was pending).
+    /// assert!(timer.reset(Duration::from_millis(1)));
+    /// assert!(timer.c().recv_blocking().is_some());
+    /// // Fired and received: nothing was pending.
+    /// assert!(!timer.reset(Duration::from_millis(1)));
+    /// assert!(timer.c().recv_blocking().is_some());
+    /// ```
     pub fn reset(&self, d: Duration) -> bool {
         arm(&self.t, nanos_after(d), 0, self.chan_rx())
     }
@@ -382,6 +488,24 @@ impl Ticker {
     ///
     /// # Panics
     /// If `d` is zero, with Go's message `non-positive interval for NewTicker`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::time::Ticker;
+    /// use std::time::Duration;
+    /// let ticks = goro::run(async {
+    ///     let ticker = Ticker::new(Duration::from_millis(1));
+    ///     let mut ticks = 0;
+    ///     while ticks < 3 {
+    ///         ticker.c().recv().await.unwrap(); // <-ticker.C
+    ///         ticks += 1;
+    ///     }
+    ///     ticker.stop();
+    ///     ticks
+    /// });
+    /// assert_eq!(ticks, 3);
+    /// ```
     pub fn new(d: Duration) -> Ticker {
         if d.is_zero() {
             panic!("non-positive interval for NewTicker");
@@ -392,12 +516,43 @@ impl Ticker {
     }
 
     /// The channel ticks are sent on (capacity 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::time::Ticker;
+    /// use std::time::Duration;
+    /// goro::run(async {
+    ///     let ticker = Ticker::new(Duration::from_millis(1));
+    ///     let timeout = goro::time::after(Duration::from_secs(10));
+    ///     let mut ticks = 0;
+    ///     while ticks < 3 {
+    ///         goro::select! {
+    ///             recv(ticker.c()) -> _ => ticks += 1,
+    ///             recv(timeout) -> _ => panic!("no tick for 10 s"),
+    ///         }
+    ///     }
+    ///     assert_eq!(ticks, 3);
+    /// });
+    /// ```
     pub fn c(&self) -> &Receiver<Instant> {
         &self.rx
     }
 
     /// Stops the ticker (Go: `Ticker.Stop`); an unreceived tick is
     /// discarded, and no tick is received after it returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::chan::TryRecvError;
+    /// use goro::time::Ticker;
+    /// use std::time::Duration;
+    /// let ticker = Ticker::new(Duration::from_millis(1));
+    /// std::thread::sleep(Duration::from_millis(5)); // a tick is (likely) waiting
+    /// ticker.stop(); // discards it: no tick is received after stop returns
+    /// assert_eq!(ticker.c().try_recv(), Err(TryRecvError::Empty));
+    /// ```
     pub fn stop(&self) {
         self.t.stop(|| drain(Some(&self.rx)));
     }
@@ -407,6 +562,17 @@ impl Ticker {
     ///
     /// # Panics
     /// If `d` is zero, with Go's message `non-positive interval for Ticker.Reset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::time::Ticker;
+    /// use std::time::Duration;
+    /// let ticker = Ticker::new(Duration::from_secs(3600));
+    /// ticker.reset(Duration::from_millis(1)); // tick every millisecond instead
+    /// assert!(ticker.c().recv_blocking().is_some());
+    /// assert!(ticker.c().recv_blocking().is_some());
+    /// ```
     pub fn reset(&self, d: Duration) {
         if d.is_zero() {
             panic!("non-positive interval for Ticker.Reset");
