@@ -312,8 +312,11 @@ impl Drop for NodeRef {
 unsafe impl Sync for CancelCtx {}
 
 const _: () = {
-    const fn inner_is_send<T: Send>() {}
-    inner_is_send::<Inner>();
+    const fn is_send<T: Send>() {}
+    const fn is_send_sync<T: Send + Sync>() {}
+    is_send::<Inner>();
+    // What `NodeRef`'s Send and Sync rely on.
+    is_send_sync::<CancelCtx>();
 };
 
 /// Work collected under the locks and done after they are released.
