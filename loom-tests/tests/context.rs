@@ -115,3 +115,29 @@ fn after_func_stop_races_with_cancel() {
         let _ = stopped;
     });
 }
+
+#[test]
+fn siblings_leave_while_parent_cancels() {
+    // The child set is a dense vector: a leaving child moves the last one
+    // into its place and rewrites that sibling's index, while the sibling
+    // may itself be leaving and the parent may be cancelling them all.
+    model(|| {
+        let (parent, cancel) = context::with_cancel(&context::background());
+        let (a, a_cancel) = context::with_cancel(&parent);
+        let (b, b_cancel) = context::with_cancel(&parent);
+        let (c, _c_cancel) = context::with_cancel(&parent);
+        let t1 = thread::spawn(move || drop((a, a_cancel)));
+        let t2 = thread::spawn(move || {
+            b_cancel.cancel();
+            b.err()
+        });
+        // c is the last entry: it is moved by whichever sibling leaves.
+        let left = parent.__num_children();
+        assert!((1..=3).contains(&left), "{left}");
+        cancel.cancel();
+        t1.join().unwrap();
+        assert_eq!(t2.join().unwrap(), Some(ContextError::Canceled));
+        assert_eq!(c.err(), Some(ContextError::Canceled));
+        assert_eq!(parent.__num_children(), 0);
+    });
+}

@@ -11,13 +11,10 @@
 //! is held); `stop` takes the node's lock after releasing it.
 
 use super::Context;
-use super::cancel::{CancelCtx, Child};
-use crate::loom::atomic::{AtomicUsize, Ordering};
+use super::cancel::{DETACHED, NodeRef};
+use crate::loom::atomic::{AtomicU32, Ordering};
 use crate::loom::{Arc, Mutex};
 use std::fmt;
-
-/// `slot` of an entry that is in no child set.
-const DETACHED: usize = usize::MAX;
 
 type Func = Box<dyn FnOnce() + Send + 'static>;
 
@@ -25,8 +22,9 @@ type Func = Box<dyn FnOnce() + Send + 'static>;
 pub(crate) struct Entry {
     /// The function, taken exactly once (by `fire` or by `stop`). Leaf lock.
     f: Mutex<Option<Func>>,
-    /// Index in the node's child set; written under the node's lock.
-    slot: AtomicUsize,
+    /// Index in the node's child set or `DETACHED`; written and read under
+    /// the node's lock (cancel.rs, `Children`).
+    pub(crate) slot: AtomicU32,
 }
 
 impl Entry {
@@ -46,11 +44,21 @@ fn spawn_func(f: Func) {
 
 /// The handle returned by [`after_func`](super::after_func): Go's `stop`
 /// function.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context;
+/// let (ctx, cancel) = context::with_cancel(&context::background());
+/// let stop: context::AfterFuncStop = context::after_func(&ctx, || unreachable!("stopped"));
+/// assert!(stop.stop());
+/// cancel.cancel(); // the function does not run
+/// ```
 pub struct AfterFuncStop {
     entry: Arc<Entry>,
     /// The node the entry is registered in (`None`: a context that is
     /// never done, so `f` can never run).
-    node: Option<Arc<CancelCtx>>,
+    node: Option<NodeRef>,
 }
 
 impl fmt::Debug for AfterFuncStop {
@@ -65,22 +73,23 @@ impl AfterFuncStop {
     /// Returns true if this call stopped `f` from being run; false if `f`
     /// was already started (the context is done) or already stopped. It does
     /// not wait for a started `f` to finish. Never blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::context;
+    /// let (ctx, cancel) = context::with_cancel(&context::background());
+    /// let stop = context::after_func(&ctx, || {});
+    /// assert!(stop.stop()); // stopped before the context was done
+    /// assert!(!stop.stop()); // already stopped
+    /// cancel.cancel();
+    /// ```
     pub fn stop(&self) -> bool {
         let f = self.entry.f.lock().take();
         let Some(f) = f else { return false };
         if let Some(node) = &self.node {
-            let removed = {
-                let mut inner = node.inner.lock();
-                let idx = self.entry.slot.load(Ordering::Relaxed);
-                let ours = matches!(inner.children.get(idx),
-                    Some(Child::Func(e)) if Arc::ptr_eq(e, &self.entry));
-                if ours {
-                    self.entry.slot.store(DETACHED, Ordering::Relaxed);
-                    inner.children.remove(idx)
-                } else {
-                    None
-                }
-            };
+            let removed =
+                node.locked(|inner| inner.children().and_then(|c| c.remove_func(&self.entry)));
             drop(removed);
         }
         drop(f);
@@ -101,6 +110,8 @@ impl AfterFuncStop {
 /// all dropped leaves the tree; keep the `AfterFuncStop` (it holds the
 /// context) or a context handle for as long as `f` should stay armed.
 ///
+/// # Examples
+///
 /// ```
 /// use goro::context;
 /// let (ctx, cancel) = context::with_cancel(&context::background());
@@ -116,12 +127,13 @@ where
 {
     let entry = Arc::new(Entry {
         f: Mutex::new(Some(Box::new(f))),
-        slot: AtomicUsize::new(DETACHED),
+        slot: AtomicU32::new(DETACHED),
     });
     let node = ctx.cancel_node().cloned();
     if let Some(n) = &node {
-        let registered = n.register(Child::Func(entry.clone()), |idx| {
+        let registered = n.register(|children| {
             // Under the node's lock.
+            let idx = children.push_func(entry.clone());
             entry.slot.store(idx, Ordering::Relaxed);
         });
         if let Err((_, cause)) = registered {

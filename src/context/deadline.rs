@@ -12,13 +12,13 @@
 //! at once even while the stopped timer's entry waits for the heap's lazy
 //! clean-up.
 
-use super::cancel::CancelCtx;
+use super::cancel::NodeRef;
 use super::{Cause, ContextError};
 use crate::loom::{Arc, Mutex};
 use std::time::Duration;
 
 /// What the timer will cancel, taken once (by the firing or by `stop`).
-type Slot = Mutex<Option<(Arc<CancelCtx>, Option<Cause>)>>;
+type Slot = Mutex<Option<(NodeRef, Option<Cause>)>>;
 
 /// A running deadline timer; `stop` disarms it.
 pub(crate) struct DeadlineTimer {
@@ -38,7 +38,7 @@ impl DeadlineTimer {
 
 /// Arms the timer that cancels `node` after `d`, and gives it to the node
 /// (which stops it at once if it is already done).
-pub(crate) fn arm_deadline(node: &Arc<CancelCtx>, d: Duration, cause: Option<Cause>) {
+pub(crate) fn arm_deadline(node: &NodeRef, d: Duration, cause: Option<Cause>) {
     let slot: Arc<Slot> = Arc::new(Mutex::new(Some((node.clone(), cause))));
     let s = slot.clone();
     let timer = crate::time::after_func(d, move || {

@@ -8,10 +8,11 @@
 //! afterfunc.rs.
 //!
 //! A [`Context`] is an enum over the kinds of context: the two empty roots,
-//! a cancellable node (`Arc<CancelCtx>`, one allocation per `with_cancel`),
-//! a value node, and a `without_cancel` node. Value and without-cancel nodes
-//! cache their nearest cancellable ancestor, so `err`, `done`, `deadline`
-//! and `cause` are O(1) on any context; `value` walks up the chain like Go.
+//! a cancellable node (`NodeRef`, a counted pointer to one 40-byte
+//! allocation per `with_cancel`), a value node, and a `without_cancel`
+//! node. Value nodes cache their nearest cancellable ancestor, so `err`,
+//! `done` and `cause` are O(1) on any context; `deadline` walks up to the
+//! nearest deadline node and `value` up the chain, like Go.
 //!
 //! Lock order: see cancel.rs (`# Invariants`, `# Deadlock safety`).
 
@@ -22,13 +23,25 @@ mod deadline;
 pub use afterfunc::{AfterFuncStop, after_func};
 
 use crate::loom::Arc;
-use cancel::{CancelCtx, Kind};
+use cancel::{CancelCtx, Kind, NodeRef};
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::time::{Duration, Instant};
 
 /// Why a context is done: Go's `context.Canceled` and
 /// `context.DeadlineExceeded`.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context::{self, ContextError};
+/// let (ctx, cancel) = context::with_cancel(&context::background());
+/// cancel.cancel();
+/// let err = ctx.err().unwrap();
+/// assert_eq!(err, ContextError::Canceled);
+/// assert_eq!(err.to_string(), "context canceled");
+/// assert_eq!(ContextError::DeadlineExceeded.to_string(), "context deadline exceeded");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ContextError {
     /// The context was cancelled (`context canceled`).
@@ -49,6 +62,16 @@ impl fmt::Display for ContextError {
 impl std::error::Error for ContextError {}
 
 /// The cause of a cancellation (Go's `Cause`): any error, shared.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context::{self, Cause};
+/// let why: Cause = std::sync::Arc::new(std::io::Error::other("shutting down"));
+/// let (ctx, cancel) = context::with_cancel_cause(&context::background());
+/// cancel.cancel(Some(why.clone()));
+/// assert!(std::sync::Arc::ptr_eq(&context::cause(&ctx).unwrap(), &why));
+/// ```
 pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 
 /// A cancellation signal, deadline and values carried across API
@@ -64,6 +87,8 @@ pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 /// - A parent holds its children weakly: a child whose handles and cancel
 ///   function were all dropped is removed from its parent, even if never
 ///   cancelled (Go relies on the garbage collector for this).
+///
+/// # Examples
 ///
 /// ```
 /// use goro::context::{self, ContextError};
@@ -83,7 +108,7 @@ pub struct Context {
 enum Repr {
     Background,
     Todo,
-    Cancel(Arc<CancelCtx>),
+    Cancel(NodeRef),
     Value(Arc<ValueCtx>),
     WithoutCancel(Arc<WithoutCancelCtx>),
 }
@@ -92,7 +117,7 @@ enum Repr {
 struct ValueCtx {
     parent: Context,
     /// The parent's nearest cancellable ancestor (cached).
-    node: Option<Arc<CancelCtx>>,
+    node: Option<NodeRef>,
     key: TypeId,
     name: &'static str,
     value: Box<dyn Any + Send + Sync>,
@@ -107,7 +132,7 @@ impl Context {
     /// The nearest cancellable node of this context (itself, or the one its
     /// value nodes lead to); `None` if this context is never done.
     #[inline]
-    fn cancel_node(&self) -> Option<&Arc<CancelCtx>> {
+    fn cancel_node(&self) -> Option<&NodeRef> {
         match &self.repr {
             Repr::Cancel(c) => Some(c),
             Repr::Value(v) => v.node.as_ref(),
@@ -118,12 +143,33 @@ impl Context {
     /// Why this context is done, or `None` while it is not: Go's `Err()`.
     ///
     /// Lock-free (one atomic load). Once `Some`, it never changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::context::{self, ContextError};
+    /// assert_eq!(context::background().err(), None);
+    /// let (ctx, cancel) = context::with_cancel(&context::background());
+    /// assert_eq!(ctx.err(), None);
+    /// cancel.cancel();
+    /// assert_eq!(ctx.err(), Some(ContextError::Canceled));
+    /// ```
     #[inline]
     pub fn err(&self) -> Option<ContextError> {
         self.cancel_node().and_then(|c| c.err())
     }
 
-    /// Whether this context is done (`err().is_some()`).
+    /// Whether this context is done (`err().is_some()`). Lock-free.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::context;
+    /// let (ctx, cancel) = context::with_cancel(&context::background());
+    /// assert!(!ctx.is_done());
+    /// cancel.cancel();
+    /// assert!(ctx.is_done());
+    /// ```
     #[inline]
     pub fn is_done(&self) -> bool {
         self.err().is_some()
@@ -135,6 +181,8 @@ impl Context {
     /// `ctx.done().recv()` (it yields `None` once done). Made on first
     /// call (later calls share it); for a context that is never done
     /// (`background()`, `without_cancel`) it is never closed.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use goro::context;
@@ -170,6 +218,18 @@ impl Context {
     /// Waits until this context is done and returns its error (a
     /// convenience over [`done`](Context::done)); never completes for a
     /// context that is never done. Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::context::{self, ContextError};
+    /// let err = goro::run(async {
+    ///     let (ctx, cancel) = context::with_cancel(&context::background());
+    ///     drop(goro::go(async move { cancel.cancel() }));
+    ///     ctx.cancelled().await
+    /// });
+    /// assert_eq!(err, ContextError::Canceled);
+    /// ```
     pub async fn cancelled(&self) -> ContextError {
         if let Some(e) = self.err() {
             return e;
@@ -180,18 +240,54 @@ impl Context {
     }
 
     /// When this context will be cancelled by a deadline, if ever: Go's
-    /// `Deadline()`.
+    /// `Deadline()`. Inherited: a child has its parent's deadline unless
+    /// its own is earlier. Like Go, walks up to the nearest context made by
+    /// `with_deadline`/`with_timeout` (and briefly takes its lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::context;
+    /// use std::time::{Duration, Instant};
+    /// assert_eq!(context::background().deadline(), None);
+    /// let at = Instant::now() + Duration::from_secs(60);
+    /// let (ctx, _cancel) = context::with_deadline(&context::background(), at);
+    /// let (child, _cancel_child) = context::with_cancel(&ctx);
+    /// assert_eq!(child.deadline(), Some(at));
+    /// ```
     pub fn deadline(&self) -> Option<Instant> {
-        self.cancel_node().and_then(|c| c.deadline)
+        self.cancel_node().and_then(|c| c.deadline())
     }
 
     /// The value of type `V` stored by the nearest [`with_value`] on this
     /// context's chain (the key is the type), cloned: Go's `Value(key)`.
+    ///
+    /// Walks up the chain like Go: O(depth).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::context;
+    /// #[derive(Clone, Debug, PartialEq)]
+    /// struct User(&'static str);
+    /// let ctx = context::with_value(&context::background(), User("ana"));
+    /// let ctx = context::with_value(&ctx, User("bo")); // shadows the first
+    /// assert_eq!(ctx.value::<User>(), Some(User("bo")));
+    /// assert_eq!(ctx.value::<u64>(), None);
+    /// ```
     pub fn value<V: Any + Clone>(&self) -> Option<V> {
         self.value_ref::<V>().cloned()
     }
 
     /// Like [`value`](Context::value), borrowing the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::context;
+    /// let ctx = context::with_value(&context::background(), vec![1, 2, 3]);
+    /// assert_eq!(ctx.value_ref::<Vec<i32>>().map(Vec::len), Some(3));
+    /// ```
     pub fn value_ref<V: Any>(&self) -> Option<&V> {
         let want = TypeId::of::<V>();
         let mut c = self;
@@ -240,7 +336,7 @@ impl fmt::Display for Context {
                 Kind::Cancel => write!(f, "{}.WithCancel", c.parent),
                 Kind::Deadline => {
                     let left = c
-                        .deadline
+                        .deadline()
                         .map(|d| d.saturating_duration_since(Instant::now()));
                     write!(
                         f,
@@ -267,6 +363,16 @@ impl fmt::Debug for Context {
 
 /// The root context: never cancelled, no values, no deadline. Go's
 /// `context.Background()`. Allocates nothing.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context;
+/// let ctx = context::background();
+/// assert_eq!(ctx.err(), None);
+/// assert_eq!(ctx.deadline(), None);
+/// assert_eq!(ctx.to_string(), "context.Background");
+/// ```
 pub fn background() -> Context {
     Context {
         repr: Repr::Background,
@@ -275,6 +381,15 @@ pub fn background() -> Context {
 
 /// Like [`background`], for code that has not decided which context to
 /// use yet: Go's `context.TODO()`.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context;
+/// let ctx = context::todo();
+/// assert_eq!(ctx.err(), None);
+/// assert_eq!(ctx.to_string(), "context.TODO");
+/// ```
 pub fn todo() -> Context {
     Context { repr: Repr::Todo }
 }
@@ -284,15 +399,39 @@ pub fn todo() -> Context {
 /// Cloneable; calling [`cancel`](CancelFunc::cancel) more than once (from
 /// any clone, any thread) does nothing after the first. Dropping it does
 /// *not* cancel (as in Go).
+///
+/// # Examples
+///
+/// ```
+/// use goro::context;
+/// let (ctx, cancel) = context::with_cancel(&context::background());
+/// let again = cancel.clone();
+/// drop(cancel); // dropping does not cancel
+/// assert!(!ctx.is_done());
+/// again.cancel();
+/// assert!(ctx.is_done());
+/// ```
 #[derive(Clone)]
 pub struct CancelFunc {
-    node: Arc<CancelCtx>,
+    node: NodeRef,
 }
 
 impl CancelFunc {
     /// Cancels the context and its descendants with
     /// [`ContextError::Canceled`], and removes it from its parent. Never
     /// blocks for long (takes the context's and its parent's locks).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::context::{self, ContextError};
+    /// let (parent, _cancel_parent) = context::with_cancel(&context::background());
+    /// let (ctx, cancel) = context::with_cancel(&parent);
+    /// cancel.cancel();
+    /// cancel.cancel(); // no effect
+    /// assert_eq!(ctx.err(), Some(ContextError::Canceled));
+    /// assert_eq!(parent.err(), None); // the parent is not affected
+    /// ```
     pub fn cancel(&self) {
         self.node.cancel(true, ContextError::Canceled, None);
     }
@@ -305,15 +444,28 @@ impl fmt::Debug for CancelFunc {
 }
 
 /// Cancels its context with a cause: Go's `context.CancelCauseFunc`.
+///
+/// Cloneable; the first cancel wins. Dropping it does not cancel.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context;
+/// let (ctx, cancel) = context::with_cancel_cause(&context::background());
+/// cancel.cancel(None); // no cause: the cause is the error itself
+/// assert_eq!(context::cause(&ctx).unwrap().to_string(), "context canceled");
+/// ```
 #[derive(Clone)]
 pub struct CancelCauseFunc {
-    node: Arc<CancelCtx>,
+    node: NodeRef,
 }
 
 impl CancelCauseFunc {
     /// Cancels the context with [`ContextError::Canceled`] and the given
     /// cause (`None`: the cause is the error itself, like Go's `nil`).
     /// Idempotent: the first cancel's error and cause stick.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use goro::context;
@@ -340,6 +492,8 @@ impl fmt::Debug for CancelCauseFunc {
 /// The child is done when `cancel` is called or when `parent` is done,
 /// whichever happens first. One allocation; O(1) to create and to cancel.
 ///
+/// # Examples
+///
 /// ```
 /// use goro::context::{self, ContextError};
 /// let (parent, cancel_parent) = context::with_cancel(&context::background());
@@ -348,7 +502,7 @@ impl fmt::Debug for CancelCauseFunc {
 /// assert_eq!(child.err(), Some(ContextError::Canceled));
 /// ```
 pub fn with_cancel(parent: &Context) -> (Context, CancelFunc) {
-    let node = CancelCtx::new(parent, Kind::Cancel, parent.deadline());
+    let node = CancelCtx::make(parent, None);
     (
         Context {
             repr: Repr::Cancel(node.clone()),
@@ -359,8 +513,20 @@ pub fn with_cancel(parent: &Context) -> (Context, CancelFunc) {
 
 /// Like [`with_cancel`], with a cancel function that takes a cause: Go's
 /// `context.WithCancelCause`.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context::{self, ContextError};
+/// use std::sync::Arc;
+/// let (parent, cancel) = context::with_cancel_cause(&context::background());
+/// let (child, _cancel_child) = context::with_cancel(&parent);
+/// cancel.cancel(Some(Arc::new(std::io::Error::other("disk full"))));
+/// assert_eq!(child.err(), Some(ContextError::Canceled));
+/// assert_eq!(context::cause(&child).unwrap().to_string(), "disk full");
+/// ```
 pub fn with_cancel_cause(parent: &Context) -> (Context, CancelCauseFunc) {
-    let node = CancelCtx::new(parent, Kind::Cancel, parent.deadline());
+    let node = CancelCtx::make(parent, None);
     (
         Context {
             repr: Repr::Cancel(node.clone()),
@@ -374,6 +540,8 @@ pub fn with_cancel_cause(parent: &Context) -> (Context, CancelCauseFunc) {
 ///
 /// The key is the value's type: use a newtype per key, as Go code uses an
 /// unexported key type.
+///
+/// # Examples
 ///
 /// ```
 /// use goro::context;
@@ -399,6 +567,8 @@ pub fn with_value<V: Any + Send + Sync>(parent: &Context, v: V) -> Context {
 /// A child of `parent` that keeps its values but is never cancelled and has
 /// no deadline: Go's `context.WithoutCancel`.
 ///
+/// # Examples
+///
 /// ```
 /// use goro::context;
 /// let (ctx, cancel) = context::with_cancel(&context::with_value(&context::background(), 1u8));
@@ -422,6 +592,8 @@ pub fn without_cancel(parent: &Context) -> Context {
 /// cancel that won (for a child cancelled by its parent, the parent's
 /// cause), or the [`ContextError`] itself when none was given.
 ///
+/// # Examples
+///
 /// ```
 /// use goro::context::{self, ContextError};
 /// let (ctx, cancel) = context::with_cancel(&context::background());
@@ -436,11 +608,25 @@ pub fn cause(ctx: &Context) -> Option<Cause> {
 
 /// A child of `parent` cancelled at `deadline`: Go's `context.WithDeadline`.
 /// Equivalent to [`with_deadline_cause`] with no cause.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context::{self, ContextError};
+/// use std::time::{Duration, Instant};
+/// let at = Instant::now() + Duration::from_millis(5);
+/// let (ctx, _cancel) = context::with_deadline(&context::background(), at);
+/// assert_eq!(ctx.deadline(), Some(at));
+/// assert_eq!(ctx.done().recv_blocking(), None); // closed at the deadline
+/// assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+/// ```
 pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFunc) {
     with_deadline_cause(parent, deadline, None)
 }
 
 /// [`with_deadline`] at `now + timeout`: Go's `context.WithTimeout`.
+///
+/// # Examples
 ///
 /// ```
 /// use goro::context::{self, ContextError};
@@ -455,6 +641,19 @@ pub fn with_timeout(parent: &Context, timeout: Duration) -> (Context, CancelFunc
 
 /// [`with_deadline_cause`] at `now + timeout`: Go's
 /// `context.WithTimeoutCause`.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context::{self, ContextError};
+/// use std::{sync::Arc, time::Duration};
+/// let why = Arc::new(std::io::Error::other("too slow"));
+/// let (ctx, _cancel) =
+///     context::with_timeout_cause(&context::background(), Duration::from_millis(5), Some(why));
+/// assert_eq!(ctx.done().recv_blocking(), None);
+/// assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+/// assert_eq!(context::cause(&ctx).unwrap().to_string(), "too slow");
+/// ```
 pub fn with_timeout_cause(
     parent: &Context,
     timeout: Duration,
@@ -471,6 +670,19 @@ pub fn with_timeout_cause(
 /// deadline in the past gives a context that is already done. The deadline
 /// timer holds the context until it fires or the context is cancelled:
 /// call `cancel` when done with it, as in Go.
+///
+/// # Examples
+///
+/// ```
+/// use goro::context::{self, ContextError};
+/// use std::{sync::Arc, time::{Duration, Instant}};
+/// let why = Arc::new(std::io::Error::other("missed the train"));
+/// // A deadline in the past: done at once.
+/// let past = Instant::now() - Duration::from_millis(1);
+/// let (ctx, _cancel) = context::with_deadline_cause(&context::background(), past, Some(why));
+/// assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+/// assert_eq!(context::cause(&ctx).unwrap().to_string(), "missed the train");
+/// ```
 pub fn with_deadline_cause(
     parent: &Context,
     deadline: Instant,
@@ -482,7 +694,7 @@ pub fn with_deadline_cause(
             return with_cancel(parent);
         }
     }
-    let node = CancelCtx::new(parent, Kind::Deadline, Some(deadline));
+    let node = CancelCtx::make(parent, Some(deadline));
     let now = Instant::now();
     if deadline <= now {
         node.cancel(true, ContextError::DeadlineExceeded, cause);
