@@ -1,14 +1,18 @@
 //! allgs: every live G of one runtime, for shutdown, dumps and deadlock
 //! checks (Go's `allgs`).
 //!
-//! Sharded by goid so that spawns and exits on different Ms rarely meet on
-//! one lock. Each shard is a slab of `GRef`s: the registry holds one
+//! Sharded by goid (runs of `SHARD_RUN` consecutive goids per shard) so
+//! that spawns and exits on different Ms rarely meet on one lock. Each shard is a slab of `GRef`s: the registry holds one
 //! reference per live G, dropped when the G ends.
 
 use super::g::GRef;
 use crate::loom::Mutex;
 
 const SHARDS: usize = 16;
+/// Consecutive goids share a shard in runs of this many: a spawner fills
+/// one shard's slab (its lock and slots stay in the spawner's cache) while
+/// the Ms running its earlier Gs remove them from another shard.
+const SHARD_RUN: usize = 64;
 
 #[derive(Default)]
 struct Slab {
@@ -30,7 +34,7 @@ impl Registry {
 
     /// Adds `g` (taking its reference); records the key in its header.
     pub(crate) fn insert(&self, g: GRef) {
-        let shard = (g.header().id as usize) % SHARDS;
+        let shard = (g.header().id as usize / SHARD_RUN) % SHARDS;
         let h = g.header() as *const super::g::Header;
         let mut s = self.shards[shard].lock();
         let idx = match s.free.pop() {
