@@ -2,7 +2,8 @@
 //! selects racing for one value, a parked select racing with close, the
 //! done word's CAS when two offers race to complete one parked select
 //! (never two winners, never a lost wake-up: a lost one shows up as a loom
-//! deadlock), and a self-select. Two threads per model.
+//! deadlock), and a self-select. Two threads per model, except two selects
+//! racing for one blocked sender (three threads, preemption bound 1).
 //!
 //! Run: RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //!      --manifest-path loom-tests/Cargo.toml --test select
@@ -129,5 +130,50 @@ fn self_select_pairs_only_with_the_peer() {
         });
         assert_eq!(r, 0, "the select received from itself");
         assert_eq!(peer.join().unwrap(), Some(7));
+    });
+}
+
+/// Two selects race for one blocked sender (unbuffered `a`): three threads,
+/// so this model runs with a preemption bound of 1 whatever
+/// `LOOM_MAX_PREEMPTIONS` says (with 2 it does not finish in CI's budget).
+/// Exactly one select gets the value, the sender completes once, and the
+/// loser is woken by the winner's close of `release` (no lost wake-up).
+#[test]
+fn two_selects_race_for_one_blocked_sender() {
+    let mut b = loom::model::Builder::new();
+    b.max_branches = 100_000;
+    b.preemption_bound = Some(1);
+    b.check(|| {
+        let (atx, arx) = goro::chan::<u32>(0);
+        let (rel_tx, rel_rx) = goro::chan::<u32>(0);
+        let sender = thread::spawn(move || atx.send_blocking(7).is_ok());
+        let (arx2, rel_rx2, rel_tx2) = (arx.clone(), rel_rx.clone(), rel_tx.clone());
+        let t = thread::spawn(move || {
+            let got = block_on(async {
+                goro::select! {
+                    recv(arx2) -> v => v,
+                    recv(rel_rx2) -> v => { assert_eq!(v, None); None },
+                }
+            });
+            if got.is_some() {
+                rel_tx2.close();
+            }
+            got
+        });
+        let mine = block_on(async {
+            goro::select! {
+                recv(arx) -> v => v,
+                recv(rel_rx) -> v => { assert_eq!(v, None); None },
+            }
+        });
+        if mine.is_some() {
+            rel_tx.close();
+        }
+        let theirs = t.join().unwrap();
+        assert!(sender.join().unwrap());
+        assert_eq!(
+            [mine, theirs].into_iter().flatten().collect::<Vec<_>>(),
+            vec![7]
+        );
     });
 }
