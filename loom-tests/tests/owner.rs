@@ -57,13 +57,17 @@ fn retake_races_return_from_blocking_call() {
         });
         let back = p.exit_syscall(v);
         if back {
-            p.owner_op(v, || own(&owners)).expect("kept P refused an owner op");
+            p.owner_op(v, || own(&owners))
+                .expect("kept P refused an owner op");
             assert!(p.end_poll(v));
         } else {
             assert!(p.owner_op(v, || own(&owners)).is_none());
         }
         let retaken = sysmon.join().unwrap();
-        assert_eq!(back, !retaken, "exactly one of: M kept the P, sysmon retook it");
+        assert_eq!(
+            back, !retaken,
+            "exactly one of: M kept the P, sysmon retook it"
+        );
     });
 }
 
