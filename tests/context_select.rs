@@ -1,6 +1,8 @@
 //! `ctx.done()` in `select!`: a worker loop stopped by cancel, a wait cut
 //! short by a deadline, and `background()`'s done never being chosen.
 
+mod common;
+
 use goro::context::{self, ContextError};
 use std::future::Future;
 use std::time::Duration;
@@ -11,19 +13,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        let out = goro::run(fut);
-        let _ = tx.send(());
-        out
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match h.join() {
-            Ok(v) => v,
-            Err(e) => std::panic::resume_unwind(e),
-        },
-        Err(_) => panic!("test hung"),
-    }
+    common::guard(30, move || goro::run(fut))
 }
 
 #[test]

@@ -77,62 +77,13 @@ fn timeout_with_time_after() {
 fn select_stress_goroutines() {
     guard(|| {
         goro::run(async {
-            const N: usize = 5_000;
-            let chans: Vec<(Sender<i32>, Receiver<i32>)> = [0usize, 0, 2, 3]
-                .iter()
-                .map(|&cap| goro::chan(cap))
-                .collect();
-            let mut gs = Vec::new();
-            for (tx, rx) in &chans {
-                let tx = tx.clone();
-                gs.push(goro::go(async move {
-                    for _ in 0..N {
-                        tx.send(0).await.unwrap();
-                    }
-                }));
-                let rx = rx.clone();
-                gs.push(goro::go(async move {
-                    for _ in 0..N {
-                        rx.recv().await.unwrap();
-                    }
-                }));
-            }
-            let txs: Vec<Sender<i32>> = chans.iter().map(|c| c.0.clone()).collect();
-            gs.push(goro::go(async move {
-                let mut n = [0usize; 4];
-                let mut c: Vec<Option<&Sender<i32>>> = txs.iter().map(Some).collect();
-                for _ in 0..4 * N {
-                    let k = goro::select! {
-                        send(c[3], 0) -> r => { r.unwrap(); 3 },
-                        send(c[2], 0) -> r => { r.unwrap(); 2 },
-                        send(c[0], 0) -> r => { r.unwrap(); 0 },
-                        send(c[1], 0) -> r => { r.unwrap(); 1 },
-                    };
-                    n[k] += 1;
-                    if n[k] == N {
-                        c[k] = None;
-                    }
-                }
-            }));
-            let rxs: Vec<Receiver<i32>> = chans.iter().map(|c| c.1.clone()).collect();
-            gs.push(goro::go(async move {
-                let mut n = [0usize; 4];
-                let mut c: Vec<Option<&Receiver<i32>>> = rxs.iter().map(Some).collect();
-                for _ in 0..4 * N {
-                    let k = goro::select! {
-                        recv(c[0]) -> v => { v.unwrap(); 0 },
-                        recv(c[1]) -> v => { v.unwrap(); 1 },
-                        recv(c[2]) -> v => { v.unwrap(); 2 },
-                        recv(c[3]) -> v => { v.unwrap(); 3 },
-                    };
-                    n[k] += 1;
-                    if n[k] == N {
-                        c[k] = None;
-                    }
-                }
-            }));
+            let (bodies, rxs) = common::select_stress(5_000);
+            let gs: Vec<_> = bodies.into_iter().map(goro::go).collect();
             for g in gs {
                 g.await.unwrap();
+            }
+            for rx in &rxs {
+                assert!(rx.is_empty());
             }
         })
     });

@@ -20,6 +20,34 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
+/// Two threads each run `select { recv(a) -> v, recv(release) }`; the one
+/// that gets a value closes `release`, which wakes the other (its `None`).
+/// Returns both results (this thread's, then the spawned one's).
+fn two_selects(
+    arx: goro::chan::Receiver<u32>,
+    rel_tx: goro::chan::Sender<u32>,
+    rel_rx: goro::chan::Receiver<u32>,
+) -> [Option<u32>; 2] {
+    let one = move |arx: goro::chan::Receiver<u32>,
+                    rel_tx: goro::chan::Sender<u32>,
+                    rel_rx: goro::chan::Receiver<u32>| {
+        let got = block_on(async {
+            goro::select! {
+                recv(arx) -> v => v,
+                recv(rel_rx) -> v => { assert_eq!(v, None); None },
+            }
+        });
+        if got.is_some() {
+            rel_tx.close();
+        }
+        got
+    };
+    let (arx2, rel_tx2, rel_rx2) = (arx.clone(), rel_tx.clone(), rel_rx.clone());
+    let t = thread::spawn(move || one(arx2, rel_tx2, rel_rx2));
+    let mine = one(arx, rel_tx, rel_rx);
+    [mine, t.join().unwrap()]
+}
+
 /// Two selects race for one value (buffered in `a`); each also waits on
 /// the shared `release` channel, which the winner closes. Exactly one gets
 /// the value; the other is woken by the close (no lost wake-up).
@@ -29,33 +57,8 @@ fn two_selects_race_for_one_value() {
         let (atx, arx) = goro::chan::<u32>(1);
         let (rel_tx, rel_rx) = goro::chan::<u32>(0);
         atx.try_send(1).unwrap();
-        let (arx2, rel_rx2, rel_tx2) = (arx.clone(), rel_rx.clone(), rel_tx.clone());
-        let t = thread::spawn(move || {
-            let got = block_on(async {
-                goro::select! {
-                    recv(arx2) -> v => v,
-                    recv(rel_rx2) -> v => { assert_eq!(v, None); None },
-                }
-            });
-            if got.is_some() {
-                rel_tx2.close();
-            }
-            got
-        });
-        let mine = block_on(async {
-            goro::select! {
-                recv(arx) -> v => v,
-                recv(rel_rx) -> v => { assert_eq!(v, None); None },
-            }
-        });
-        if mine.is_some() {
-            rel_tx.close();
-        }
-        let theirs = t.join().unwrap();
-        assert_eq!(
-            [mine, theirs].into_iter().flatten().collect::<Vec<_>>(),
-            vec![1]
-        );
+        let got = two_selects(arx, rel_tx, rel_rx);
+        assert_eq!(got.into_iter().flatten().collect::<Vec<_>>(), vec![1]);
         drop(atx);
     });
 }
@@ -147,33 +150,8 @@ fn two_selects_race_for_one_blocked_sender() {
         let (atx, arx) = goro::chan::<u32>(0);
         let (rel_tx, rel_rx) = goro::chan::<u32>(0);
         let sender = thread::spawn(move || atx.send_blocking(7).is_ok());
-        let (arx2, rel_rx2, rel_tx2) = (arx.clone(), rel_rx.clone(), rel_tx.clone());
-        let t = thread::spawn(move || {
-            let got = block_on(async {
-                goro::select! {
-                    recv(arx2) -> v => v,
-                    recv(rel_rx2) -> v => { assert_eq!(v, None); None },
-                }
-            });
-            if got.is_some() {
-                rel_tx2.close();
-            }
-            got
-        });
-        let mine = block_on(async {
-            goro::select! {
-                recv(arx) -> v => v,
-                recv(rel_rx) -> v => { assert_eq!(v, None); None },
-            }
-        });
-        if mine.is_some() {
-            rel_tx.close();
-        }
-        let theirs = t.join().unwrap();
+        let got = two_selects(arx, rel_tx, rel_rx);
         assert!(sender.join().unwrap());
-        assert_eq!(
-            [mine, theirs].into_iter().flatten().collect::<Vec<_>>(),
-            vec![7]
-        );
+        assert_eq!(got.into_iter().flatten().collect::<Vec<_>>(), vec![7]);
     });
 }

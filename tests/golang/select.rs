@@ -4,7 +4,7 @@
 //! tests/select_runtime.rs once it lands); every test is guarded by a
 //! timeout so a lost wake-up fails instead of hanging.
 
-use goro::chan::{Receiver, Sender};
+use goro::chan::Sender;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,20 +13,7 @@ use std::time::Duration;
 
 /// Runs `f` on its own thread; fails the test if it takes over 60 s.
 fn guarded(f: impl FnOnce() + Send + 'static) {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = done_tx.send(());
-    });
-    match done_rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) => t.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(_) => panic!("test timed out (hang)"),
-    }
+    crate::common::guard(60, f)
 }
 
 /// `go f()`: a thread driving the future.
@@ -226,70 +213,16 @@ fn self_select() {
     });
 }
 
-// Go: TestSelectStress
+// Go: TestSelectStress (the Gs as threads)
 #[test]
 fn select_stress() {
     guarded(|| {
-        const N: usize = 2_000;
-        let chans: Vec<(Sender<i32>, Receiver<i32>)> = [0usize, 0, 2, 3]
-            .iter()
-            .map(|&cap| goro::chan(cap))
-            .collect();
-        let mut gs = Vec::new();
-        for (tx, rx) in &chans {
-            let tx = tx.clone();
-            gs.push(go(async move {
-                for _ in 0..N {
-                    tx.send(0).await.unwrap();
-                }
-            }));
-            let rx = rx.clone();
-            gs.push(go(async move {
-                for _ in 0..N {
-                    rx.recv().await.unwrap();
-                }
-            }));
-        }
-        let txs: Vec<Sender<i32>> = chans.iter().map(|c| c.0.clone()).collect();
-        gs.push(go(async move {
-            let mut n = [0usize; 4];
-            let mut c: [Option<&Sender<i32>>; 4] =
-                [Some(&txs[0]), Some(&txs[1]), Some(&txs[2]), Some(&txs[3])];
-            for _ in 0..4 * N {
-                let k = goro::select! {
-                    send(c[3], 0) -> r => { r.unwrap(); 3 },
-                    send(c[2], 0) -> r => { r.unwrap(); 2 },
-                    send(c[0], 0) -> r => { r.unwrap(); 0 },
-                    send(c[1], 0) -> r => { r.unwrap(); 1 },
-                };
-                n[k] += 1;
-                if n[k] == N {
-                    c[k] = None;
-                }
-            }
-        }));
-        let rxs: Vec<Receiver<i32>> = chans.iter().map(|c| c.1.clone()).collect();
-        gs.push(go(async move {
-            let mut n = [0usize; 4];
-            let mut c: [Option<&Receiver<i32>>; 4] =
-                [Some(&rxs[0]), Some(&rxs[1]), Some(&rxs[2]), Some(&rxs[3])];
-            for _ in 0..4 * N {
-                let k = goro::select! {
-                    recv(c[0]) -> v => { v.unwrap(); 0 },
-                    recv(c[1]) -> v => { v.unwrap(); 1 },
-                    recv(c[2]) -> v => { v.unwrap(); 2 },
-                    recv(c[3]) -> v => { v.unwrap(); 3 },
-                };
-                n[k] += 1;
-                if n[k] == N {
-                    c[k] = None;
-                }
-            }
-        }));
+        let (bodies, rxs) = crate::common::select_stress(2_000);
+        let gs: Vec<_> = bodies.into_iter().map(go).collect();
         for g in gs {
             g.join().unwrap();
         }
-        for (_, rx) in &chans {
+        for rx in &rxs {
             assert!(rx.is_empty());
         }
     });

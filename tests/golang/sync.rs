@@ -4,23 +4,10 @@
 use goro::sync::WaitGroup;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 /// Runs `f` on a thread and fails if it does not finish within 30 s.
 fn guarded<F: FnOnce() + Send + 'static>(f: F) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let h = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(e) = h.join() {
-                std::panic::resume_unwind(e)
-            }
-        }
-        Err(_) => panic!("test hung"),
-    }
+    crate::common::guard(30, f)
 }
 
 /// Go's testWaitGroup: n workers each `wg1.Done()` then `wg2.Wait()`; the
