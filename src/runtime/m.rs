@@ -195,12 +195,12 @@ impl MCtx {
 /// Puts `g` on this thread's P if it runs one of `sched`'s Ps; gives it back
 /// otherwise.
 pub(crate) fn try_put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Option<GRef> {
-    put_local(sched, g, next).err()
+    put_local(sched, g, next, false).err()
 }
 
-/// `try_put_local`, telling how many Gs the P's queue holds afterwards
-/// (runnext included).
-fn put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Result<u32, GRef> {
+/// `try_put_local`; with `check_alone`, also tells whether `g` is now all
+/// the P's queue holds (runnext included). Without it, `Ok(false)`.
+fn put_local(sched: &Arc<Sched>, g: GRef, next: bool, check_alone: bool) -> Result<bool, GRef> {
     with_m(|m| {
         let Some(m) = m else { return Err(g) };
         if !Arc::ptr_eq(&m.sched, sched) {
@@ -219,9 +219,9 @@ fn put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Result<u32, GRef> {
         };
         if let Some(batch) = over {
             sched.global_push_batch(batch);
-            return Ok(u32::MAX);
+            return Ok(false);
         }
-        Ok(p.runq.len() as u32)
+        Ok(check_alone && p.runq.len() <= 1)
     })
 }
 
@@ -233,8 +233,8 @@ fn put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Result<u32, GRef> {
 /// before stealing runnext). A poll that runs on for long after the wake
 /// loses the P to sysmon, with the woken G in its queue.
 pub(crate) fn ready_put(sched: &Arc<Sched>, g: GRef) -> bool {
-    match put_local(sched, g, true) {
-        Ok(n) => n > 1,
+    match put_local(sched, g, true, true) {
+        Ok(alone) => !alone,
         Err(g) => {
             sched.global_push_batch(Some(g));
             true
