@@ -111,6 +111,30 @@ mod imp {
         pub(crate) fn lock(&self) {
             parking_lot::lock_api::RawMutex::lock(&self.0)
         }
+
+        /// `lock` for a single channel operation: on contention, back off
+        /// for a random 32..128 spin-loop hints (about 1-3 us here) between
+        /// up to 8 tries before parking_lot's own spin-yield-park. Like Go's
+        /// `lock2` active spinning, but longer and randomised: with two
+        /// cores trading one channel line, the loser staying away lets the
+        /// holder run a batch of operations with the line in its cache
+        /// (W3 mpmc/1024 67 -> 34 ns, mpmc/0 200 -> 80 ns). selectgo keeps
+        /// the plain `lock`: it holds several locks and a backed-off select
+        /// lost more than it gained (W6).
+        #[inline]
+        pub(crate) fn lock_backoff(&self) {
+            if !self.try_lock() {
+                self.lock_contended();
+            }
+        }
+
+        #[cold]
+        #[inline(never)]
+        fn lock_contended(&self) {
+            if backoff_retry(|| self.try_lock().then_some(())).is_none() {
+                parking_lot::lock_api::RawMutex::lock(&self.0)
+            }
+        }
         #[inline]
         pub(crate) fn try_lock(&self) -> bool {
             parking_lot::lock_api::RawMutex::try_lock(&self.0)
@@ -122,6 +146,56 @@ mod imp {
             // SAFETY: the caller holds the lock, as this function requires.
             unsafe { parking_lot::lock_api::RawMutex::unlock(&self.0) }
         }
+    }
+
+    /// [`Mutex::lock`] with the back-off of [`RawMutex::lock_backoff`], for
+    /// a lock every M takes on its hot path (the global run queue, which
+    /// every `gosched` pushes to).
+    #[inline]
+    pub(crate) fn lock_backoff<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        match m.try_lock() {
+            Some(g) => g,
+            None => lock_backoff_slow(m),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_backoff_slow<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        backoff_retry(|| m.try_lock()).unwrap_or_else(|| m.lock())
+    }
+
+    /// Up to 8 tries of `try_`, each after a random 32..128 spin-loop hints.
+    fn backoff_retry<R>(mut try_: impl FnMut() -> Option<R>) -> Option<R> {
+        const TRIES: u32 = 8;
+        const MIN_SPINS: u32 = 32;
+        const SPAN: u32 = 96;
+        for _ in 0..TRIES {
+            for _ in 0..MIN_SPINS + backoff_rand() % SPAN {
+                std::hint::spin_loop();
+            }
+            if let Some(r) = try_() {
+                return Some(r);
+            }
+        }
+        None
+    }
+
+    /// A per-thread xorshift32 for lock back-off (no shared state).
+    fn backoff_rand() -> u32 {
+        std::thread_local!(static STATE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+        STATE.with(|s| {
+            let mut x = s.get();
+            if x == 0 {
+                // Seeded from the thread-local's address: differs per thread.
+                x = (s as *const std::cell::Cell<u32> as usize as u32) | 1;
+            }
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            s.set(x);
+            x
+        })
     }
 
     impl Default for RawMutex {
@@ -161,6 +235,11 @@ mod imp {
         pub(crate) fn into_inner(self) -> T {
             self.0.into_inner().unwrap()
         }
+    }
+
+    /// The plain lock under loom.
+    pub(crate) fn lock_backoff<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        m.lock()
     }
 
     /// loom's condvar behind the wait-in-place shape.
@@ -231,6 +310,10 @@ mod imp {
             while !self.try_lock() {
                 loom::thread::yield_now();
             }
+        }
+        /// No back-off under loom: the plain lock.
+        pub(crate) fn lock_backoff(&self) {
+            self.lock()
         }
         pub(crate) fn try_lock(&self) -> bool {
             use loom::sync::atomic::Ordering;

@@ -186,6 +186,13 @@ impl<T> HChan<T> {
         self.lock.lock();
     }
 
+    /// Takes the channel lock for a single channel operation (with
+    /// back-off under contention; see `RawMutex::lock_backoff`).
+    #[inline]
+    pub(crate) fn lock_op(&self) {
+        self.lock.lock_backoff();
+    }
+
     /// Publishes the mirrors and releases the lock.
     ///
     /// # Safety
@@ -522,7 +529,7 @@ impl<T> HChan<T> {
         if self.send_would_block() {
             return SendTry::Full(v);
         }
-        self.lock();
+        self.lock_op();
         // SAFETY: lock held.
         let r = unsafe { self.try_send_locked(v) };
         // SAFETY: lock held.
@@ -542,7 +549,7 @@ impl<T> HChan<T> {
             Some(false) => return RecvTry::Empty,
             None => {}
         }
-        self.lock();
+        self.lock_op();
         // SAFETY: lock held.
         let r = unsafe { self.try_recv_locked() };
         // SAFETY: lock held.
@@ -647,7 +654,7 @@ impl<T> HChan<T> {
                 self.unlock();
             }
         } else {
-            self.lock();
+            self.lock_op();
             // SAFETY: lock held.
             match unsafe { self.try_recv_locked() } {
                 RecvTry::Got(v, w) => {
@@ -736,7 +743,7 @@ impl<T> HChan<T> {
             }
         } else {
             let v = value.take().expect("send future polled after completion");
-            self.lock();
+            self.lock_op();
             // SAFETY: lock held.
             match unsafe { self.try_send_locked(v) } {
                 SendTry::Sent(w) => {

@@ -218,7 +218,7 @@ impl Sched {
 
     /// Go's `globrunqput` (tail) for a batch, keeping order.
     pub(crate) fn global_push_batch(&self, batch: impl IntoIterator<Item = GRef>) {
-        let mut q = self.global.lock();
+        let mut q = crate::loom::lock_backoff(&self.global);
         for g in batch {
             q.push(g);
         }
@@ -228,7 +228,7 @@ impl Sched {
 
     /// Go's `globrunqputhead` for a batch, keeping the batch's order.
     pub(crate) fn global_push_head(&self, batch: Vec<GRef>) {
-        let mut q = self.global.lock();
+        let mut q = crate::loom::lock_backoff(&self.global);
         q.push_head(batch);
         self.global_len.store(q.len(), Ordering::Release);
     }
@@ -240,7 +240,7 @@ impl Sched {
         if self.global_len() == 0 {
             return None;
         }
-        let mut q = self.global.lock();
+        let mut q = crate::loom::lock_backoff(&self.global);
         let n = q.len();
         if n == 0 {
             return None;
