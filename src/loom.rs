@@ -148,23 +148,6 @@ mod imp {
         }
     }
 
-    /// [`Mutex::lock`] with the back-off of [`RawMutex::lock_backoff`], for
-    /// a lock every M takes on its hot path (the global run queue, which
-    /// every `gosched` pushes to).
-    #[inline]
-    pub(crate) fn lock_backoff<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-        match m.try_lock() {
-            Some(g) => g,
-            None => lock_backoff_slow(m),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn lock_backoff_slow<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-        backoff_retry(|| m.try_lock()).unwrap_or_else(|| m.lock())
-    }
-
     /// Up to 8 tries of `try_`, each after a random 32..128 spin-loop hints.
     fn backoff_retry<R>(mut try_: impl FnMut() -> Option<R>) -> Option<R> {
         const TRIES: u32 = 8;
@@ -235,11 +218,6 @@ mod imp {
         pub(crate) fn into_inner(self) -> T {
             self.0.into_inner().unwrap()
         }
-    }
-
-    /// The plain lock under loom.
-    pub(crate) fn lock_backoff<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-        m.lock()
     }
 
     /// loom's condvar behind the wait-in-place shape.
@@ -332,3 +310,18 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// A value alone on its own pair of cache lines (128 bytes: adjacent-line
+/// prefetch pulls lines in pairs), so writes to it do not slow down readers
+/// of its neighbours (false sharing). Plain data: the same under loom.
+#[derive(Default, Debug)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}

@@ -852,6 +852,47 @@ fn woken_g_runs_while_its_waker_hogs_the_p() {
     );
 }
 
+/// A G that yields while every P is busy waits in its P's yield buffer for
+/// the batch to go to the global queue. If the next G on that P hogs it, the
+/// yielded G must not wait for the whole hog: sysmon counts the buffer as
+/// the P's work and retakes the P, whose new M moves the buffer to the
+/// global queue and runs it (in Go it sits in the global queue, where the
+/// other P finds it).
+#[test]
+fn yielded_g_is_not_stuck_behind_a_hog_on_its_p() {
+    let ran_during_hog = guard(60, || {
+        let rt = goro::Runtime::builder().max_procs(2).build();
+        rt.block_on(async {
+            // keep the other P busy while main yields, so nothing is idle
+            let busy = goro::go(async {
+                let start = std::time::Instant::now();
+                while start.elapsed() < Duration::from_millis(50) {
+                    std::hint::spin_loop();
+                }
+            });
+            goro::time::sleep(Duration::from_millis(5)).await;
+            let yielded = Arc::new(AtomicBool::new(false));
+            let seen = yielded.clone();
+            // queued behind main on main's P; spins until main runs again
+            let hog = goro::go(async move {
+                let start = std::time::Instant::now();
+                while !seen.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(2) {
+                    std::hint::spin_loop();
+                }
+                seen.load(Ordering::SeqCst)
+            });
+            goro::gosched().await;
+            yielded.store(true, Ordering::SeqCst);
+            busy.await.unwrap();
+            hog.await.unwrap()
+        })
+    });
+    assert!(
+        ran_during_hog,
+        "the yielded G waited for the hog on its P to finish"
+    );
+}
+
 /// `gosched` under a combinator that polls it with a waker of its own
 /// (`FuturesUnordered`) still completes: it wakes through that waker, and
 /// the G goes through the global queue as usual.

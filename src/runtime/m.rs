@@ -378,6 +378,36 @@ fn goexit(ctx: &MCtx, g: GRef, panicked: bool) {
     drop(reg);
 }
 
+/// A yielded G can wait in its P's buffer for this many before the P's M
+/// moves the batch to the global queue.
+const YIELD_BATCH: usize = 64;
+
+/// Go's `goschedImpl` after the state change: the G goes to the global
+/// queue's tail, then `wakep`. With its P still ours the G first waits in
+/// the P's yield buffer, and the buffer goes to the global queue in one
+/// batch (one lock instead of one per yield) as soon as: an idle P could
+/// take it (checked here), `YIELD_BATCH` are waiting, this P's local queue
+/// runs dry or its 61st tick looks at the global queue (`globrunqget`), or
+/// the P goes idle. A G that hogs the P meanwhile gets the P retaken by
+/// sysmon (the buffer counts as work), and its new M does the same. So a
+/// yielded G reaches the global queue no later than Go's scheduler would
+/// look there, except when another P idles meanwhile: it can wait up to
+/// 61 ticks of this P (or sysmon's 10 ms for a hog).
+fn gosched_put(ctx: &MCtx, g: GRef) {
+    let sched = &ctx.sched;
+    let Some(p) = ctx.p() else {
+        sched.global_push_batch(Some(g));
+        sched.wakep();
+        return;
+    };
+    // SAFETY: this M owns p.
+    let n = unsafe { p.push_yield(g) };
+    if n >= YIELD_BATCH || sched.npidle.load(Ordering::SeqCst) > 0 {
+        sched.flush_yields(p);
+        sched.wakep();
+    }
+}
+
 /// After a Pending poll: the G parks (IDLE), or, if it was woken during the
 /// poll, goes back on a queue (the tail: a G that wakes itself yields).
 fn park_or_requeue(ctx: &MCtx, g: GRef) {
@@ -393,8 +423,7 @@ fn park_or_requeue(ctx: &MCtx, g: GRef) {
         // SCHEDULED and leaves it alone). Release: pairs with execute's
         // Acquire CAS, publishing this poll's effects.
         h.state.store(g::SCHEDULED, Ordering::Release);
-        ctx.sched.global_push_batch(Some(g));
-        ctx.sched.wakep();
+        gosched_put(ctx, g);
         return;
     }
     // Release: pairs with goready's Acquire, publishing this poll's effects.
@@ -448,7 +477,7 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
         if tick % 61 == 0 && give_p_to_waiter(ctx, p) {
             continue;
         }
-        if tick % 61 == 0 && sched.global_len() > 0 {
+        if tick % 61 == 0 && (sched.global_len() > 0 || p.has_yields()) {
             if let Some(g) = sched.globrunqget(p, 1) {
                 return Some((g, false));
             }

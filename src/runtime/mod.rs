@@ -481,6 +481,13 @@ unsafe impl<T: Send> Send for SendPtr<T> {}
 /// run queue and the P runs something else first. Outside a G it yields
 /// the thread.
 ///
+/// Fairness: every G already in the P's local queue runs before the
+/// yielder, which then competes with the global queue as in Go. goro moves
+/// yielded Gs to the global queue in batches from a per-P buffer (see the
+/// README's differences from Go); they get there before this P would look
+/// at the global queue, and at once if another P is idle. Not a
+/// cancellation point: dropping the future before it completes is harmless.
+///
 /// # Examples
 ///
 /// Spin politely until another G is done, as Go code does with

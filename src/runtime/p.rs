@@ -4,10 +4,19 @@
 //! the timers) its timer heap. At any moment a P is idle (on the idle list),
 //! owned by exactly one M (running, or in a blocking call), or dead (its id is
 //! at or above `gomaxprocs`). Only the owning M touches the owner-only parts.
+//!
+//! `yields` holds the Gs that called `gosched` on this P and are on their
+//! way to the global queue: the owner moves them there in one batch (see
+//! `Sched::globrunqget` and `m::park_or_requeue`) instead of taking the
+//! global lock once per yield. Ownership of a P moves only through the idle
+//! lock, `handoffp` or the retake handshake (`owner.rs`), each of which
+//! orders the old owner's last access before the new owner's first.
 
+use super::g::GRef;
 use super::owner::PollOwner;
 use super::runq::LocalQueue;
-use crate::loom::atomic::{AtomicU8, AtomicU32, Ordering};
+use crate::loom::UnsafeCell;
+use crate::loom::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
 use crate::time::timers::Timers;
 
 /// On the idle list.
@@ -32,7 +41,18 @@ pub(crate) struct P {
     pub(crate) timers: Timers,
     /// Which poll of which M owns this P (sysmon's retake handshake).
     pub(crate) owner: PollOwner,
+    /// Yielded Gs not yet on the global queue, oldest first. Owner only.
+    yields: UnsafeCell<Vec<GRef>>,
+    /// `yields.len()`, written by the owner (Relaxed: a hint for sysmon's
+    /// retake and `handoffp`, like `runq.is_empty()`).
+    nyield: AtomicUsize,
 }
+
+// SAFETY: `yields` is touched only by the P's owner (see the module docs);
+// every other field is atomic or internally synchronized.
+unsafe impl Sync for P {}
+// SAFETY: as for `Sync`; `GRef`s are `Send`.
+unsafe impl Send for P {}
 
 impl P {
     pub(crate) fn new(id: usize) -> Self {
@@ -44,7 +64,52 @@ impl P {
             next_streak: AtomicU32::new(0),
             timers: Timers::new(),
             owner: PollOwner::new(),
+            yields: UnsafeCell::new(Vec::new()),
+            nyield: AtomicUsize::new(0),
         }
+    }
+
+    /// True if the local queue, runnext or the yield buffer holds a G.
+    #[inline]
+    pub(crate) fn has_local_work(&self) -> bool {
+        !self.runq.is_empty() || self.nyield.load(Ordering::Relaxed) > 0
+    }
+
+    /// Whether the yield buffer is non-empty (owner, or a hint for others).
+    #[inline]
+    pub(crate) fn has_yields(&self) -> bool {
+        self.nyield.load(Ordering::Relaxed) > 0
+    }
+
+    /// Appends a yielded G to the buffer; returns the new length.
+    ///
+    /// # Safety
+    /// The caller owns the P.
+    #[inline]
+    pub(crate) unsafe fn push_yield(&self, g: GRef) -> usize {
+        // SAFETY: owner only (caller's contract).
+        let n = self.yields.with_mut(|v| unsafe {
+            (*v).push(g);
+            (*v).len()
+        });
+        self.nyield.store(n, Ordering::Relaxed);
+        n
+    }
+
+    /// Hands every buffered yielded G to `f`, oldest first, emptying the
+    /// buffer (its capacity is kept).
+    ///
+    /// # Safety
+    /// The caller owns the P.
+    #[inline]
+    pub(crate) unsafe fn drain_yields(&self, f: impl FnMut(GRef)) {
+        if !self.has_yields() {
+            return;
+        }
+        // SAFETY: owner only (caller's contract).
+        self.yields
+            .with_mut(|v| unsafe { (*v).drain(..).for_each(f) });
+        self.nyield.store(0, Ordering::Relaxed);
     }
 
     /// Owner-only tick bump; returns the new value.

@@ -38,7 +38,7 @@ use super::m::{self, MPark};
 use super::p::{P, P_IDLE, P_RUNNING};
 use super::registry::Registry;
 use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
-use crate::loom::{Arc as LArc, Condvar, Mutex};
+use crate::loom::{Arc as LArc, CachePadded, Condvar, Mutex};
 use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -76,14 +76,14 @@ pub(crate) struct Sched {
     /// Number of usable Ps. Written under `idle` by procresize.
     pub(crate) gomaxprocs: AtomicUsize,
     /// The global run queue (two classes, see `globrunq.rs`).
-    global: Mutex<GlobalRunq>,
+    global: CachePadded<Mutex<GlobalRunq>>,
     /// Mirror of `global.len()`, written under `global`.
-    global_len: AtomicUsize,
+    global_len: CachePadded<AtomicUsize>,
     idle: Mutex<Idle>,
     /// Idle Ps. Written under `idle`; read lock-free (SeqCst, see the dance).
-    pub(crate) npidle: AtomicUsize,
+    pub(crate) npidle: CachePadded<AtomicUsize>,
     /// Spinning Ms. Any M (SeqCst, see the dance).
-    pub(crate) nmspinning: AtomicUsize,
+    pub(crate) nmspinning: CachePadded<AtomicUsize>,
     /// Set by a wakep that found no P; consumed by a stopping M.
     pub(crate) needspinning: AtomicBool,
     /// Ms parked idle. Written under `idle`.
@@ -98,8 +98,8 @@ pub(crate) struct Sched {
     /// Set once by shutdown (SeqCst, read at the top of every schedule).
     pub(crate) shutdown: AtomicBool,
     /// Live Gs (NumGoroutine).
-    pub(crate) ngoroutine: AtomicUsize,
-    next_goid: AtomicU64,
+    pub(crate) ngoroutine: CachePadded<AtomicUsize>,
+    next_goid: CachePadded<AtomicU64>,
     next_mid: AtomicUsize,
     pub(crate) registry: Registry,
     /// The first unobserved panic of a detached G.
@@ -112,7 +112,7 @@ pub(crate) struct Sched {
     sleeper: Mutex<Option<(LArc<MPark>, Instant)>>,
     pub(crate) epoch: Instant,
     /// A coarse clock (ns since epoch), refreshed whenever an M reads time.
-    pub(crate) coarse_now: AtomicU64,
+    pub(crate) coarse_now: CachePadded<AtomicU64>,
     pub(crate) detect_deadlock: bool,
     /// Set once when the first M starts sysmon.
     sysmon_started: AtomicBool,
@@ -137,19 +137,19 @@ impl Sched {
         let s = Arc::new(Sched {
             allp,
             gomaxprocs: AtomicUsize::new(0),
-            global: Mutex::new(GlobalRunq::default()),
-            global_len: AtomicUsize::new(0),
+            global: CachePadded(Mutex::new(GlobalRunq::default())),
+            global_len: CachePadded(AtomicUsize::new(0)),
             idle: Mutex::new(Idle::default()),
-            npidle: AtomicUsize::new(0),
-            nmspinning: AtomicUsize::new(0),
+            npidle: CachePadded(AtomicUsize::new(0)),
+            nmspinning: CachePadded(AtomicUsize::new(0)),
             needspinning: AtomicBool::new(false),
             nmidle: AtomicUsize::new(0),
             npwait: AtomicUsize::new(0),
             mcount: AtomicUsize::new(0),
             nsyscall: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            ngoroutine: AtomicUsize::new(0),
-            next_goid: AtomicU64::new(1),
+            ngoroutine: CachePadded(AtomicUsize::new(0)),
+            next_goid: CachePadded(AtomicU64::new(1)),
             next_mid: AtomicUsize::new(1),
             registry: Registry::new(),
             panic: Mutex::new(None),
@@ -158,7 +158,7 @@ impl Sched {
             threads: Mutex::new(Vec::new()),
             sleeper: Mutex::new(None),
             epoch: Instant::now(),
-            coarse_now: AtomicU64::new(0),
+            coarse_now: CachePadded(AtomicU64::new(0)),
             detect_deadlock,
             sysmon_started: AtomicBool::new(false),
             sysmon_sleeping: AtomicBool::new(false),
@@ -218,7 +218,7 @@ impl Sched {
 
     /// Go's `globrunqput` (tail) for a batch, keeping order.
     pub(crate) fn global_push_batch(&self, batch: impl IntoIterator<Item = GRef>) {
-        let mut q = crate::loom::lock_backoff(&self.global);
+        let mut q = self.global.lock();
         for g in batch {
             q.push(g);
         }
@@ -228,21 +228,41 @@ impl Sched {
 
     /// Go's `globrunqputhead` for a batch, keeping the batch's order.
     pub(crate) fn global_push_head(&self, batch: Vec<GRef>) {
-        let mut q = crate::loom::lock_backoff(&self.global);
+        let mut q = self.global.lock();
         q.push_head(batch);
+        self.global_len.store(q.len(), Ordering::Release);
+    }
+
+    /// Moves `p`'s buffered yields to the global queue's tail, in order.
+    /// The caller owns `p`.
+    pub(crate) fn flush_yields(&self, p: &P) {
+        if !p.has_yields() {
+            return;
+        }
+        let mut q = self.global.lock();
+        // SAFETY: the caller owns p.
+        unsafe { p.drain_yields(|g| q.push(g)) };
+        // Release: pairs with the Acquire in global_len.
         self.global_len.store(q.len(), Ordering::Release);
     }
 
     /// Go's `globrunqget`: one G to run, and up to a fair share more moved
     /// into `p`'s local queue (under the lock, as Go does). `max == 0`
     /// means no extra limit.
+    ///
+    /// `p`'s buffered yields (`P::push_yield`) first go to the tail, under
+    /// the same lock, so they reach the queue before anything is taken.
+    /// The caller owns `p`.
     pub(crate) fn globrunqget(&self, p: &P, max: usize) -> Option<GRef> {
-        if self.global_len() == 0 {
+        if self.global_len() == 0 && !p.has_yields() {
             return None;
         }
-        let mut q = crate::loom::lock_backoff(&self.global);
+        let mut q = self.global.lock();
+        // SAFETY: the caller owns p.
+        unsafe { p.drain_yields(|g| q.push(g)) };
         let n = q.len();
         if n == 0 {
+            self.global_len.store(0, Ordering::Release);
             return None;
         }
         let procs = self.gomaxprocs.load(Ordering::Relaxed).max(1);
@@ -293,6 +313,8 @@ impl Sched {
     }
 
     fn pidleput_locked(&self, idle: &mut Idle, p: &P) {
+        // An idle P holds no G: yielded ones go where Go put them.
+        self.flush_yields(p);
         if p.id >= self.gomaxprocs.load(Ordering::Relaxed) {
             self.retire_locked(idle, p);
             return;
@@ -541,7 +563,7 @@ impl Sched {
         if self.pwait_hand(p) {
             return; // an M mid-poll waits for a P: it is the oldest work
         }
-        if !p.runq.is_empty() || self.global_len() > 0 {
+        if p.has_local_work() || self.global_len() > 0 {
             self.startm(p.id, false);
             return;
         }
@@ -778,6 +800,10 @@ impl Sched {
         for i in 0..MAX_PROCS {
             if let Some(p) = self.p(i) {
                 drop(p.runq.drain());
+                let mut yields = Vec::new();
+                // SAFETY: every M has stopped: nobody owns the P any more.
+                unsafe { p.drain_yields(|g| yields.push(g)) };
+                drop(yields);
             }
         }
     }

@@ -96,7 +96,7 @@ fn retake(sched: &Arc<Sched>, seen: &mut Vec<Seen>, now: Instant) -> bool {
             continue;
         }
         let held = now.saturating_duration_since(s.since.unwrap_or(now));
-        let has_work = !p.runq.is_empty() || !p.timers.is_empty();
+        let has_work = p.has_local_work() || !p.timers.is_empty();
         let worth = if v & IN_SYSCALL != 0 {
             // Go: keep the P for a short syscall if it has nothing queued
             // and other Ms are spinning or Ps idle.
