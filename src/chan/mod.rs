@@ -774,8 +774,13 @@ impl<T> Future for Send<'_, T> {
 }
 
 impl<T> Drop for Send<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        self.chan.cancel_send(&mut self.op);
+        // Only a parked operation has anything to undo (the common,
+        // completed case costs no call).
+        if self.op.parked {
+            self.chan.cancel_send(&mut self.op);
+        }
     }
 }
 
@@ -794,8 +799,13 @@ impl<T> Future for Recv<'_, T> {
 }
 
 impl<T> Drop for Recv<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        self.chan.cancel_recv(&mut self.op);
+        // Only a parked operation has anything to undo (the common,
+        // completed case costs no call).
+        if self.op.parked {
+            self.chan.cancel_recv(&mut self.op);
+        }
     }
 }
 
