@@ -131,9 +131,18 @@ mod imp {
         #[cold]
         #[inline(never)]
         fn lock_contended(&self) {
-            if backoff_retry(|| self.try_lock().then_some(())).is_none() {
-                parking_lot::lock_api::RawMutex::lock(&self.0)
+            const TRIES: u32 = 8;
+            const MIN_SPINS: u32 = 32;
+            const SPAN: u32 = 96;
+            for _ in 0..TRIES {
+                for _ in 0..MIN_SPINS + backoff_rand() % SPAN {
+                    std::hint::spin_loop();
+                }
+                if self.try_lock() {
+                    return;
+                }
             }
+            parking_lot::lock_api::RawMutex::lock(&self.0)
         }
         #[inline]
         pub(crate) fn try_lock(&self) -> bool {
@@ -146,22 +155,6 @@ mod imp {
             // SAFETY: the caller holds the lock, as this function requires.
             unsafe { parking_lot::lock_api::RawMutex::unlock(&self.0) }
         }
-    }
-
-    /// Up to 8 tries of `try_`, each after a random 32..128 spin-loop hints.
-    fn backoff_retry<R>(mut try_: impl FnMut() -> Option<R>) -> Option<R> {
-        const TRIES: u32 = 8;
-        const MIN_SPINS: u32 = 32;
-        const SPAN: u32 = 96;
-        for _ in 0..TRIES {
-            for _ in 0..MIN_SPINS + backoff_rand() % SPAN {
-                std::hint::spin_loop();
-            }
-            if let Some(r) = try_() {
-                return Some(r);
-            }
-        }
-        None
     }
 
     /// A per-thread xorshift32 for lock back-off (no shared state).
