@@ -57,7 +57,9 @@ mod selectgo;
 
 pub use dynamic::{Select, SelectedOperation};
 #[doc(hidden)]
-pub use selectgo::{Case, RecvCase, SelectGo, SendCase, selectgo};
+pub use selectgo::{
+    Case, PollOrder, RecvCase, SelectGo, SendCase, coop_yield_point, selectgo, wake as __wake,
+};
 
 use crate::chan::{Receiver, Sender};
 use std::convert::Infallible;
@@ -543,11 +545,40 @@ macro_rules! __select_general {
         $( let mut $res = ::core::option::Option::None; )+
         {
             $( $crate::__select_case!($kind $args $op $case); )+
-            let __won: ::core::option::Option<usize> = $crate::select::selectgo(
-                &mut [$( &mut $case as &mut dyn $crate::select::Case ),+],
-                $crate::__select_case!(@block $($d)?),
-            )
-            .await;
+            // Pass 0, monomorphic (see `PollOrder`): in a random order,
+            // complete the first case that is ready, under its lock alone.
+            let __order = $crate::select::PollOrder::new(
+                [$( $crate::select::Case::chan_addr(&$case) != 0 ),+],
+            );
+            let mut __won: ::core::option::Option<usize> = ::core::option::Option::None;
+            if __order.runs_pass0() {
+                if $crate::__select_case!(@block $($d)?) {
+                    $crate::select::coop_yield_point().await;
+                }
+                for &__k in __order.as_slice() {
+                    $(
+                        if __won.is_none() && __k as usize == $($i)* {
+                            if let ::core::option::Option::Some(__w) =
+                                $crate::select::Case::try_alone(&mut $case)
+                            {
+                                $crate::select::__wake(__w);
+                                __won = ::core::option::Option::Some(__k as usize);
+                            }
+                        }
+                    )+
+                    if __won.is_some() {
+                        break;
+                    }
+                }
+            }
+            if __won.is_none() {
+                __won = $crate::select::selectgo(
+                    &mut [$( &mut $case as &mut dyn $crate::select::Case ),+],
+                    $crate::__select_case!(@block $($d)?),
+                )
+                .after_pass0(__order.runs_pass0())
+                .await;
+            }
             $(
                 if __won == ::core::option::Option::Some($($i)*) {
                     $res = ::core::option::Option::Some($case.take());

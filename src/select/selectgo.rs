@@ -18,6 +18,8 @@
 //!   `block == true` it never resolves (wait reason `select (no cases)`).
 //!   The `SelectGo` must be polled in place and dropped, never leaked
 //!   (`mem::forget` of a parked one would leave its cases linked).
+//! - `PollOrder::new([live; N])`, `coop_yield_point()`, `wake(w)` and
+//!   `SelectGo::after_pass0(bool)`: `select!`'s pass 0 (see below).
 //! - `Case::chan_addr(&self) -> usize` (the channel's identity and lock-order
 //!   key: its address, or a creation-order id under loom; 0 for nil) and
 //!   `Case::is_recv()` are public helpers for type-erased bookkeeping.
@@ -32,7 +34,10 @@
 //!   Before pass 1, with several cases, goro adds a "pass 0" (an
 //!   optimisation, same semantics): in the same random order, a case that
 //!   looks ready lock-free is completed under its own lock alone, so a busy
-//!   select takes one lock instead of all of them.
+//!   select takes one lock instead of all of them. `select!` runs pass 0 in
+//!   its own expansion ([`PollOrder`], static calls, no `SelectGo` built
+//!   when a case is ready at once) and then `selectgo(..).after_pass0(true)`
+//!   draws a fresh random order for pass 1; `Select` uses `SelectGo`'s.
 //! - Pass 2: one sudog per case (inside the case) is linked into its
 //!   channel's queue, all pointing at this future's done word; unlock; park.
 //! - Pass 3 (woken): relock all, unlink the losers, read the winner.
@@ -442,6 +447,78 @@ impl Idx {
     }
 }
 
+/// Inside-out Fisher–Yates over the live (non-nil) case indices: writes a
+/// uniform random permutation of them to the front of `out` and returns
+/// how many there are.
+#[inline]
+fn shuffle_live(live: impl Iterator<Item = bool>, out: &mut [u16]) -> usize {
+    let mut rng = Rng::new();
+    let mut n = 0;
+    for (i, is_live) in live.enumerate() {
+        if !is_live {
+            continue;
+        }
+        let j = rng.below(n + 1);
+        out[n] = out[j];
+        out[j] = i as u16;
+        n += 1;
+    }
+    n
+}
+
+/// `select!`'s own pass 0: the poll order of its `N` cases, computed in the
+/// macro's expansion so that pass 0 calls each case statically (no
+/// `SelectGo`, no dynamic dispatch) when a case is ready at once. If none
+/// completes, the expansion runs [`selectgo`] with
+/// [`SelectGo::after_pass0`], which draws a fresh order for pass 1.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct PollOrder<const N: usize> {
+    order: [u16; N],
+    len: usize,
+}
+
+impl<const N: usize> PollOrder<N> {
+    /// A random order of the cases whose `live` entry is true (non-nil).
+    #[inline]
+    pub fn new(live: [bool; N]) -> Self {
+        assert!(N <= u16::MAX as usize, "goro: too many select cases");
+        let mut order = [0u16; N];
+        let len = shuffle_live(live.into_iter(), &mut order);
+        PollOrder { order, len }
+    }
+
+    /// The live cases' indices, in poll order.
+    #[inline]
+    pub fn as_slice(&self) -> &[u16] {
+        &self.order[..self.len]
+    }
+
+    /// Whether pass 0 applies: with one live case (or none) `selectgo`
+    /// takes its own paths (Go's compiler turns those selects into plain
+    /// channel operations).
+    #[inline]
+    pub fn runs_pass0(&self) -> bool {
+        self.len > 1
+    }
+}
+
+/// The yield point of a blocking `select!` (see `coop_proceed`), taken once
+/// before its pass 0.
+#[doc(hidden)]
+pub async fn coop_yield_point() {
+    std::future::poll_fn(crate::runtime::coop_proceed).await
+}
+
+/// Wakes the task a pass-0 completion returned, if any.
+#[doc(hidden)]
+#[inline]
+pub fn wake(w: Option<Waker>) {
+    if let Some(w) = w {
+        w.wake();
+    }
+}
+
 // ---- selectgo -------------------------------------------------------------
 
 enum Phase {
@@ -457,6 +534,9 @@ enum Phase {
 pub struct SelectGo<'c> {
     cases: &'c mut [&'c mut dyn Case],
     block: bool,
+    /// `select!` already ran pass 0 and the yield point
+    /// (`after_pass0`).
+    pass0_done: bool,
     phase: Phase,
     /// The select's done word shared by its sudogs: `SELECT_UNDECIDED`, the
     /// winner's index + 1 (CAS by a completer under its channel lock), or
@@ -475,6 +555,7 @@ pub fn selectgo<'c>(cases: &'c mut [&'c mut dyn Case], block: bool) -> SelectGo<
         lockorder: Idx::new(cases.len()),
         cases,
         block,
+        pass0_done: false,
         phase: Phase::Start,
         done: AtomicUsize::new(SELECT_UNDECIDED),
         _pin: PhantomPinned,
@@ -482,6 +563,15 @@ pub fn selectgo<'c>(cases: &'c mut [&'c mut dyn Case], block: bool) -> SelectGo<
 }
 
 impl SelectGo<'_> {
+    /// Marks pass 0 (and a blocking select's yield point) as already done
+    /// by the caller, `select!`'s expansion (see [`PollOrder`]), when
+    /// `done` is true.
+    #[doc(hidden)]
+    pub fn after_pass0(mut self, done: bool) -> Self {
+        self.pass0_done = done;
+        self
+    }
+
     /// Go's `sellock`: each distinct channel once, in address order.
     fn sellock(&self) {
         let mut prev = 0;
@@ -534,23 +624,13 @@ impl SelectGo<'_> {
     fn start(&mut self, waker: &Waker) -> Poll<Option<usize>> {
         let n = self.cases.len();
         let mut pollorder = Idx::new(n);
-        let mut rng = Rng::new();
-        let mut norder = 0;
-        {
-            let po = &mut pollorder;
-            for i in 0..n {
-                if self.cases[i].chan_addr() == 0 {
-                    continue;
-                }
-                // Inside-out Fisher–Yates.
-                let j = rng.below(norder + 1);
-                po.len = norder + 1;
-                let s = po.slice_mut();
-                s[norder] = s[j];
-                s[j] = i as u16;
-                norder += 1;
-            }
-        }
+        pollorder.len = n;
+        let cases = &*self.cases;
+        let norder = shuffle_live(
+            cases.iter().map(|c| c.chan_addr() != 0),
+            pollorder.slice_mut(),
+        );
+        pollorder.len = norder;
         if norder == 0 {
             if !self.block {
                 self.phase = Phase::Done;
@@ -568,7 +648,7 @@ impl SelectGo<'_> {
                 return Poll::Ready(None);
             }
         }
-        if norder > 1 {
+        if norder > 1 && !self.pass0_done {
             if let Some(i) = self.pass0(&pollorder) {
                 self.phase = Phase::Done;
                 return Poll::Ready(Some(i));
@@ -660,7 +740,7 @@ impl Future for SelectGo<'_> {
         let this = unsafe { self.get_unchecked_mut() };
         match this.phase {
             Phase::Start => {
-                if this.block {
+                if this.block && !this.pass0_done {
                     // a blocking select is a yield point (see coop_proceed)
                     std::task::ready!(crate::runtime::coop_proceed(cx));
                 }
