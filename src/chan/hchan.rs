@@ -43,19 +43,21 @@ const RECVQ: usize = 8;
 /// `flags`: `returned` is non-empty.
 const RETURNED: usize = 16;
 
-/// The locked part of a channel.
+/// The locked part of a channel. `repr(C)`, the fields every buffered send
+/// or receive writes first (see `HChan`).
+#[repr(C)]
 pub(crate) struct State<T> {
     /// Next slot to write / read in `buf`.
     sendx: usize,
     recvx: usize,
     /// Number of values in `buf`.
     qcount: usize,
+    /// CLOSED | RX_GONE, plus the last published queue bits.
+    flags: usize,
     pub(crate) recvq: WaitQ<T>,
     pub(crate) sendq: WaitQ<T>,
     /// Values given back by dropped receivers (see the module invariants).
     returned: Returned<T>,
-    /// CLOSED | RX_GONE, plus the last published queue bits.
-    flags: usize,
 }
 
 /// The `returned` list: boxed, so the rare case costs a channel one word
@@ -89,6 +91,14 @@ impl<T> Returned<T> {
 /// 16 sends every `make(chan)` through the allocator's slow aligned path
 /// and wastes up to the alignment per channel; measured on W1-W5, cache
 /// padding bought nothing that noise could not hide.
+///
+/// `repr(C)`, in this order: what every send or receive that neither parks
+/// nor wakes writes (the lock, the `qcount` mirror, then in `state`
+/// `sendx`, `recvx`, `qcount`) takes the first 48 bytes (checked by a
+/// test): at most two cache lines move per operation under contention
+/// (the default layout spread those fields over 100 bytes, up to three
+/// lines); the rest is read-mostly. Measured 3-5% on W3, W4 and W6.
+#[repr(C)]
 pub(crate) struct HChan<T> {
     /// Guards `state` and `buf`.
     lock: RawMutex,
@@ -831,5 +841,24 @@ mod tests {
         assert_eq!(size_of::<HChan<u64>>(), 128);
         assert_eq!(size_of::<HChan<[u8; 1000]>>(), 128);
         assert_eq!(size_of::<HChan<()>>(), 128);
+    }
+
+    /// The fields a plain buffered send or receive writes stay together at
+    /// the front (see `HChan`'s docs).
+    #[test]
+    fn hot_fields_lead() {
+        use super::State;
+        use std::mem::offset_of;
+        type H = HChan<u64>;
+        type S = State<u64>;
+        let state = offset_of!(H, state);
+        let hot = [
+            offset_of!(H, lock),
+            offset_of!(H, qcount),
+            state + offset_of!(S, sendx),
+            state + offset_of!(S, recvx),
+            state + offset_of!(S, qcount),
+        ];
+        assert!(hot.iter().all(|&o| o + 8 <= 48), "{hot:?}");
     }
 }
