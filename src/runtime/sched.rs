@@ -69,6 +69,12 @@ struct Idle {
 }
 
 /// One runtime's scheduler.
+///
+/// The fields every M writes often (the global queue and its length, the
+/// idle and spinning counts, the G counters, the coarse clock) each sit in
+/// a `CachePadded` of their own, so those writes do not slow down the
+/// read-mostly fields every schedule loads (`allp`, `gomaxprocs`,
+/// `shutdown`).
 pub(crate) struct Sched {
     /// allp: lazily allocated Ps, freed on drop. Entries are written once
     /// (null → P) under `idle`, read lock-free.
