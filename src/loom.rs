@@ -135,7 +135,7 @@ mod imp {
             const MIN_SPINS: u32 = 32;
             const SPAN: u32 = 96;
             for _ in 0..TRIES {
-                for _ in 0..MIN_SPINS + backoff_rand() % SPAN {
+                for _ in 0..MIN_SPINS + (cheaprand() as u32) % SPAN {
                     std::hint::spin_loop();
                 }
                 if self.try_lock() {
@@ -157,20 +157,19 @@ mod imp {
         }
     }
 
-    /// A per-thread xorshift32 for lock back-off (no shared state).
-    fn backoff_rand() -> u32 {
-        std::thread_local!(static STATE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    /// Go's `cheaprand`: the next value of this thread's wyrand stream,
+    /// seeded once from `rand` (no shared state).
+    #[inline]
+    pub(crate) fn cheaprand() -> u64 {
+        std::thread_local!(static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
         STATE.with(|s| {
             let mut x = s.get();
             if x == 0 {
-                // Seeded from the thread-local's address: differs per thread.
-                x = (s as *const std::cell::Cell<u32> as usize as u32) | 1;
+                x = rand::random::<u64>() | 1;
             }
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
+            let r = super::wyrand(&mut x);
             s.set(x);
-            x
+            r
         })
     }
 
@@ -299,10 +298,23 @@ mod imp {
         }
     }
 
+    /// A fixed value under loom, so every model run is deterministic.
+    pub(crate) fn cheaprand() -> u64 {
+        0x2545_f491_4f6c_dd1d
+    }
+
     pub(crate) use loom::thread_local;
 }
 
 pub(crate) use imp::*;
+
+/// One step of wyrand: advances `state`, returns the next output.
+#[inline]
+pub(crate) fn wyrand(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0xa076_1d64_78bd_642f);
+    let t = (*state as u128).wrapping_mul((*state ^ 0xe703_7ed1_a0b4_28db) as u128);
+    ((t >> 64) as u64) ^ (t as u64)
+}
 
 /// A value alone on its own pair of cache lines (128 bytes: adjacent-line
 /// prefetch pulls lines in pairs), so writes to it do not slow down readers

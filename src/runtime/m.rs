@@ -116,7 +116,6 @@ pub(crate) struct MCtx {
     /// The P this M holds (null: none).
     p: Cell<*const P>,
     spinning: Cell<bool>,
-    rng: Cell<u64>,
     /// The G being polled (null: none).
     pub(crate) cur_g: Cell<*const Header>,
     /// Set by gosched: the G goes to the global queue after this poll.
@@ -179,16 +178,6 @@ impl MCtx {
 
     fn set_p(&self, p: Option<&P>) {
         self.p.set(p.map_or(ptr::null(), |p| p as *const P));
-    }
-
-    /// A cheap per-M random number (xorshift64*).
-    pub(crate) fn fastrand(&self) -> u64 {
-        let mut x = self.rng.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 }
 
@@ -292,7 +281,6 @@ pub(crate) fn mstart(sched: Arc<Sched>, id: usize, p: Option<usize>, spinning: b
         id,
         p: Cell::new(ptr::null()),
         spinning: Cell::new(spinning),
-        rng: Cell::new(rand::random::<u64>() | 1),
         cur_g: Cell::new(ptr::null()),
         yield_global: Cell::new(false),
         pollval: Cell::new(0),
@@ -554,7 +542,7 @@ fn steal_work(ctx: &MCtx, p: &P) -> Option<GRef> {
     for round in 0..ROUNDS {
         let last = round == ROUNDS - 1;
         let n = sched.gomaxprocs.load(Ordering::Relaxed);
-        let start = (ctx.fastrand() % n as u64) as usize;
+        let start = (crate::loom::cheaprand() % n as u64) as usize;
         for i in 0..n {
             if sched.shutdown.load(Ordering::Relaxed) {
                 return None;

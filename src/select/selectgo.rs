@@ -369,37 +369,18 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
 
 // ---- the per-thread cheap random generator (Go's cheaprandn) ------------
 
-/// wyrand, seeded once per select from a per-thread state.
+/// wyrand, seeded once per select from this thread's `cheaprand` stream.
 struct Rng(u64);
 
 impl Rng {
-    #[cfg(not(loom))]
+    #[inline]
     fn new() -> Self {
-        use std::cell::Cell;
-        std::thread_local! {
-            static SEED: Cell<u64> = const { Cell::new(0) };
-        }
-        SEED.with(|s| {
-            let mut x = s.get();
-            if x == 0 {
-                x = rand::random::<u64>() | 1;
-            }
-            let mut r = Rng(x);
-            s.set(r.next() | 1);
-            r
-        })
-    }
-
-    #[cfg(loom)]
-    fn new() -> Self {
-        Rng(0x2545_f491_4f6c_dd1d)
+        Rng(crate::loom::cheaprand())
     }
 
     #[inline]
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
-        let t = (self.0 as u128).wrapping_mul((self.0 ^ 0xe703_7ed1_a0b4_28db) as u128);
-        ((t >> 64) as u64) ^ (t as u64)
+        crate::loom::wyrand(&mut self.0)
     }
 
     /// Uniform in `0..n` (Lemire's multiply-shift, as Go's cheaprandn).
@@ -611,9 +592,7 @@ impl SelectGo<'_> {
     fn pass0(&mut self, pollorder: &Idx) -> Option<usize> {
         for &i in pollorder.slice() {
             if let Some(w) = self.cases[i as usize].try_alone() {
-                if let Some(w) = w {
-                    w.wake();
-                }
+                wake(w);
                 return Some(i as usize);
             }
         }
