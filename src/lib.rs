@@ -85,9 +85,9 @@
 //! * The global run queue serves Gs that have run before ahead of Gs that
 //!   have never run (one batch in four the other way round), so woken Gs
 //!   are not stuck behind a burst of spawns.
-//! * `gosched` moves yielded Gs to the global run queue in batches (from a
-//!   per-P buffer, when the P would next look at the global queue, or at
-//!   once if a P is idle) instead of one lock per yield.
+//! * `gosched` keeps the yielded G on its P, queued behind the P's local
+//!   queue and its share of the global run queue, unless another P is idle
+//!   (then it goes to the global queue at once, as in Go).
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

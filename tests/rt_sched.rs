@@ -852,12 +852,11 @@ fn woken_g_runs_while_its_waker_hogs_the_p() {
     );
 }
 
-/// A G that yields while every P is busy waits in its P's yield buffer for
-/// the batch to go to the global queue. If the next G on that P hogs it, the
-/// yielded G must not wait for the whole hog: sysmon counts the buffer as
-/// the P's work and retakes the P, whose new M moves the buffer to the
-/// global queue and runs it (in Go it sits in the global queue, where the
-/// other P finds it).
+/// A G that yields while every P is busy waits in its P's yield buffer. If
+/// the next G on that P hogs it, the yielded G must not wait for the whole
+/// hog: sysmon counts the buffer as the P's work and retakes the P, whose
+/// new M queues the buffer and runs it (in Go it sits in the global queue,
+/// where the other P finds it).
 #[test]
 fn yielded_g_is_not_stuck_behind_a_hog_on_its_p() {
     let ran_during_hog = guard(60, || {
@@ -891,6 +890,35 @@ fn yielded_g_is_not_stuck_behind_a_hog_on_its_p() {
         ran_during_hog,
         "the yielded G waited for the hog on its P to finish"
     );
+}
+
+/// Go's Gosched puts the yielder at the global queue's tail, behind a G
+/// already waiting there; the P, its local queue empty, serves that G
+/// first. goro keeps the yielder on its P but queues it behind the P's
+/// share of the global queue, so the order is the same: on one P, a G
+/// spawned from a plain thread (which goes to the global queue) runs before
+/// the yielder resumes, every time.
+#[test]
+fn yielder_resumes_after_a_g_waiting_in_the_global_queue() {
+    guard(60, || {
+        let rt = one_p();
+        for round in 0..200 {
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = ran.clone();
+            let rt2 = &rt;
+            rt.block_on(async move {
+                // main holds the only P while a plain thread queues Y
+                std::thread::scope(|s| {
+                    s.spawn(|| drop(rt2.spawn(async move { r.store(true, Ordering::SeqCst) })));
+                });
+                goro::gosched().await;
+                assert!(
+                    ran.load(Ordering::SeqCst),
+                    "round {round}: the yielder resumed before the global queue's G ran"
+                );
+            });
+        }
+    });
 }
 
 /// `gosched` under a combinator that polls it with a waker of its own

@@ -370,17 +370,17 @@ fn goexit(ctx: &MCtx, g: GRef, panicked: bool) {
 /// moves the batch to the global queue.
 const YIELD_BATCH: usize = 64;
 
-/// Go's `goschedImpl` after the state change: the G goes to the global
-/// queue's tail, then `wakep`. With its P still ours the G first waits in
-/// the P's yield buffer, and the buffer goes to the global queue in one
-/// batch (one lock instead of one per yield) as soon as: an idle P could
-/// take it (checked here), `YIELD_BATCH` are waiting, this P's local queue
-/// runs dry or its 61st tick looks at the global queue (`globrunqget`), or
-/// the P goes idle. A G that hogs the P meanwhile gets the P retaken by
-/// sysmon (the buffer counts as work), and its new M does the same. So a
-/// yielded G reaches the global queue no later than Go's scheduler would
-/// look there, except when another P idles meanwhile: it can wait up to
-/// 61 ticks of this P (or sysmon's 10 ms for a hog).
+/// Go's `goschedImpl` after the state change: the G goes behind everything
+/// this P has queued, then `wakep`. Go sends it to the global queue's tail;
+/// goro first keeps it in the P's yield buffer. When the P's local queue
+/// runs dry, findRunnable takes the P's fair share of the global queue (as
+/// Go does) and then moves the buffer behind that share into the local
+/// queue (`Sched::yields_to_local`): the order Go would have served them
+/// in, without one global lock per yield and without sending the G to
+/// another core's cache. The buffer goes to the global queue instead at
+/// once if another P is idle (checked here), when `YIELD_BATCH` are
+/// waiting, and when the P goes idle. A G that hogs the P meanwhile gets
+/// the P retaken by sysmon (the buffer counts as work).
 fn gosched_put(ctx: &MCtx, g: GRef) {
     let sched = &ctx.sched;
     let Some(p) = ctx.p() else {
@@ -465,7 +465,7 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
         if tick % 61 == 0 && give_p_to_waiter(ctx, p) {
             continue;
         }
-        if tick % 61 == 0 && (sched.global_len() > 0 || p.has_yields()) {
+        if tick % 61 == 0 && sched.global_len() > 0 {
             if let Some(g) = sched.globrunqget(p, 1) {
                 return Some((g, false));
             }
@@ -476,8 +476,15 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
         if give_p_to_waiter(ctx, p) {
             continue;
         }
-        if let Some(g) = sched.globrunqget(p, 0) {
+        let g = sched.globrunqget(p, 0);
+        if p.has_yields() {
+            sched.yields_to_local(p); // behind the global share just taken
+        }
+        if let Some(g) = g {
             return Some((g, false));
+        }
+        if let Some(r) = runqget(p) {
+            return Some(r);
         }
         if let Some(g) = try_steal(ctx, p) {
             return Some((g, false));

@@ -477,15 +477,15 @@ struct SendPtr<T>(*mut T);
 // the waiting thread after that G finished (JoinHandle Acquire).
 unsafe impl<T: Send> Send for SendPtr<T> {}
 
-/// Yields the processor (Go's `runtime.Gosched`): the G goes to the global
-/// run queue and the P runs something else first. Outside a G it yields
-/// the thread.
+/// Yields the processor (Go's `runtime.Gosched`): the P runs something else
+/// first. Outside a G it yields the thread.
 ///
 /// Fairness: every G already in the P's local queue runs before the
-/// yielder, which then competes with the global queue as in Go. goro moves
-/// yielded Gs to the global queue in batches from a per-P buffer (see the
-/// README's differences from Go); they get there before this P would look
-/// at the global queue, and at once if another P is idle. Not a
+/// yielder, and so does the P's fair share of the global run queue, which
+/// the P takes when its local queue runs dry, as in Go. Go puts the yielder
+/// on the global queue; goro keeps it in a per-P buffer and queues it on
+/// the same P behind that share, or sends it to the global queue at once
+/// if another P is idle (see the README's differences from Go). Not a
 /// cancellation point: dropping the future before it completes is harmless.
 ///
 /// # Examples

@@ -5,9 +5,10 @@
 //! owned by exactly one M (running, or in a blocking call), or dead (its id is
 //! at or above `gomaxprocs`). Only the owning M touches the owner-only parts.
 //!
-//! `yields` holds the Gs that called `gosched` on this P and are on their
-//! way to the global queue: the owner moves them there in one batch (see
-//! `Sched::globrunqget` and `m::park_or_requeue`) instead of taking the
+//! `yields` holds the Gs that called `gosched` on this P and have not been
+//! queued again yet: the owner moves them behind its local queue once that
+//! runs dry (`Sched::yields_to_local`), or to the global queue in one batch
+//! (`Sched::flush_yields`, see `m::gosched_put`), instead of taking the
 //! global lock once per yield. Ownership of a P moves only through the idle
 //! lock, `handoffp` or the retake handshake (`owner.rs`), each of which
 //! orders the old owner's last access before the new owner's first.

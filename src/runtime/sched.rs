@@ -252,20 +252,36 @@ impl Sched {
         self.global_len.store(q.len(), Ordering::Release);
     }
 
+    /// Moves `p`'s buffered yields to the tail of its own local queue, in
+    /// order (what overflows goes to the global queue, as `runqput` does).
+    /// Called when the local queue ran dry, right after `globrunqget` took
+    /// its share of the global queue: the yielded Gs then run after every
+    /// G that was queued on this P and after that share, which is where
+    /// Go's global queue would have served them on a P that found it empty.
+    /// The caller owns `p`.
+    pub(crate) fn yields_to_local(&self, p: &P) {
+        let mut over = Vec::new();
+        // SAFETY: the caller owns p (both the buffer and the local queue).
+        unsafe {
+            p.drain_yields(|g| {
+                if let Some(batch) = p.runq.put(g, false) {
+                    over.extend(batch);
+                }
+            })
+        };
+        if !over.is_empty() {
+            self.global_push_batch(over);
+        }
+    }
+
     /// Go's `globrunqget`: one G to run, and up to a fair share more moved
     /// into `p`'s local queue (under the lock, as Go does). `max == 0`
-    /// means no extra limit.
-    ///
-    /// `p`'s buffered yields (`P::push_yield`) first go to the tail, under
-    /// the same lock, so they reach the queue before anything is taken.
-    /// The caller owns `p`.
+    /// means no extra limit. The caller owns `p`.
     pub(crate) fn globrunqget(&self, p: &P, max: usize) -> Option<GRef> {
-        if self.global_len() == 0 && !p.has_yields() {
+        if self.global_len() == 0 {
             return None;
         }
         let mut q = self.global.lock();
-        // SAFETY: the caller owns p.
-        unsafe { p.drain_yields(|g| q.push(g)) };
         let n = q.len();
         if n == 0 {
             self.global_len.store(0, Ordering::Release);
