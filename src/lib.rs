@@ -78,7 +78,8 @@
 //! * Code that blocks its OS thread must run inside [`blocking`], which
 //!   hands the P to another thread as Go does around a system call.
 //! * A G that holds its P for more than 10 ms in one poll is not preempted
-//!   (a future cannot be); sysmon hands the P to another thread instead.
+//!   (a future cannot be); sysmon hands the P to another thread instead,
+//!   and the G's next `go` waits until it holds a P again.
 //! * A G woken by a running G, when it is all that G's P holds, waits for
 //!   the waker to park or yield (or for sysmon to hand the P on) instead of
 //!   waking an idle thread to steal it.

@@ -921,6 +921,53 @@ fn yielder_resumes_after_a_g_waiting_in_the_global_queue() {
     });
 }
 
+/// A G that hogs its P loses it to sysmon and goes on without one (a
+/// future cannot be preempted), but its next `go` is a safe point: it
+/// waits there for a P, as Go preempts a G at a call. After that `go`, it
+/// never runs beside the G that took its P over, on one P.
+#[test]
+fn hog_that_lost_its_p_waits_for_one_at_go() {
+    let overlaps = guard(60, || {
+        let rt = one_p();
+        rt.block_on(async {
+            let active = Arc::new(AtomicUsize::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            let overlaps = Arc::new(AtomicUsize::new(0));
+            let spin = |d: Duration| {
+                let t = std::time::Instant::now();
+                while t.elapsed() < d {
+                    std::hint::spin_loop();
+                }
+            };
+            let (a, s, o) = (active.clone(), stop.clone(), overlaps.clone());
+            let other = goro::go(async move {
+                while !s.load(Ordering::SeqCst) {
+                    if a.fetch_add(1, Ordering::SeqCst) > 0 {
+                        o.fetch_add(1, Ordering::SeqCst);
+                    }
+                    spin(Duration::from_micros(200));
+                    a.fetch_sub(1, Ordering::SeqCst);
+                    goro::gosched().await;
+                }
+            });
+            // hog the only P until sysmon hands it (and `other`) to another M
+            spin(Duration::from_millis(40));
+            drop(goro::go(async {}));
+            for _ in 0..50 {
+                if active.fetch_add(1, Ordering::SeqCst) > 0 {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                spin(Duration::from_micros(100));
+                active.fetch_sub(1, Ordering::SeqCst);
+            }
+            stop.store(true, Ordering::SeqCst);
+            other.await.unwrap();
+            overlaps.load(Ordering::SeqCst)
+        })
+    });
+    assert_eq!(overlaps, 0, "two Gs ran user code at once on one P");
+}
+
 /// `gosched` under a combinator that polls it with a waker of its own
 /// (`FuturesUnordered`) still completes: it wakes through that waker, and
 /// the G goes through the global queue as usual.

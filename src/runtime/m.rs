@@ -126,6 +126,9 @@ pub(crate) struct MCtx {
     pollseq: Cell<u64>,
     /// Operations left before the current G must yield (`coop_proceed`).
     budget: Cell<u32>,
+    /// True while the polled G is inside `blocking` (Go's _Gsyscall): its P
+    /// was handed off on purpose, so `go` must not wait for one.
+    in_syscall: Cell<bool>,
 }
 
 /// Channel operations a G may complete in one poll before it yields: the
@@ -181,10 +184,37 @@ impl MCtx {
     }
 }
 
-/// Puts `g` on this thread's P if it runs one of `sched`'s Ps; gives it back
-/// otherwise.
-pub(crate) fn try_put_local(sched: &Arc<Sched>, g: GRef, next: bool) -> Option<GRef> {
-    put_local(sched, g, next, false).err()
+/// Go's `newproc` placement: puts a new G on this thread's P if it runs one
+/// of `sched`'s Ps; gives it back otherwise.
+///
+/// A G whose P sysmon retook in the middle of its poll (a hog) stops here
+/// until it holds a P again (`wait_for_p`), as a Go G is preempted at a
+/// call: without the stop, a hog that keeps spawning runs beside the M
+/// that took its P over, one thread more than `gomaxprocs`, and every lock
+/// it takes can be descheduled with it (W7 slowed threefold in some runs).
+pub(crate) fn spawn_put_local(sched: &Arc<Sched>, g: GRef) -> Option<GRef> {
+    match put_local(sched, g, true, false) {
+        Ok(_) => None,
+        Err(g) if preempted(sched) => put_local(sched, g, true, false).err(),
+        Err(g) => Some(g),
+    }
+}
+
+/// If this thread is an M of `sched` in the middle of a poll whose P was
+/// retaken (and not inside `blocking`), waits for a P and returns true.
+fn preempted(sched: &Arc<Sched>) -> bool {
+    with_m(|m| {
+        let Some(m) = m else { return false };
+        if !Arc::ptr_eq(&m.sched, sched)
+            || m.pollval.get() == 0
+            || m.in_syscall.get()
+            || m.p().is_some()
+        {
+            return false;
+        }
+        wait_for_p(m);
+        m.p().is_some()
+    })
 }
 
 /// `try_put_local`; with `check_alone`, also tells whether `g` is now all
@@ -286,6 +316,7 @@ pub(crate) fn mstart(sched: Arc<Sched>, id: usize, p: Option<usize>, spinning: b
         pollval: Cell::new(0),
         pollseq: Cell::new(0),
         budget: Cell::new(COOP_BUDGET),
+        in_syscall: Cell::new(false),
         sched,
     };
     ctx.set_p(p.and_then(|i| ctx.sched.p(i)));
@@ -662,6 +693,7 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
         // From here the P is sysmon's to retake (Go's entersyscall).
         p.owner.enter_syscall(v);
         m.set_p(None);
+        m.in_syscall.set(true);
         m.sched.wake_sysmon();
         Some(p as *const P)
     });
@@ -683,6 +715,7 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// path), else wait for any P and start a new poll on it.
 fn exitsyscall(m: &MCtx, p: *const P) {
     m.sched.nsyscall.fetch_sub(1, Ordering::SeqCst);
+    m.in_syscall.set(false);
     // SAFETY: Ps live as long as the Sched.
     let p = unsafe { &*p };
     let v = m.pollval.get();
@@ -703,9 +736,9 @@ fn exitsyscall(m: &MCtx, p: *const P) {
 /// (at most `gomaxprocs` Gs run user code at once, as in Go).
 ///
 /// A G that loses its P in the middle of one long poll (sysmon's
-/// forcePreempt) is not stopped: Go would preempt it, a future cannot be,
-/// so it finishes that poll without a P (spawns and wakes from it go to
-/// the global queue) and the scheduler treats it like any M without a P.
+/// forcePreempt) cannot be stopped at an arbitrary point as Go's is: it
+/// goes on without a P until its next `go`, which waits here
+/// (`spawn_put_local`); wakes from it go to the global queue.
 fn wait_for_p(m: &MCtx) {
     let sched = &m.sched;
     let p = match sched.pwait_enter(&m.park) {

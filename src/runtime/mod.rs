@@ -412,7 +412,7 @@ where
     }
     sched.ngoroutine.fetch_add(1, Ordering::Relaxed);
     sched.registry.insert(run.clone_ref());
-    if let Some(run) = m::try_put_local(sched, run, true) {
+    if let Some(run) = m::spawn_put_local(sched, run) {
         sched.global_push_batch(Some(run));
     }
     sched.wakep();

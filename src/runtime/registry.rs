@@ -6,7 +6,7 @@
 //! reference per live G, dropped when the G ends.
 
 use super::g::GRef;
-use crate::loom::Mutex;
+use crate::loom::{CachePadded, Mutex};
 
 const SHARDS: usize = 16;
 /// Consecutive goids share a shard in runs of this many: a spawner fills
@@ -22,13 +22,17 @@ struct Slab {
 
 /// All live Gs.
 pub(crate) struct Registry {
-    shards: Box<[Mutex<Slab>]>,
+    /// Each shard on its own cache lines: a spawner inserting into one shard
+    /// does not invalidate the lock of the shard another M removes from.
+    shards: Box<[CachePadded<Mutex<Slab>>]>,
 }
 
 impl Registry {
     pub(crate) fn new() -> Self {
         Registry {
-            shards: (0..SHARDS).map(|_| Mutex::new(Slab::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| CachePadded(Mutex::new(Slab::default())))
+                .collect(),
         }
     }
 
@@ -36,7 +40,7 @@ impl Registry {
     pub(crate) fn insert(&self, g: GRef) {
         let shard = (g.header().id as usize / SHARD_RUN) % SHARDS;
         let h = g.header() as *const super::g::Header;
-        let mut s = self.shards[shard].lock();
+        let mut s = self.shards[shard].0.lock();
         let idx = match s.free.pop() {
             Some(i) => {
                 s.slots[i] = Some(g);
@@ -63,7 +67,7 @@ impl Registry {
             return None;
         }
         let (idx, shard) = (key / SHARDS, key % SHARDS);
-        let mut s = self.shards[shard].lock();
+        let mut s = self.shards[shard].0.lock();
         let taken = match s.slots.get_mut(idx) {
             Some(slot) if slot.as_ref().is_some_and(|x| x.ptr_eq(g)) => slot.take(),
             _ => None,
@@ -80,14 +84,14 @@ impl Registry {
     pub(crate) fn all(&self, mut f: impl FnMut(&super::g::Header) -> bool) -> bool {
         self.shards
             .iter()
-            .all(|sh| sh.lock().slots.iter().flatten().all(|g| f(g.header())))
+            .all(|sh| sh.0.lock().slots.iter().flatten().all(|g| f(g.header())))
     }
 
     /// New references to every live G, in goid order.
     pub(crate) fn snapshot(&self) -> Vec<GRef> {
         let mut all = Vec::new();
         for sh in self.shards.iter() {
-            let s = sh.lock();
+            let s = sh.0.lock();
             all.extend(s.slots.iter().flatten().map(GRef::clone_ref));
         }
         all.sort_by_key(|g| g.header().id);
@@ -98,7 +102,7 @@ impl Registry {
     pub(crate) fn take_all(&self) -> Vec<GRef> {
         let mut all = Vec::new();
         for sh in self.shards.iter() {
-            let mut s = sh.lock();
+            let mut s = sh.0.lock();
             all.extend(s.slots.drain(..).flatten());
             s.free.clear();
         }
