@@ -137,7 +137,7 @@ impl GRef {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let task = Box::new(Task {
+        let task = Task {
             header: Header {
                 refs: AtomicUsize::new(2),
                 state: AtomicU8::new(SCHEDULED),
@@ -155,8 +155,15 @@ impl GRef {
                 started: AtomicBool::new(false),
             },
             stage: UnsafeCell::new(Stage::Running(fut)),
-        });
-        let ptr = NonNull::from(Box::leak(task)).cast::<Header>();
+        };
+        let layout = std::alloc::Layout::new::<Task<F>>();
+        let mem = super::gcache::alloc(layout).cast::<Task<F>>();
+        let Some(mem) = NonNull::new(mem) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        // SAFETY: fresh memory with Task<F>'s size and (at least) alignment.
+        unsafe { mem.as_ptr().write(task) };
+        let ptr = mem.cast::<Header>();
         (GRef(ptr), GRef(ptr))
     }
 
@@ -347,10 +354,12 @@ unsafe fn take_panic_fn<F: Future>(h: NonNull<Header>) -> Option<Box<dyn Any + S
 }
 
 unsafe fn dealloc_fn<F: Future>(h: NonNull<Header>) {
-    // SAFETY: the last reference is gone; the task came from Box::leak.
-    let task = unsafe { Box::from_raw(h.cast::<Task<F>>().as_ptr()) };
+    let task = h.cast::<Task<F>>().as_ptr();
     // A future or output whose drop panics must not unwind into a waker drop.
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(task)));
+    // SAFETY: the last reference is gone: nobody else reaches the task.
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { task.drop_in_place() }));
+    // SAFETY: allocated by `GRef::new` with this layout; the value is gone.
+    unsafe { super::gcache::dealloc(task.cast(), std::alloc::Layout::new::<Task<F>>()) };
 }
 
 // ---- the Waker ------------------------------------------------------------

@@ -22,6 +22,7 @@
 //! ```
 
 mod g;
+mod gcache;
 mod globrunq;
 mod m;
 mod owner;
