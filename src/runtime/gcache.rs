@@ -5,9 +5,9 @@
 //! local list passes 64) and `newproc`'s `gfget` takes one from there
 //! (refilling the local list from the global one in batches of 32). A goro
 //! G is one heap block holding the header and the future, so its size
-//! depends on the future; blocks are kept per size class (multiples of
-//! `CLASS` bytes up to `CLASS * NCLASS`), and a G whose layout fits no
-//! class goes straight to the allocator.
+//! depends on the future; blocks are kept per size class (16 bytes apart,
+//! up to 504 bytes, see `class_size`), and a G whose layout fits no class
+//! goes straight to the allocator.
 //!
 //! The local lists are per thread, not per P: a G's last reference can drop
 //! on any thread, at any point of a poll, and a thread-local list needs no
@@ -25,9 +25,10 @@
 use std::alloc::Layout;
 
 /// Size-class granularity in bytes.
-const CLASS: usize = 32;
-/// Number of classes: blocks up to `CLASS * NCLASS` bytes are recycled.
-const NCLASS: usize = 16;
+const CLASS: usize = 16;
+/// Number of classes: blocks up to `class_size(NCLASS - 1)` (504) bytes are
+/// recycled.
+const NCLASS: usize = 31;
 /// Alignment of every class's blocks (the system allocator's plain-malloc
 /// alignment; a G needing more goes to the allocator).
 const ALIGN: usize = 16;
@@ -38,20 +39,30 @@ const BATCH: usize = 32;
 /// The global list of a class frees blocks beyond this length.
 const GLOBAL_MAX: usize = 4096;
 
+/// The size of class `c`'s blocks: 16 bytes apart, each 8 short of a
+/// multiple of 16, so that with malloc's 8-byte header a block fills its
+/// chunk exactly (glibc's chunks are multiples of 16): rounding a G up to
+/// its class costs no memory over a plain `malloc` of the G.
+#[inline]
+const fn class_size(c: usize) -> usize {
+    (c + 2) * CLASS - 8
+}
+
 /// The class of `layout`, if it has one.
 #[inline]
 fn class_of(layout: Layout) -> Option<usize> {
-    if layout.align() > ALIGN || layout.size() > CLASS * NCLASS || layout.size() == 0 {
+    let size = layout.size();
+    if layout.align() > ALIGN || size > class_size(NCLASS - 1) || size == 0 {
         return None;
     }
-    Some(layout.size().div_ceil(CLASS) - 1)
+    Some((size + 8).div_ceil(CLASS).max(2) - 2)
 }
 
 /// The layout every block of class `c` is allocated with.
 #[inline]
 fn class_layout(c: usize) -> Layout {
-    // Cannot fail: a small multiple of 32 with a power-of-two alignment.
-    Layout::from_size_align(CLASS * (c + 1), ALIGN).expect("class layout")
+    // Cannot fail: a small size with a power-of-two alignment.
+    Layout::from_size_align(class_size(c), ALIGN).expect("class layout")
 }
 
 #[cfg(not(loom))]
@@ -85,15 +96,17 @@ mod imp {
 
     /// Puts `blocks` on the global list of class `c`, freeing what does not
     /// fit under `GLOBAL_MAX`.
-    fn give_back(c: usize, blocks: impl Iterator<Item = Block>) {
-        let mut g = GLOBAL[c].lock();
+    fn give_back(c: usize, mut blocks: impl Iterator<Item = Block>) {
+        {
+            let mut g = GLOBAL[c].lock();
+            let room = GLOBAL_MAX.saturating_sub(g.len());
+            g.extend(blocks.by_ref().take(room));
+        }
+        // The rest is freed outside the lock (a burst of exits, W10, would
+        // otherwise free every block with the other threads waiting).
         for b in blocks {
-            if g.len() < GLOBAL_MAX {
-                g.push(b);
-            } else {
-                // SAFETY: b came from `alloc` with class c's layout.
-                unsafe { std::alloc::dealloc(b.0, class_layout(c)) };
-            }
+            // SAFETY: b came from `alloc` with class c's layout.
+            unsafe { std::alloc::dealloc(b.0, class_layout(c)) };
         }
     }
 
@@ -194,18 +207,21 @@ mod tests {
 
     #[test]
     fn classes_round_up_and_reject_big_or_overaligned() {
-        assert_eq!(class_of(Layout::from_size_align(1, 8).unwrap()), Some(0));
-        assert_eq!(class_of(Layout::from_size_align(32, 8).unwrap()), Some(0));
-        assert_eq!(class_of(Layout::from_size_align(33, 8).unwrap()), Some(1));
-        assert_eq!(
-            class_of(Layout::from_size_align(512, 16).unwrap()),
-            Some(15)
-        );
-        assert_eq!(class_of(Layout::from_size_align(513, 8).unwrap()), None);
-        assert_eq!(class_of(Layout::from_size_align(64, 32).unwrap()), None);
+        let class = |size, align| class_of(Layout::from_size_align(size, align).unwrap());
+        assert_eq!(class(1, 8), Some(0));
+        assert_eq!(class(24, 8), Some(0));
+        assert_eq!(class(25, 8), Some(1));
+        assert_eq!(class(40, 8), Some(1));
+        assert_eq!(class(200, 8), Some(11)); // 200 = 13 * 16 - 8: exact
+        assert_eq!(class(504, 16), Some(NCLASS - 1));
+        assert_eq!(class(505, 8), None);
+        assert_eq!(class(64, 32), None);
         for c in 0..NCLASS {
             let l = class_layout(c);
             assert_eq!(class_of(l), Some(c));
+            assert_eq!((l.size() + 8) % 16, 0);
+            // every size in the class fits, and none of the class below does
+            assert_eq!(class(l.size() - 15, 8), Some(c));
         }
     }
 
