@@ -921,6 +921,46 @@ fn yielder_resumes_after_a_g_waiting_in_the_global_queue() {
     });
 }
 
+/// A yielded G waits behind its P's local queue, but never for ever: two
+/// Gs that keep waking each other keep that queue non-empty, and the 61st
+/// tick still queues the yielded G behind them (in Go it sits in the
+/// global queue, which the 61st tick serves).
+#[test]
+fn yielded_g_is_not_starved_by_a_ping_pong_pair_on_its_p() {
+    guard(30, || {
+        let rt = one_p();
+        rt.block_on(async {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (ab_tx, ab_rx) = goro::chan::<u64>(0);
+            let (ba_tx, ba_rx) = goro::chan::<u64>(0);
+            let s = stop.clone();
+            let a = goro::go(async move {
+                let mut i = 0;
+                while !s.load(Ordering::SeqCst) {
+                    ab_tx.send(i).await.unwrap();
+                    i = ba_rx.recv().await.unwrap();
+                }
+                drop(ab_tx);
+            });
+            let b = goro::go(async move {
+                while let Some(i) = ab_rx.recv().await {
+                    if ba_tx.send(i + 1).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let s = stop.clone();
+            let yielder = goro::go(async move {
+                goro::gosched().await;
+                s.store(true, Ordering::SeqCst);
+            });
+            yielder.await.unwrap();
+            a.await.unwrap();
+            b.await.unwrap();
+        });
+    });
+}
+
 /// A G that hogs its P loses it to sysmon and goes on without one (a
 /// future cannot be preempted), but its next `go` is a safe point: it
 /// waits there for a P, as Go preempts a G at a call. After that `go`, it

@@ -408,7 +408,8 @@ const YIELD_BATCH: usize = 64;
 /// Go does) and then moves the buffer behind that share into the local
 /// queue (`Sched::yields_to_local`): the order Go would have served them
 /// in, without one global lock per yield and without sending the G to
-/// another core's cache. The buffer goes to the global queue instead at
+/// another core's cache. Every 61st tick queues the buffer as well, so Gs
+/// that keep the local queue busy cannot starve it. The buffer goes to the global queue instead at
 /// once if another P is idle (checked here), when `YIELD_BATCH` are
 /// waiting, and when the P goes idle. A G that hogs the P meanwhile gets
 /// the P retaken by sysmon (the buffer counts as work).
@@ -496,8 +497,15 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
         if tick % 61 == 0 && give_p_to_waiter(ctx, p) {
             continue;
         }
-        if tick % 61 == 0 && sched.global_len() > 0 {
-            if let Some(g) = sched.globrunqget(p, 1) {
+        if tick % 61 == 0 {
+            let g = sched.globrunqget(p, 1);
+            // Gs that keep waking each other can keep the local queue from
+            // ever running dry: the 61st tick queues the yielded Gs too (in
+            // Go they wait in the global queue this tick serves).
+            if p.has_yields() {
+                sched.yields_to_local(p);
+            }
+            if let Some(g) = g {
                 return Some((g, false));
             }
         }
