@@ -498,14 +498,10 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
             continue;
         }
         if tick % 61 == 0 {
-            let g = sched.globrunqget(p, 1);
             // Gs that keep waking each other can keep the local queue from
             // ever running dry: the 61st tick queues the yielded Gs too (in
             // Go they wait in the global queue this tick serves).
-            if p.has_yields() {
-                sched.yields_to_local(p);
-            }
-            if let Some(g) = g {
+            if let Some(g) = global_then_yields(sched, p, 1) {
                 return Some((g, false));
             }
         }
@@ -515,21 +511,27 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
         if give_p_to_waiter(ctx, p) {
             continue;
         }
-        let g = sched.globrunqget(p, 0);
-        if p.has_yields() {
-            sched.yields_to_local(p); // behind the global share just taken
-        }
-        if let Some(g) = g {
+        if let Some(g) = global_then_yields(sched, p, 0) {
             return Some((g, false));
         }
         if let Some(r) = runqget(p) {
-            return Some(r);
+            return Some(r); // a yielded G
         }
         if let Some(g) = try_steal(ctx, p) {
             return Some((g, false));
         }
         stop(ctx, p);
     }
+}
+
+/// `globrunqget(p, max)`, then `p`'s yielded Gs go to its local queue,
+/// behind the share of the global queue just taken (see `gosched_put`).
+fn global_then_yields(sched: &Sched, p: &P, max: usize) -> Option<GRef> {
+    let g = sched.globrunqget(p, max);
+    if p.has_yields() {
+        sched.yields_to_local(p);
+    }
+    g
 }
 
 /// An M waiting for a P in the middle of a G's poll (`wait_for_p`) is
