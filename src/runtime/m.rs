@@ -118,7 +118,8 @@ pub(crate) struct MCtx {
     spinning: Cell<bool>,
     /// The G being polled (null: none).
     pub(crate) cur_g: Cell<*const Header>,
-    /// Set by gosched: the G goes to the global queue after this poll.
+    /// Set by gosched: after this poll the G goes to its P's yield buffer
+    /// (`gosched_put`), not to sleep.
     pub(crate) yield_global: Cell<bool>,
     /// The value this M stored in its P's `pollgen` (0 between polls).
     pollval: Cell<u64>,
@@ -217,8 +218,9 @@ fn preempted(sched: &Arc<Sched>) -> bool {
     })
 }
 
-/// `try_put_local`; with `check_alone`, also tells whether `g` is now all
-/// the P's queue holds (runnext included). Without it, `Ok(false)`.
+/// Puts `g` on this thread's P (runnext with `next`) if it runs one of
+/// `sched`'s Ps, else gives it back. With `check_alone`, also tells whether
+/// `g` is now all the P's queue holds (runnext included); without, `false`.
 fn put_local(sched: &Arc<Sched>, g: GRef, next: bool, check_alone: bool) -> Result<bool, GRef> {
     with_m(|m| {
         let Some(m) = m else { return Err(g) };
@@ -409,10 +411,10 @@ const YIELD_BATCH: usize = 64;
 /// queue (`Sched::yields_to_local`): the order Go would have served them
 /// in, without one global lock per yield and without sending the G to
 /// another core's cache. Every 61st tick queues the buffer as well, so Gs
-/// that keep the local queue busy cannot starve it. The buffer goes to the global queue instead at
-/// once if another P is idle (checked here), when `YIELD_BATCH` are
-/// waiting, and when the P goes idle. A G that hogs the P meanwhile gets
-/// the P retaken by sysmon (the buffer counts as work).
+/// that keep the local queue busy cannot starve it. The buffer goes to the
+/// global queue instead at once if another P is idle (checked here), when
+/// `YIELD_BATCH` are waiting, and when the P goes idle. A G that hogs the P
+/// meanwhile gets the P retaken by sysmon (the buffer counts as work).
 fn gosched_put(ctx: &MCtx, g: GRef) {
     let sched = &ctx.sched;
     let Some(p) = ctx.p() else {

@@ -484,10 +484,10 @@ unsafe impl<T: Send> Send for SendPtr<T> {}
 /// Fairness: every G already in the P's local queue runs before the
 /// yielder, and so does the P's fair share of the global run queue, which
 /// the P takes when its local queue runs dry, as in Go (and at its 61st
-/// tick the yielder is queued anyway, so it cannot starve). Go puts the yielder
-/// on the global queue; goro keeps it in a per-P buffer and queues it on
-/// the same P behind that share, or sends it to the global queue at once
-/// if another P is idle (see the README's differences from Go). Not a
+/// tick the yielder is queued anyway, so it cannot starve). Go puts the
+/// yielder on the global queue; goro keeps it in a per-P buffer and queues
+/// it on the same P behind that share, or sends it to the global queue at
+/// once if another P is idle (see the README's differences from Go). Not a
 /// cancellation point: dropping the future before it completes is harmless.
 ///
 /// # Examples

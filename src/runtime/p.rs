@@ -42,7 +42,7 @@ pub(crate) struct P {
     pub(crate) timers: Timers,
     /// Which poll of which M owns this P (sysmon's retake handshake).
     pub(crate) owner: PollOwner,
-    /// Yielded Gs not yet on the global queue, oldest first. Owner only.
+    /// Yielded Gs not queued again yet, oldest first. Owner only.
     yields: UnsafeCell<Vec<GRef>>,
     /// `yields.len()`, written by the owner (Relaxed: a hint for sysmon's
     /// retake and `handoffp`, like `runq.is_empty()`).

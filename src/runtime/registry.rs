@@ -40,7 +40,7 @@ impl Registry {
     pub(crate) fn insert(&self, g: GRef) {
         let shard = (g.header().id as usize / SHARD_RUN) % SHARDS;
         let h = g.header() as *const super::g::Header;
-        let mut s = self.shards[shard].0.lock();
+        let mut s = self.shards[shard].lock();
         let idx = match s.free.pop() {
             Some(i) => {
                 s.slots[i] = Some(g);
@@ -67,7 +67,7 @@ impl Registry {
             return None;
         }
         let (idx, shard) = (key / SHARDS, key % SHARDS);
-        let mut s = self.shards[shard].0.lock();
+        let mut s = self.shards[shard].lock();
         let taken = match s.slots.get_mut(idx) {
             Some(slot) if slot.as_ref().is_some_and(|x| x.ptr_eq(g)) => slot.take(),
             _ => None,
@@ -84,14 +84,14 @@ impl Registry {
     pub(crate) fn all(&self, mut f: impl FnMut(&super::g::Header) -> bool) -> bool {
         self.shards
             .iter()
-            .all(|sh| sh.0.lock().slots.iter().flatten().all(|g| f(g.header())))
+            .all(|sh| sh.lock().slots.iter().flatten().all(|g| f(g.header())))
     }
 
     /// New references to every live G, in goid order.
     pub(crate) fn snapshot(&self) -> Vec<GRef> {
         let mut all = Vec::new();
         for sh in self.shards.iter() {
-            let s = sh.0.lock();
+            let s = sh.lock();
             all.extend(s.slots.iter().flatten().map(GRef::clone_ref));
         }
         all.sort_by_key(|g| g.header().id);
@@ -102,7 +102,7 @@ impl Registry {
     pub(crate) fn take_all(&self) -> Vec<GRef> {
         let mut all = Vec::new();
         for sh in self.shards.iter() {
-            let mut s = sh.0.lock();
+            let mut s = sh.lock();
             all.extend(s.slots.drain(..).flatten());
             s.free.clear();
         }

@@ -822,10 +822,8 @@ impl Sched {
         for i in 0..MAX_PROCS {
             if let Some(p) = self.p(i) {
                 drop(p.runq.drain());
-                let mut yields = Vec::new();
                 // SAFETY: every M has stopped: nobody owns the P any more.
-                unsafe { p.drain_yields(|g| yields.push(g)) };
-                drop(yields);
+                unsafe { p.drain_yields(drop) };
             }
         }
     }
