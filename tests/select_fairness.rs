@@ -132,3 +132,46 @@ fn duplicate_channel_cases_share_uniformly() {
         }
     });
 }
+
+#[test]
+fn four_live_cases_uniform_whatever_subset_is_ready() {
+    // A select of four live cases draws one of the 24 orders at once; every
+    // position of that order must be uniform, so whichever cases are ready,
+    // each ready one wins equally often.
+    guarded(|| {
+        for ready in [
+            [true, true, true, true],
+            [true, true, true, false],
+            [false, true, false, true],
+        ] {
+            let (mut keep, mut rxs) = (Vec::new(), Vec::new());
+            for &r in &ready {
+                let (tx, rx) = goro::chan::<u8>(0);
+                if r {
+                    drop(tx); // closed: always ready with None
+                } else {
+                    keep.push(tx); // open and empty: never ready
+                }
+                rxs.push(rx);
+            }
+            const N: usize = 48_000;
+            let mut counts = [0usize; 4];
+            goro::block_on(async {
+                for _ in 0..N {
+                    goro::select! {
+                        recv(rxs[0]) => counts[0] += 1,
+                        recv(rxs[1]) => counts[1] += 1,
+                        recv(rxs[2]) => counts[2] += 1,
+                        recv(rxs[3]) => counts[3] += 1,
+                    }
+                }
+            });
+            let k = ready.iter().filter(|&&r| r).count();
+            for (c, &r) in counts.iter().zip(&ready) {
+                let want = if r { N / k } else { 0 };
+                // within 4% of N (about 9 standard deviations for k = 4)
+                assert!(c.abs_diff(want) <= N / 25, "{ready:?}: {counts:?}");
+            }
+        }
+    });
+}

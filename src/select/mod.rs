@@ -555,14 +555,15 @@ macro_rules! __select_general {
                 if $crate::__select_case!(@block $($d)?) {
                     $crate::select::coop_yield_point().await;
                 }
-                for &__k in __order.as_slice() {
+                for __j in 0..__order.len() {
+                    let __k = __order.get(__j);
                     $(
-                        if __won.is_none() && __k as usize == $($i)* {
+                        if __won.is_none() && __k == $($i)* {
                             if let ::core::option::Option::Some(__w) =
                                 $crate::select::Case::try_alone(&mut $case)
                             {
                                 $crate::select::__wake(__w);
-                                __won = ::core::option::Option::Some(__k as usize);
+                                __won = ::core::option::Option::Some(__k);
                             }
                         }
                     )+

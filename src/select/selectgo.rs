@@ -455,9 +455,17 @@ fn shuffle_live(live: impl Iterator<Item = bool>, out: &mut [u16]) -> usize {
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct PollOrder<const N: usize> {
+    /// Up to `PACKED` indices, 16 bits each, lowest first (selects of up to
+    /// four cases: the order stays in one register-sized word, so reading
+    /// it back never waits on a store of a narrower element).
+    packed: u64,
+    /// The order for selects of more than `PACKED` cases.
     order: [u16; N],
     len: usize,
 }
+
+/// Cases whose order `PollOrder` keeps packed in one word.
+const PACKED: usize = 4;
 
 impl<const N: usize> PollOrder<N> {
     /// A random order of the cases whose `live` entry is true (non-nil).
@@ -465,14 +473,32 @@ impl<const N: usize> PollOrder<N> {
     pub fn new(live: [bool; N]) -> Self {
         assert!(N <= u16::MAX as usize, "goro: too many select cases");
         let mut order = [0u16; N];
+        if N <= PACKED {
+            let (packed, len) = shuffle_packed(live);
+            return PollOrder { packed, order, len };
+        }
         let len = shuffle_live(live.into_iter(), &mut order);
-        PollOrder { order, len }
+        PollOrder {
+            packed: 0,
+            order,
+            len,
+        }
     }
 
-    /// The live cases' indices, in poll order.
+    /// How many cases are live (non-nil).
     #[inline]
-    pub fn as_slice(&self) -> &[u16] {
-        &self.order[..self.len]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The `i`-th live case's index in poll order (`i < len()`).
+    #[inline]
+    pub fn get(&self, i: usize) -> usize {
+        if N <= PACKED {
+            ((self.packed >> (16 * i)) & 0xffff) as usize
+        } else {
+            self.order[i] as usize
+        }
     }
 
     /// Whether pass 0 applies: with one live case (or none) `selectgo`
@@ -483,6 +509,61 @@ impl<const N: usize> PollOrder<N> {
         self.len > 1
     }
 }
+
+/// `shuffle_live` for at most `PACKED` cases, into 16-bit lanes of a word.
+/// With every case live (the usual select) one draw picks one of the `N!`
+/// permutations from `PERMS`; otherwise `shuffle_live` runs on the side.
+#[inline]
+fn shuffle_packed<const N: usize>(live: [bool; N]) -> (u64, usize) {
+    if N >= 2 && live.iter().all(|&l| l) {
+        let perm = PERMS[N.min(PACKED)][Rng::new().below(FACT[N.min(PACKED)])];
+        return (perm, N);
+    }
+    let mut order = [0u16; PACKED];
+    let n = shuffle_live(live.into_iter(), &mut order);
+    let lanes = order
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &i| (acc << 16) | i as u64);
+    (lanes, n)
+}
+
+/// `n!` for `n <= PACKED`.
+const FACT: [usize; PACKED + 1] = [1, 1, 2, 6, 24];
+
+/// Every permutation of `0..n` for `n <= PACKED`, as 16-bit lanes.
+const PERMS: [[u64; 24]; PACKED + 1] = {
+    let mut t = [[0u64; 24]; PACKED + 1];
+    let mut n = 2;
+    while n <= PACKED {
+        // the i-th permutation from i's factorial-base digits (Lehmer code)
+        let mut i = 0;
+        while i < FACT[n] {
+            let mut avail = [0u64, 1, 2, 3];
+            let mut left = n;
+            let mut x = i;
+            let mut lanes = 0u64;
+            let mut k = 0;
+            while k < n {
+                let f = FACT[left - 1];
+                let d = x / f;
+                x %= f;
+                lanes |= avail[d] << (16 * k);
+                let mut m = d;
+                while m + 1 < left {
+                    avail[m] = avail[m + 1];
+                    m += 1;
+                }
+                left -= 1;
+                k += 1;
+            }
+            t[n][i] = lanes;
+            i += 1;
+        }
+        n += 1;
+    }
+    t
+};
 
 /// The yield point of a blocking `select!` (see `coop_proceed`), taken once
 /// before its pass 0.
@@ -776,5 +857,37 @@ impl std::fmt::Debug for SelectGo<'_> {
         f.debug_struct("SelectGo")
             .field("cases", &self.cases.len())
             .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perms_hold_every_permutation_once() {
+        for n in 2..=PACKED {
+            let mut seen = std::collections::HashSet::new();
+            for &p in &PERMS[n][..FACT[n]] {
+                let mut lanes: Vec<u64> = (0..n).map(|k| (p >> (16 * k)) & 0xffff).collect();
+                assert!(seen.insert(lanes.clone()), "n={n}: {lanes:?} twice");
+                lanes.sort_unstable();
+                assert_eq!(lanes, (0..n as u64).collect::<Vec<_>>(), "n={n}");
+            }
+        }
+    }
+
+    #[test]
+    fn poll_order_with_nil_cases_lists_the_live_ones() {
+        for _ in 0..1000 {
+            let o = PollOrder::new([true, false, true, true]);
+            let mut got: Vec<usize> = (0..o.len()).map(|i| o.get(i)).collect();
+            got.sort_unstable();
+            assert_eq!(got, [0, 2, 3]);
+            let o = PollOrder::new([true; 6]);
+            let mut got: Vec<usize> = (0..o.len()).map(|i| o.get(i)).collect();
+            got.sort_unstable();
+            assert_eq!(got, [0, 1, 2, 3, 4, 5]);
+        }
     }
 }
