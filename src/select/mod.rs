@@ -555,7 +555,7 @@ macro_rules! __select_general {
                 if $crate::__select_case!(@block $($d)?) {
                     $crate::select::coop_yield_point().await;
                 }
-                for __j in 0..__order.len() {
+                for __j in 0..__order.live() {
                     let __k = __order.get(__j);
                     $(
                         if __won.is_none() && __k == $($i)* {

@@ -487,11 +487,11 @@ impl<const N: usize> PollOrder<N> {
 
     /// How many cases are live (non-nil).
     #[inline]
-    pub fn len(&self) -> usize {
+    pub fn live(&self) -> usize {
         self.len
     }
 
-    /// The `i`-th live case's index in poll order (`i < len()`).
+    /// The `i`-th live case's index in poll order (`i < live()`).
     #[inline]
     pub fn get(&self, i: usize) -> usize {
         if N <= PACKED {
@@ -881,11 +881,11 @@ mod tests {
     fn poll_order_with_nil_cases_lists_the_live_ones() {
         for _ in 0..1000 {
             let o = PollOrder::new([true, false, true, true]);
-            let mut got: Vec<usize> = (0..o.len()).map(|i| o.get(i)).collect();
+            let mut got: Vec<usize> = (0..o.live()).map(|i| o.get(i)).collect();
             got.sort_unstable();
             assert_eq!(got, [0, 2, 3]);
             let o = PollOrder::new([true; 6]);
-            let mut got: Vec<usize> = (0..o.len()).map(|i| o.get(i)).collect();
+            let mut got: Vec<usize> = (0..o.live()).map(|i| o.get(i)).collect();
             got.sort_unstable();
             assert_eq!(got, [0, 1, 2, 3, 4, 5]);
         }
