@@ -88,6 +88,7 @@ pub unsafe trait Case: Send {
     /// Pass 0: `would_block`, then `lock`, `try_complete`, `unlock`, in one
     /// call (one dynamic dispatch instead of four on the hot path).
     #[doc(hidden)]
+    #[inline(always)]
     fn try_alone(&mut self) -> Option<Option<Waker>> {
         if self.would_block() {
             return None;
