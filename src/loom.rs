@@ -121,6 +121,28 @@ mod imp {
         /// (W3 mpmc/1024 67 -> 34 ns, mpmc/0 200 -> 80 ns). selectgo keeps
         /// the plain `lock`: it holds several locks and a backed-off select
         /// lost more than it gained (W6).
+        /// A hint that this thread is about to check, then take, the lock:
+        /// on x86-64, `prefetchw` asks for its cache line in the exclusive
+        /// state, so a lock-free check of the fields beside it followed by
+        /// the lock's CAS costs one transfer of a line another core wrote,
+        /// not two (a shared copy for the read, then ownership for the
+        /// CAS). select's pass 0 uses it (W6 4-7% faster); a plain send or
+        /// receive goes to the CAS directly and does not (W4 was slower).
+        #[inline(always)]
+        pub(crate) fn prefetch_for_lock(&self) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `prefetchw` is a hint: it reads and writes no memory,
+            // faults on no address, and touches no register or flag but
+            // its (unchanged) address operand.
+            unsafe {
+                std::arch::asm!(
+                    "prefetchw [{0}]",
+                    in(reg) std::ptr::from_ref(&self.0).cast::<u8>(),
+                    options(nostack, preserves_flags, readonly)
+                );
+            }
+        }
+
         #[inline]
         pub(crate) fn lock_backoff(&self) {
             if !self.try_lock() {
@@ -285,6 +307,8 @@ mod imp {
         pub(crate) fn lock_backoff(&self) {
             self.lock()
         }
+        /// A cache hint only: nothing to do under loom.
+        pub(crate) fn prefetch_for_lock(&self) {}
         pub(crate) fn try_lock(&self) -> bool {
             use loom::sync::atomic::Ordering;
             self.0

@@ -198,6 +198,13 @@ impl<T> HChan<T> {
         self.lock.lock();
     }
 
+    /// Select's pass 0 is about to check this channel lock-free and then
+    /// lock it (see `RawMutex::prefetch_for_lock`).
+    #[inline(always)]
+    pub(crate) fn prefetch_for_lock(&self) {
+        self.lock.prefetch_for_lock();
+    }
+
     /// Takes the channel lock for a single channel operation (with
     /// back-off under contention; see `RawMutex::lock_backoff`).
     #[inline]

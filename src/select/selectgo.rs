@@ -76,6 +76,11 @@ pub unsafe trait Case: Send {
     /// early return of `selectnbsend`/`selectnbrecv`).
     #[doc(hidden)]
     fn would_block(&self) -> bool;
+    /// A hint before `would_block` then `lock` (pass 0): bring the
+    /// channel's lock line in for writing. Does nothing by default.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn prefetch_for_lock(&self) {}
     /// Locks the channel.
     #[doc(hidden)]
     unsafe fn lock(&self);
@@ -90,6 +95,7 @@ pub unsafe trait Case: Send {
     #[doc(hidden)]
     #[inline(always)]
     fn try_alone(&mut self) -> Option<Option<Waker>> {
+        self.prefetch_for_lock();
         if self.would_block() {
             return None;
         }
@@ -191,6 +197,12 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
     fn is_recv(&self) -> bool {
         true
     }
+    #[inline(always)]
+    fn prefetch_for_lock(&self) {
+        if let Some(c) = self.chan {
+            c.prefetch_for_lock();
+        }
+    }
     fn would_block(&self) -> bool {
         self.chan.is_none_or(|c| c.recv_fast_fail() == Some(false))
     }
@@ -278,6 +290,12 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
     }
     fn is_recv(&self) -> bool {
         false
+    }
+    #[inline(always)]
+    fn prefetch_for_lock(&self) {
+        if let Some(c) = self.chan {
+            c.prefetch_for_lock();
+        }
     }
     fn would_block(&self) -> bool {
         self.chan.is_none_or(|c| c.send_would_block())
