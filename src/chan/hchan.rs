@@ -6,8 +6,9 @@
 //! # Invariants
 //! - One lock (`lock`, a raw mutex so selectgo can hold several in address
 //!   order) guards `state` and the ring buffer `buf`. A single send or
-//!   receive takes it with randomised back-off under contention
-//!   (`lock_op`); selectgo takes it plainly (`lock`).
+//!   receive takes it with randomised back-off, then short sleeps, under
+//!   contention (`lock_op`, see `RawMutex::lock_backoff`); selectgo takes
+//!   it plainly (`lock`).
 //! - At most one of `recvq`/`sendq` is non-empty, except for one select
 //!   parked with a send and a receive case on the same unbuffered channel.
 //!   A buffered channel with items has no parked receivers; one with room has
