@@ -458,7 +458,10 @@ mod tests {
             released.store(true, std::sync::atomic::Ordering::SeqCst);
             // SAFETY: locked by this thread above.
             unsafe { m.unlock() };
-            assert!(t.join().unwrap(), "lock_backoff returned while the lock was held");
+            assert!(
+                t.join().unwrap(),
+                "lock_backoff returned while the lock was held"
+            );
         });
         assert!(m.try_lock());
     }
