@@ -151,8 +151,8 @@ mod imp {
         ///    ring in its cache, with no one polling the line (kanal's
         ///    lock sleeps 1 ms at this point). It is how Go's `lock2` ends
         ///    too (the M sleeps holding its P), except that nothing wakes
-        ///    the sleeper, so the holder's unlock stays a plain store with
-        ///    no system call. W3 mpmc/1024 and W4 mpsc/1024 15-25% faster
+        ///    the sleeper, so the holder's unlock makes no system call
+        ///    (a parked waiter would need one). W3 mpmc/1024 and W4 mpsc/1024 15-25% faster
         ///    in alternating runs; the cost is latency under such
         ///    contention (0.25-0.5 ms per sleep, plus the timer slack).
         /// 3. After that, parking_lot's lock: park until the holder's
