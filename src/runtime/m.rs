@@ -158,6 +158,25 @@ pub(crate) fn coop_proceed(cx: &mut std::task::Context<'_>) -> Poll<()> {
     })
 }
 
+/// `coop_proceed` without a context, for callers that await the yield
+/// point only when this returns false: charges one operation and returns
+/// true, or returns false (charging nothing) when the budget is spent.
+#[inline]
+pub(crate) fn coop_spend() -> bool {
+    with_m(|m| {
+        let Some(m) = m else { return true };
+        if m.cur_g.get().is_null() {
+            return true;
+        }
+        let b = m.budget.get();
+        if b == 0 {
+            return false;
+        }
+        m.budget.set(b - 1);
+        true
+    })
+}
+
 crate::loom::thread_local! {
     #[allow(clippy::missing_const_for_thread_local)] // loom's macro takes no const block
     static CURRENT: Cell<*const MCtx> = Cell::new(ptr::null());

@@ -693,3 +693,10 @@ pub fn schedtrace_line() -> String {
 pub(crate) fn coop_proceed(cx: &mut Context<'_>) -> Poll<()> {
     m::coop_proceed(cx)
 }
+
+/// Charges one operation if the budget allows; false when it is spent (the
+/// caller then awaits a yield point). See `m::coop_spend`.
+#[inline]
+pub(crate) fn coop_spend() -> bool {
+    m::coop_spend()
+}

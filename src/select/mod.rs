@@ -58,7 +58,8 @@ mod selectgo;
 pub use dynamic::{Select, SelectedOperation};
 #[doc(hidden)]
 pub use selectgo::{
-    Case, PollOrder, RecvCase, SelectGo, SendCase, coop_yield_point, selectgo, wake as __wake,
+    Case, PollOrder, RecvCase, SelectGo, SendCase, coop_spend, coop_yield_point, selectgo,
+    wake as __wake,
 };
 
 use crate::chan::{Receiver, Sender};
@@ -545,29 +546,25 @@ macro_rules! __select_general {
         $( let mut $res = ::core::option::Option::None; )+
         {
             $( $crate::__select_case!($kind $args $op $case); )+
-            // Pass 0, monomorphic (see `PollOrder`): in a random order,
-            // complete the first case that is ready, under its lock alone.
+            // Pass 0 (see `PollOrder`): in a random order, complete the
+            // first case that is ready, under its lock alone.
             let __order = $crate::select::PollOrder::new(
                 [$( $crate::select::Case::chan_addr(&$case) != 0 ),+],
             );
             let mut __won: ::core::option::Option<usize> = ::core::option::Option::None;
             if __order.runs_pass0() {
-                if $crate::__select_case!(@block $($d)?) {
+                if $crate::__select_case!(@block $($d)?) && !$crate::select::coop_spend() {
                     $crate::select::coop_yield_point().await;
                 }
+                // Indexed, not matched: the random choice selects data (which
+                // case object), not code, so the branch predictor has nothing
+                // random to guess when the cases share a type.
+                let __cs: &mut [&mut dyn $crate::select::Case] = &mut [$( &mut $case ),+];
                 for __j in 0..__order.live() {
                     let __k = __order.get(__j);
-                    $(
-                        if __won.is_none() && __k == $($i)* {
-                            if let ::core::option::Option::Some(__w) =
-                                $crate::select::Case::try_alone(&mut $case)
-                            {
-                                $crate::select::__wake(__w);
-                                __won = ::core::option::Option::Some(__k);
-                            }
-                        }
-                    )+
-                    if __won.is_some() {
+                    if let ::core::option::Option::Some(__w) = __cs[__k].try_alone() {
+                        $crate::select::__wake(__w);
+                        __won = ::core::option::Option::Some(__k);
                         break;
                     }
                 }
@@ -580,11 +577,10 @@ macro_rules! __select_general {
                 .after_pass0(__order.runs_pass0())
                 .await;
             }
-            $(
-                if __won == ::core::option::Option::Some($($i)*) {
-                    $res = ::core::option::Option::Some($case.take());
-                }
-            )+
+            // Only the winner holds a result: take them all, without
+            // branching on which one won.
+            $( $res = $case.take_result(); )+
+            let _ = __won;
         }
         $(
             if let ::core::option::Option::Some(__v) = $res {
