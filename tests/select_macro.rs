@@ -495,3 +495,42 @@ fn forty_cases_compile() {
     });
     assert_eq!(r, Some(9));
 }
+
+/// Pass 0 picks a case out of an array of `dyn Case` and every case's result
+/// is taken after the select: with cases of four different types (one of
+/// them nil), each arm must get exactly its own channel's value, and every
+/// live arm must be chosen.
+#[test]
+fn mixed_case_types_each_arm_gets_its_own_value() {
+    guarded(|| {
+        goro::block_on(async {
+            let (tx_a, rx_a) = goro::chan::<u8>(64);
+            let (tx_b, rx_b) = goro::chan::<String>(64);
+            let (tx_c, rx_c) = goro::chan::<Vec<u16>>(64);
+            let nil: Option<&Receiver<(i32, i32)>> = None;
+            let mut got = [0u32; 4];
+            for i in 0..3000u32 {
+                // keep every live case ready: A and B have values, C has room
+                while tx_a.try_send((i % 251) as u8).is_ok() {}
+                while tx_b.try_send(format!("b{i}")).is_ok() {}
+                while rx_c.len() > 32 {
+                    rx_c.try_recv().unwrap();
+                }
+                goro::select! {
+                    recv(rx_a) -> v => { assert!(v.is_some()); got[0] += 1 },
+                    recv(rx_b) -> v => { assert!(v.unwrap().starts_with('b')); got[1] += 1 },
+                    send(tx_c, vec![i as u16; 3]) -> r => { r.unwrap(); got[2] += 1 },
+                    recv(nil) -> _v => { got[3] += 1 },
+                }
+            }
+            assert_eq!(got[3], 0, "a nil case was chosen");
+            assert_eq!(got.iter().sum::<u32>(), 3000);
+            for (arm, &n) in got[..3].iter().enumerate() {
+                // each of the three ready cases: 1000 expected, far from 0
+                assert!(n > 700, "arm {arm} chosen {n} times of 3000: {got:?}");
+            }
+            let sent: Vec<Vec<u16>> = std::iter::from_fn(|| rx_c.try_recv().ok()).collect();
+            assert!(sent.iter().all(|v| v.len() == 3 && v[0] == v[2]));
+        });
+    });
+}
