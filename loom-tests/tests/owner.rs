@@ -2,7 +2,7 @@
 //! whatever the interleaving, the P has exactly one owner at a time, and
 //! exactly one side ends up holding it.
 
-use goro::runtime::testing::TestPollOwner;
+use goro::runtime::testing::{TestPollOwner, TestRunQueue};
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
@@ -90,5 +90,41 @@ fn stale_observation_cannot_retake_a_later_poll() {
         if first {
             assert!(p.end_poll(v2), "a retake of poll 1 took poll 2's P");
         }
+    });
+}
+
+/// A waker swaps a G into its P's empty runnext without the ownership
+/// handshake (`m::ready_put_local`) while sysmon retakes the P and a new
+/// owner runs its queue: the G is taken exactly once, by the new owner,
+/// by the waker's take-back (right after the swap or at the end of its
+/// poll), or is still queued.
+#[test]
+fn runnext_swap_races_retake() {
+    loom::model(|| {
+        let q = Arc::new(TestRunQueue::new());
+        let p = Arc::new(TestPollOwner::new());
+        let v = TestPollOwner::value(4, 1);
+        p.begin_poll(v);
+        let (q2, p2) = (q.clone(), p.clone());
+        let sysmon = thread::spawn(move || {
+            if p2.try_retake(v) {
+                // SAFETY: the retake made this thread the P's owner.
+                unsafe { q2.get() }.map(|(id, _)| id)
+            } else {
+                None
+            }
+        });
+        let (old, token) = q.swap_runnext(7);
+        assert_eq!(old, None);
+        let mut mine = None;
+        if !p.is_current(v) {
+            mine = q.take_back_runnext(token);
+        } else if !p.end_poll(v) {
+            mine = q.take_back_runnext(token);
+        }
+        let theirs = sysmon.join().unwrap();
+        let left = q.drain();
+        let n = usize::from(mine.is_some()) + usize::from(theirs.is_some()) + left.len();
+        assert_eq!(n, 1, "G taken {n} times: {mine:?} {theirs:?} {left:?}");
     });
 }

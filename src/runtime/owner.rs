@@ -11,6 +11,9 @@
 //!   (`enter_syscall` / `exit_syscall`), and the M does not touch the P.
 //! - A queue operation the M makes on the P from inside a poll
 //!   (`owner_op`) first CASes `v → v | BUSY` and stores `v` back after it.
+//!   Not a wake into an empty runnext: that is one atomic swap, safe
+//!   whoever owns the P, followed by `is_current` (a load); a waker that
+//!   finds it lost the P takes its G back if nobody took it (`m.rs`).
 //! - sysmon retakes by CASing exactly the value it saw (`try_retake`, never
 //!   with `BUSY` set) to 0. An M whose CAS then fails has lost the P; a
 //!   sysmon CAS that meets `BUSY` fails and is retried next round.
@@ -76,6 +79,14 @@ impl PollOwner {
         self.pollgen
             .compare_exchange(v | IN_SYSCALL, v, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Whether poll `v` still owns the P (sysmon has not retaken it): the
+    /// check after a runnext swap (`m::ready_put`). Acquire: pairs with
+    /// sysmon's retake CAS.
+    #[inline]
+    pub(crate) fn is_current(&self, v: u64) -> bool {
+        self.pollgen.load(Ordering::Acquire) == v
     }
 
     /// Runs `f` as the owner of the P during poll `v`, unless sysmon retook

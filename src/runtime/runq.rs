@@ -14,7 +14,12 @@
 //! - Slots are `AtomicPtr`s holding an owned `GRef` (raw): a consumer that
 //!   loses the `head` CAS discards what it read without touching the count.
 //! - `runnext` is an atomic pointer: the owner swaps it; a thief may CAS it
-//!   to null in its last steal round.
+//!   to null in its last steal round. A waker on the owner's M swaps into
+//!   it without the ownership handshake (`swap_runnext`; see `m.rs`), so a
+//!   waker that lost the P to sysmon mid-poll may swap into a P it no
+//!   longer owns: every access to `runnext` is an atomic swap or CAS, so a
+//!   G in it is taken exactly once whoever takes it, and only the ring
+//!   (`tail`) is the owner's alone.
 //!
 //! When the ring is full the owner moves half of it, plus the new G, to the
 //! global queue in one batch (`runqputslow`).
@@ -38,8 +43,8 @@ pub(crate) struct LocalQueue {
     tail: AtomicU32,
     /// The ring; slot `i % N` is owned by the queue for `head <= i < tail`.
     buf: Box<[AtomicPtr<Header>]>,
-    /// A G to run next, ahead of the ring (Go's `runnext`). Owner swaps;
-    /// thieves CAS to null.
+    /// A G to run next, ahead of the ring (Go's `runnext`). Owner (and a
+    /// waker on the owner's M, `swap_runnext`) swaps; thieves CAS to null.
     runnext: AtomicPtr<Header>,
 }
 
@@ -145,6 +150,33 @@ impl LocalQueue {
             .collect();
         batch.push(g);
         Ok(batch)
+    }
+
+    /// The first half of `put(g, true)`, safe for any M (one atomic swap):
+    /// `g` becomes runnext; returns the G it displaced, which only the
+    /// owner may then put in the ring (`put(old, false)`). A waker that
+    /// finds runnext empty needs nothing else (`m::ready_put`).
+    pub(crate) fn swap_runnext(&self, g: GRef) -> Option<GRef> {
+        // AcqRel: as in `put`.
+        let old = self.runnext.swap(g.into_raw(), Ordering::AcqRel);
+        // SAFETY: the slot owned one reference, now ours.
+        (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
+    }
+
+    /// Takes `g` out of runnext if it is still there (a waker that swapped
+    /// it in and then learned it had lost the P). Any M.
+    pub(crate) fn take_back_runnext(&self, g: *const Header) -> Option<GRef> {
+        // AcqRel: as in `take_runnext`.
+        self.runnext
+            .compare_exchange(
+                g as *mut Header,
+                ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .ok()
+            // SAFETY: the CAS took the slot's reference.
+            .map(|p| unsafe { GRef::from_raw(p) })
     }
 
     /// Go's `runqget`. Owner only. Returns the G and whether it came from

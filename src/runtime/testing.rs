@@ -84,6 +84,22 @@ impl TestRunQueue {
     pub fn is_empty(&self) -> bool {
         self.q.is_empty()
     }
+
+    /// A waker's runnext swap (any thread, no ownership): G `id` becomes
+    /// runnext. Returns the displaced id, and a token for
+    /// `take_back_runnext`.
+    pub fn swap_runnext(&self, id: u64) -> (Option<u64>, usize) {
+        let g = self.g(id);
+        let token = g.header() as *const _ as usize;
+        (self.q.swap_runnext(g).map(|g| g.header().id), token)
+    }
+
+    /// Takes the G of `token` back out of runnext if it is still there.
+    pub fn take_back_runnext(&self, token: usize) -> Option<u64> {
+        self.q
+            .take_back_runnext(token as *const _)
+            .map(|g| g.header().id)
+    }
 }
 
 /// The P ownership handshake between an M and sysmon (`owner.rs`), for
@@ -127,5 +143,9 @@ impl TestPollOwner {
     /// sysmon retakes the P it saw as `v`.
     pub fn try_retake(&self, v: u64) -> bool {
         self.0.try_retake(v)
+    }
+    /// Whether poll `v` still owns the P.
+    pub fn is_current(&self, v: u64) -> bool {
+        self.0.is_current(v)
     }
 }
