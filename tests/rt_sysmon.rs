@@ -178,3 +178,41 @@ fn blocking_caller_waits_for_a_p_on_return() {
         "another G ran beside the blocking G's code on one P"
     );
 }
+
+#[test]
+fn woken_g_runs_while_its_waker_hogs() {
+    // On one P, a G wakes another (which goes to the P's runnext without
+    // the ownership handshake) and then spins in the same poll until the
+    // woken G has run: sysmon must retake the P and hand it, runnext
+    // included, to another M.
+    let ran = guard(60, || {
+        let rt = goro::Runtime::builder().max_procs(1).build();
+        rt.block_on(async {
+            let (tx, rx) = goro::chan::<u32>(0);
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            let (parked_tx, parked_rx) = goro::chan::<()>(1);
+            let woken = goro::go(async move {
+                parked_tx.send(()).await.unwrap();
+                let v = rx.recv().await;
+                f.store(true, Ordering::SeqCst);
+                v
+            });
+            parked_rx.recv().await.unwrap();
+            // let the receiver park on `rx`
+            goro::time::sleep(Duration::from_millis(20)).await;
+            let waker = goro::go(async move {
+                tx.try_send(7).unwrap(); // hands 7 over and wakes the receiver
+                let start = Instant::now();
+                while !flag.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(5) {
+                    std::hint::spin_loop();
+                }
+                flag.load(Ordering::SeqCst)
+            });
+            let ran = waker.await.unwrap();
+            assert_eq!(woken.await.unwrap(), Some(7));
+            ran
+        })
+    });
+    assert!(ran, "the woken G did not run while its waker hogged the P");
+}
