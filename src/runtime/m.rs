@@ -152,24 +152,17 @@ const COOP_BUDGET: u32 = 128;
 /// so yielding loses nothing.
 #[inline]
 pub(crate) fn coop_proceed(cx: &mut std::task::Context<'_>) -> Poll<()> {
-    with_m(|m| {
-        let Some(m) = m else { return Poll::Ready(()) };
-        if m.cur_g.get().is_null() {
-            return Poll::Ready(());
-        }
-        let b = m.budget.get();
-        if b == 0 {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        m.budget.set(b - 1);
-        Poll::Ready(())
-    })
+    if coop_spend() {
+        return Poll::Ready(());
+    }
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
-/// `coop_proceed` without a context, for callers that await the yield
-/// point only when this returns false: charges one operation and returns
-/// true, or returns false (charging nothing) when the budget is spent.
+/// `coop_proceed` without a context (`select!` awaits its yield point only
+/// when this returns false): charges one operation and returns true, or
+/// returns false (charging nothing) when the budget is spent. Always true
+/// off the runtime.
 #[inline]
 pub(crate) fn coop_spend() -> bool {
     with_m(|m| {

@@ -522,7 +522,7 @@ macro_rules! __select_gen {
     }};
     // The general case: selectgo.
     (@cases [$($c:tt)+] @default [$($d:tt)?]) => {
-        $crate::__select_general!(@todo [$($c)+] @done [] @idx (0) @default [$($d)?])
+        $crate::__select_general!(@todo [$($c)+] @done [] @default [$($d)?])
     };
 }
 
@@ -533,16 +533,15 @@ macro_rules! __select_gen {
 #[macro_export]
 macro_rules! __select_general {
     (@todo [($kind:ident $args:tt $p:tt $b:tt) $($rest:tt)*] @done [$($done:tt)*]
-     @idx ($($i:tt)*) @default $d:tt) => {
+     @default $d:tt) => {
         $crate::__select_general!(
             @todo [$($rest)*]
-            @done [$($done)* ($kind $args $p $b ($($i)*) __op __case __res)]
-            @idx ($($i)* + 1)
+            @done [$($done)* ($kind $args $p $b __op __case __res)]
             @default $d
         )
     };
-    (@todo [] @done [$(($kind:ident $args:tt ($p:pat) $b:tt ($($i:tt)*) $op:ident $case:ident $res:ident))+]
-     @idx $n:tt @default [$($d:tt)?]) => {{
+    (@todo [] @done [$(($kind:ident $args:tt ($p:pat) $b:tt $op:ident $case:ident $res:ident))+]
+     @default [$($d:tt)?]) => {{
         $( let mut $res = ::core::option::Option::None; )+
         {
             $( $crate::__select_case!($kind $args $op $case); )+
@@ -551,7 +550,9 @@ macro_rules! __select_general {
             let __order = $crate::select::PollOrder::new(
                 [$( $crate::select::Case::chan_addr(&$case) != 0 ),+],
             );
-            let mut __won: ::core::option::Option<usize> = ::core::option::Option::None;
+            // Whether pass 0 completed a case; which one is told by the
+            // cases' results (`take_result`), not by an index.
+            let mut __done = false;
             if __order.runs_pass0() {
                 if $crate::__select_case!(@block $($d)?) && !$crate::select::coop_spend() {
                     $crate::select::coop_yield_point().await;
@@ -564,13 +565,14 @@ macro_rules! __select_general {
                     let __k = __order.get(__j);
                     if let ::core::option::Option::Some(__w) = __cs[__k].try_alone() {
                         $crate::select::__wake(__w);
-                        __won = ::core::option::Option::Some(__k);
+                        __done = true;
                         break;
                     }
                 }
             }
-            if __won.is_none() {
-                __won = $crate::select::selectgo(
+            if !__done {
+                // The winner, if any, is the case holding a result.
+                let _ = $crate::select::selectgo(
                     &mut [$( &mut $case as &mut dyn $crate::select::Case ),+],
                     $crate::__select_case!(@block $($d)?),
                 )
@@ -580,7 +582,6 @@ macro_rules! __select_general {
             // Only the winner holds a result: take them all, without
             // branching on which one won.
             $( $res = $case.take_result(); )+
-            let _ = __won;
         }
         $(
             if let ::core::option::Option::Some(__v) = $res {
