@@ -16,6 +16,7 @@
 mod imp {
     pub(crate) use std::sync::Arc;
     pub(crate) use std::sync::atomic;
+    use std::sync::atomic::Ordering;
     pub(crate) use std::thread;
 
     /// A non-poisoning mutex (parking_lot's).
@@ -93,9 +94,16 @@ mod imp {
 
     /// A raw lock with no guard, for code that must hold several locks at
     /// once in an order decided at run time (selectgo locks its channels in
-    /// address order). parking_lot's word-sized mutex: spins briefly, then
-    /// parks the thread.
-    pub(crate) struct RawMutex(parking_lot::RawMutex);
+    /// address order). One byte: a test-and-set lock whose unlock is a
+    /// plain release store, not a read-modify-write, so an uncontended
+    /// lock/unlock pair costs one atomic instruction, not two (a channel
+    /// operation is one pair; W2-W6 each make two per message). The price
+    /// is that a waiter is never woken: it spins, then sleeps in rounds
+    /// (see `lock_slow`, `lock_contended`). That is sound for the channel
+    /// lock because nothing blocks or calls user code while holding it
+    /// (hchan's deadlock-safety rules), so every hold is a few hundred
+    /// nanoseconds at most.
+    pub(crate) struct RawMutex(std::sync::atomic::AtomicBool);
 
     impl std::fmt::Debug for RawMutex {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,11 +113,49 @@ mod imp {
 
     impl RawMutex {
         pub(crate) const fn new() -> Self {
-            RawMutex(<parking_lot::RawMutex as parking_lot::lock_api::RawMutex>::INIT)
+            RawMutex(std::sync::atomic::AtomicBool::new(false))
         }
+
+        /// The plain lock (selectgo, `len`): try, then `lock_slow`.
         #[inline]
         pub(crate) fn lock(&self) {
-            parking_lot::lock_api::RawMutex::lock(&self.0)
+            if !self.try_lock() {
+                self.lock_slow();
+            }
+        }
+
+        /// Contended plain lock, Go's `lock2` shape: three short rounds of
+        /// active spinning (2, 4, 8 hints), then up to 64 yields of the
+        /// thread, then sleeping in growing rounds (10 us doubling to
+        /// 1 ms) until the lock is free. The short spin and long yield
+        /// phase are parking_lot's, whose lock this replaced; spinning
+        /// longer (8..64 hints a round) made W5 20% slower.
+        #[cold]
+        #[inline(never)]
+        fn lock_slow(&self) {
+            for i in 1..=3u32 {
+                for _ in 0..(1u32 << i) {
+                    std::hint::spin_loop();
+                }
+                if self.try_lock_polite() {
+                    return;
+                }
+            }
+            for _ in 0..64 {
+                std::thread::yield_now();
+                if self.try_lock_polite() {
+                    return;
+                }
+            }
+            let mut us = 10;
+            loop {
+                let d = us + cheaprand() % us;
+                std::thread::sleep(std::time::Duration::from_micros(d));
+                if self.try_lock_polite() {
+                    return;
+                }
+                us = (us * 2).min(1000);
+            }
         }
 
         /// A hint that this thread is about to check, then take, the lock:
@@ -146,18 +192,15 @@ mod imp {
         /// 2. Still taken: the contention is lasting (Gs on both cores
         ///    hammering one channel), and a batch on one core beats any
         ///    interleaving, so this thread sleeps `SLEEP_US..2*SLEEP_US`
-        ///    (random) before each of up to `SLEEPS` more rounds of tries:
-        ///    the other core runs whole batches with the lock line and the
-        ///    ring in its cache, with no one polling the line (kanal's
-        ///    lock sleeps 1 ms at this point). It is how Go's `lock2` ends
-        ///    too (the M sleeps holding its P), except that nothing wakes
-        ///    the sleeper, so the holder's unlock makes no system call
-        ///    (a parked waiter would need one). W3 mpmc/1024 and W4 mpsc/1024 15-25% faster
-        ///    in alternating runs; the cost is latency under such
-        ///    contention (0.25-0.5 ms per sleep, plus the timer slack).
-        /// 3. After that, parking_lot's lock: park until the holder's
-        ///    unlock wakes this thread (its eventual fairness bounds the
-        ///    wait).
+        ///    (random) before each further round of tries: the other core
+        ///    runs whole batches with the lock line and the ring in its
+        ///    cache, with no one polling the line (kanal's lock sleeps at
+        ///    this point too). It is how Go's `lock2` ends as well (the M
+        ///    sleeps holding its P), except that nothing wakes the sleeper,
+        ///    so an unlock never makes a system call. W3 mpmc/1024 and W4
+        ///    mpsc/1024 15-25% faster in alternating runs; the cost is
+        ///    latency under such contention (0.25-0.5 ms per sleep, plus
+        ///    the timer slack).
         ///
         /// selectgo keeps the plain `lock`: it holds several locks, and
         /// backing off in its pass 0 (one lock at a time) lost more than
@@ -175,19 +218,17 @@ mod imp {
             const TRIES: u32 = 4;
             const MIN_SPINS: u32 = 32;
             const SPAN: u32 = 96;
-            const SLEEPS: u32 = 10;
             const SLEEP_US: u64 = 250;
             if self.try_with_backoff(TRIES, MIN_SPINS, SPAN) {
                 return;
             }
-            for _ in 0..SLEEPS {
+            loop {
                 let us = SLEEP_US + cheaprand() % SLEEP_US;
                 std::thread::sleep(std::time::Duration::from_micros(us));
-                if self.try_lock() || self.try_with_backoff(TRIES, MIN_SPINS, SPAN) {
+                if self.try_with_backoff(TRIES, MIN_SPINS, SPAN) {
                     return;
                 }
             }
-            parking_lot::lock_api::RawMutex::lock(&self.0)
         }
 
         /// Up to `tries` tries, each after `min..min + span` spin hints.
@@ -203,16 +244,33 @@ mod imp {
             }
             false
         }
+
+        /// One attempt. Acquire pairs with the Release store in `unlock`:
+        /// the new holder sees everything the last one wrote.
         #[inline]
         pub(crate) fn try_lock(&self) -> bool {
-            parking_lot::lock_api::RawMutex::try_lock(&self.0)
+            self.0
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
         }
+
+        /// `try_lock` for a waiter of the plain lock: reads first, so it
+        /// does not take the line from the holder while the lock is still
+        /// held (the back-off tries CAS at once: their random gaps already
+        /// keep them off the line, and the read's extra transfer cost W3
+        /// and W4 about 2%).
+        #[inline]
+        fn try_lock_polite(&self) -> bool {
+            !self.0.load(Ordering::Relaxed) && self.try_lock()
+        }
+
         /// # Safety
         /// The caller holds the lock (locked by this thread's code path).
         #[inline]
         pub(crate) unsafe fn unlock(&self) {
-            // SAFETY: the caller holds the lock, as this function requires.
-            unsafe { parking_lot::lock_api::RawMutex::unlock(&self.0) }
+            // Release pairs with the Acquire CAS in `try_lock` of the next
+            // holder.
+            self.0.store(false, Ordering::Release);
         }
     }
 
@@ -438,17 +496,27 @@ mod tests {
         assert_eq!(c.n.into_inner(), THREADS * ROUNDS);
     }
 
-    /// A lock held far longer than the spin and sleep rounds: the backed-off
-    /// locker goes through every round, then parks in parking_lot's lock,
-    /// and is woken by the unlock (not left sleeping).
+    /// A lock held far longer than the spin and sleep rounds: the lockers
+    /// keep sleeping and retrying, and take the lock only once it is
+    /// released.
     #[test]
     fn lock_backoff_outlasts_a_long_holder() {
+        lockers_outlast_a_long_holder(RawMutex::lock_backoff);
+    }
+
+    /// As above for the plain lock (selectgo's).
+    #[test]
+    fn lock_outlasts_a_long_holder() {
+        lockers_outlast_a_long_holder(RawMutex::lock);
+    }
+
+    fn lockers_outlast_a_long_holder(lock: fn(&RawMutex)) {
         let m = RawMutex::new();
         m.lock();
         let released = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|s| {
             let t = s.spawn(|| {
-                m.lock_backoff();
+                lock(&m);
                 let after = released.load(std::sync::atomic::Ordering::SeqCst);
                 // SAFETY: lock_backoff just took it.
                 unsafe { m.unlock() };

@@ -179,8 +179,13 @@ pub(crate) fn coop_spend() -> bool {
     })
 }
 
-crate::loom::thread_local! {
-    #[allow(clippy::missing_const_for_thread_local)] // loom's macro takes no const block
+#[cfg(not(loom))]
+std::thread_local! {
+    static CURRENT: Cell<*const MCtx> = const { Cell::new(ptr::null()) };
+}
+#[cfg(loom)]
+loom::thread_local! {
+    // loom's macro takes no const block.
     static CURRENT: Cell<*const MCtx> = Cell::new(ptr::null());
 }
 
