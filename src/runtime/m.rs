@@ -179,13 +179,14 @@ pub(crate) fn coop_spend() -> bool {
     })
 }
 
+// A const initialiser spares every access the lazy-init check (std's
+// macro); loom's macro takes no const block.
 #[cfg(not(loom))]
-std::thread_local! {
+crate::loom::thread_local! {
     static CURRENT: Cell<*const MCtx> = const { Cell::new(ptr::null()) };
 }
 #[cfg(loom)]
-loom::thread_local! {
-    // loom's macro takes no const block.
+crate::loom::thread_local! {
     static CURRENT: Cell<*const MCtx> = Cell::new(ptr::null());
 }
 
