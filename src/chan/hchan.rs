@@ -353,6 +353,25 @@ impl<T> HChan<T> {
     pub(crate) unsafe fn try_send_locked(&self, v: T) -> SendTry<T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
+        // The common case inline: room in the buffer, open, and no parked
+        // receiver (then the buffer is where the full path below would put
+        // the value too).
+        if st.qcount < self.cap() && st.flags & (CLOSED | RX_GONE) == 0 && st.recvq.is_empty() {
+            self.buf_push(st, v);
+            return SendTry::Sent(None);
+        }
+        // SAFETY: lock held.
+        unsafe { self.try_send_locked_slow(v) }
+    }
+
+    /// `try_send_locked` past its fast path.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(never)]
+    unsafe fn try_send_locked_slow(&self, v: T) -> SendTry<T> {
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
         if st.flags & (CLOSED | RX_GONE) != 0 {
             return SendTry::Closed(v);
         }
@@ -366,16 +385,35 @@ impl<T> HChan<T> {
             });
         }
         if st.qcount < self.cap() {
-            self.buf_write(st.sendx, v);
-            st.sendx += 1;
-            if st.sendx == self.cap() {
-                st.sendx = 0;
-            }
-            let n = st.qcount + 1;
-            self.set_qcount(st, n);
+            self.buf_push(st, v);
             return SendTry::Sent(None);
         }
         SendTry::Full(v)
+    }
+
+    /// Appends `v` at `sendx` (the caller checked there is room).
+    #[inline(always)]
+    fn buf_push(&self, st: &mut State<T>, v: T) {
+        self.buf_write(st.sendx, v);
+        st.sendx += 1;
+        if st.sendx == self.cap() {
+            st.sendx = 0;
+        }
+        let n = st.qcount + 1;
+        self.set_qcount(st, n);
+    }
+
+    /// Takes the value at `recvx` (the caller checked there is one).
+    #[inline(always)]
+    fn buf_pop(&self, st: &mut State<T>) -> T {
+        let v = self.buf_read(st.recvx);
+        st.recvx += 1;
+        if st.recvx == self.cap() {
+            st.recvx = 0;
+        }
+        let n = st.qcount - 1;
+        self.set_qcount(st, n);
+        v
     }
 
     /// chanrecv's locked part: take a given-back value, else from a parked
@@ -385,6 +423,24 @@ impl<T> HChan<T> {
     /// Caller holds the lock.
     #[inline]
     pub(crate) unsafe fn try_recv_locked(&self) -> RecvTry<T> {
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        // The common case inline: values in the buffer and nothing parked
+        // or given back (then the buffer's head is what the full path
+        // below would take too).
+        if st.qcount > 0 && st.sendq.is_empty() && st.returned.is_empty() {
+            return RecvTry::Got(self.buf_pop(st), None);
+        }
+        // SAFETY: lock held.
+        unsafe { self.try_recv_locked_slow() }
+    }
+
+    /// `try_recv_locked` past its fast path.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(never)]
+    unsafe fn try_recv_locked_slow(&self) -> RecvTry<T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
         if let Some(v) = st.returned.pop_front() {
@@ -414,14 +470,7 @@ impl<T> HChan<T> {
             }
         }
         if st.qcount > 0 {
-            let v = self.buf_read(st.recvx);
-            st.recvx += 1;
-            if st.recvx == self.cap() {
-                st.recvx = 0;
-            }
-            let n = st.qcount - 1;
-            self.set_qcount(st, n);
-            return RecvTry::Got(v, None);
+            return RecvTry::Got(self.buf_pop(st), None);
         }
         if st.flags & CLOSED != 0 {
             RecvTry::Closed
@@ -534,11 +583,7 @@ impl<T> HChan<T> {
         if st.qcount == 0 {
             return RecvTry::Empty;
         }
-        let v = self.buf_read(st.recvx);
-        st.recvx = (st.recvx + 1) % self.cap();
-        let n = st.qcount - 1;
-        self.set_qcount(st, n);
-        RecvTry::Got(v, None)
+        RecvTry::Got(self.buf_pop(st), None)
     }
 
     // ---- non-blocking operations -------------------------------------
