@@ -752,6 +752,9 @@ impl<T> HChan<T> {
 
     /// Cancels a parked receive: unlinks it, or, if a value was already
     /// handed to it, gives the value back to the channel.
+    // Out of line: the future's drop glue, which runs after every
+    // operation, then stays small enough to inline.
+    #[inline(never)]
     pub(crate) fn cancel_recv(&self, op: &mut RecvOp<T>) {
         if !op.parked {
             return;
@@ -842,6 +845,9 @@ impl<T> HChan<T> {
 
     /// Cancels a parked send: unlinks it (its value is dropped with the
     /// future). A send that already completed stays completed.
+    // Out of line: the future's drop glue, which runs after every
+    // operation, then stays small enough to inline.
+    #[inline(never)]
     pub(crate) fn cancel_send(&self, op: &mut SendOp<T>) {
         if !op.parked {
             return;
