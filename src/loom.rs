@@ -521,7 +521,7 @@ mod tests {
             let t = s.spawn(|| {
                 lock(&m);
                 let after = released.load(std::sync::atomic::Ordering::SeqCst);
-                // SAFETY: lock_backoff just took it.
+                // SAFETY: `lock` just took it.
                 unsafe { m.unlock() };
                 after
             });
