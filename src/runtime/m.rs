@@ -35,6 +35,7 @@
 use super::g::{self, GRef, Header};
 use super::owner::PollOwner;
 use super::p::P;
+use super::runq::Overflow;
 use super::sched::Sched;
 use crate::loom::atomic::Ordering;
 use crate::loom::{Arc as LArc, Condvar, Mutex};
@@ -245,27 +246,46 @@ fn preempted(sched: &Arc<Sched>) -> bool {
     })
 }
 
+/// This thread's M and its P, if the M runs one of `sched`'s Ps.
+#[inline]
+fn local_p<'m>(m: Option<&'m MCtx>, sched: &Arc<Sched>) -> Option<(&'m MCtx, &'m P)> {
+    let m = m?;
+    if !Arc::ptr_eq(&m.sched, sched) {
+        return None;
+    }
+    Some((m, m.p()?))
+}
+
+/// `p.runq.put(g, next)` under the ownership handshake (`owner_op`), for
+/// this M's poll: `Ok` with the ring's overflow batch (for the global
+/// queue), or `Err(g)` if sysmon took the P meanwhile (the M then holds
+/// none: `lost_p`).
+#[inline]
+fn owned_put(m: &MCtx, p: &P, g: GRef, next: bool) -> Result<Option<Overflow>, GRef> {
+    let mut slot = Some(g);
+    let put = || {
+        let g = slot.take().expect("put once");
+        // SAFETY: owner_op runs this only while this M owns p.
+        unsafe { p.runq.put(g, next) }
+    };
+    match p.owner.owner_op(m.pollval.get(), put) {
+        Some(over) => Ok(over),
+        None => {
+            m.lost_p(); // sysmon took the P while we were polling
+            Err(slot.take().expect("not put"))
+        }
+    }
+}
+
 /// Puts `g` on this thread's P (runnext with `next`) if it runs one of
 /// `sched`'s Ps, else gives it back. With `check_alone`, also tells whether
 /// `g` is now all the P's queue holds (runnext included); without, `false`.
 fn put_local(sched: &Arc<Sched>, g: GRef, next: bool, check_alone: bool) -> Result<bool, GRef> {
     with_m(|m| {
-        let Some(m) = m else { return Err(g) };
-        if !Arc::ptr_eq(&m.sched, sched) {
+        let Some((m, p)) = local_p(m, sched) else {
             return Err(g);
-        }
-        let Some(p) = m.p() else { return Err(g) };
-        let mut slot = Some(g);
-        let put = || {
-            let g = slot.take().expect("put once");
-            // SAFETY: owner_op runs this only while this M owns p.
-            unsafe { p.runq.put(g, next) }
         };
-        let Some(over) = p.owner.owner_op(m.pollval.get(), put) else {
-            m.lost_p(); // sysmon took the P while we were polling
-            return Err(slot.take().expect("not put"));
-        };
-        if let Some(batch) = over {
+        if let Some(batch) = owned_put(m, p, g, next)? {
             sched.global_push_batch(batch);
             return Ok(false);
         }
@@ -299,36 +319,27 @@ pub(crate) fn ready_put(sched: &Arc<Sched>, g: GRef) -> bool {
 /// G is taken back unless somebody already took it.
 fn ready_put_local(sched: &Arc<Sched>, g: GRef) -> Result<bool, GRef> {
     with_m(|m| {
-        let Some(m) = m else { return Err(g) };
-        if !Arc::ptr_eq(&m.sched, sched) {
+        let Some((m, p)) = local_p(m, sched) else {
             return Err(g);
-        }
-        let Some(p) = m.p() else { return Err(g) };
+        };
         let v = m.pollval.get();
         let raw = g.header() as *const Header;
-        if let Some(old) = p.runq.swap_runnext(g) {
-            let mut slot = Some(old);
-            let put = || {
-                let old = slot.take().expect("put once");
-                // SAFETY: owner_op runs this only while this M owns p.
-                unsafe { p.runq.put(old, false) }
-            };
-            match p.owner.owner_op(v, put) {
-                Some(None) => {}
-                Some(Some(batch)) => {
-                    m.swapped.set((p as *const P, raw));
+        let displaced = p.runq.swap_runnext(g);
+        // From here on a loss of the P takes `g` back (`lost_p`).
+        m.swapped.set((p as *const P, raw));
+        if let Some(old) = displaced {
+            match owned_put(m, p, old, false) {
+                Ok(None) => {}
+                Ok(Some(batch)) => {
                     sched.global_push_batch(batch);
                     return Ok(false);
                 }
-                None => {
-                    sched.global_push_batch(slot.take());
-                    m.swapped.set((p as *const P, raw));
-                    m.lost_p();
+                Err(old) => {
+                    sched.global_push_batch(Some(old));
                     return Ok(false);
                 }
             }
         }
-        m.swapped.set((p as *const P, raw));
         if p.owner.is_current(v) {
             return Ok(p.runq.len() <= 1);
         }
