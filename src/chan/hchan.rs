@@ -15,9 +15,20 @@
 //!   no parked senders.
 //! - `qcount` and `flags` mirror the locked state for the lock-free
 //!   `full()`/`empty()` checks; they are written only under the lock.
+//!   `qcount` is stored with every change; `flags` by `unlock` (`publish`).
+//!   A buffer-only send or receive (`send_to_buf`, `recv_from_buf`)
+//!   changes no queue, so it releases the raw lock without publishing.
 //! - `returned` holds values handed to a receiver that was then dropped and
 //!   which found no other receiver and no room in the buffer; receivers take
 //!   them before the buffer. It is empty (and unallocated) in normal use.
+//!
+//! # Fast paths
+//! The common blocking and non-blocking operations on a buffered channel
+//! (room or a value, nothing parked, open) are inlined into the caller:
+//! lock, one ring-buffer step, unlock (`poll_send`, `poll_recv`,
+//! `send_unlock`, `recv_unlock`). Everything else in chansend's and
+//! chanrecv's order (`send_order`, `recv_order`) and parking run out of
+//! line, under the same lock: no path takes the lock twice.
 //!
 //! # Deadlock safety
 //! A channel lock is never held while waking a task, calling user code other
@@ -353,10 +364,8 @@ impl<T> HChan<T> {
     pub(crate) unsafe fn try_send_locked(&self, v: T) -> SendTry<T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
-        // The common case inline: room in the buffer, open, and no parked
-        // receiver (then the buffer is where the full path below would put
-        // the value too).
-        if st.qcount < self.cap() && st.flags & (CLOSED | RX_GONE) == 0 && st.recvq.is_empty() {
+        // The common case inline (see `send_to_buf`).
+        if self.send_to_buf(st) {
             self.buf_push(st, v);
             return SendTry::Sent(None);
         }
@@ -370,6 +379,19 @@ impl<T> HChan<T> {
     /// Caller holds the lock.
     #[inline(never)]
     unsafe fn try_send_locked_slow(&self, v: T) -> SendTry<T> {
+        // SAFETY: lock held (caller's contract).
+        unsafe { self.send_order(v) }
+    }
+
+    /// chansend's locked order: closed, a parked receiver (Go's
+    /// send/sendDirect), room in the buffer, else full. Inlined into the
+    /// two out-of-line callers (`try_send_locked_slow`, `send_locked`), so
+    /// neither makes a further call.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(always)]
+    unsafe fn send_order(&self, v: T) -> SendTry<T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
         if st.flags & (CLOSED | RX_GONE) != 0 {
@@ -389,6 +411,93 @@ impl<T> HChan<T> {
             return SendTry::Sent(None);
         }
         SendTry::Full(v)
+    }
+
+    /// A send that does not park, from the lock on: the common case
+    /// (`send_to_buf`) inline, chansend's full order out of line; releases
+    /// the lock. A returned waker (a receiver) is woken by the caller,
+    /// after the unlock. Used by `try_send` and select's pass 0.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(always)]
+    pub(crate) unsafe fn send_unlock(&self, v: T) -> SendTry<T> {
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        if self.send_to_buf(st) {
+            self.buf_push(st, v);
+            // SAFETY: lock held. No queue changed, so the `flags` mirror
+            // is current and `unlock`'s publish would store nothing.
+            unsafe { self.lock.unlock() };
+            return SendTry::Sent(None);
+        }
+        // SAFETY: lock held.
+        unsafe { self.send_unlock_slow(v) }
+    }
+
+    /// `send_unlock` past its fast path.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(never)]
+    unsafe fn send_unlock_slow(&self, v: T) -> SendTry<T> {
+        // SAFETY: lock held; released once.
+        unsafe {
+            let r = self.send_order(v);
+            self.unlock();
+            r
+        }
+    }
+
+    /// A receive that does not park, from the lock on: the common case
+    /// (`recv_from_buf`) inline, chanrecv's full order out of line;
+    /// releases the lock. A returned waker (a sender) is woken by the
+    /// caller, after the unlock. Used by `try_recv` and select's pass 0.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(always)]
+    pub(crate) unsafe fn recv_unlock(&self) -> RecvTry<T> {
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        if Self::recv_from_buf(st) {
+            let v = self.buf_pop(st);
+            // SAFETY: lock held. No queue changed (see `send_unlock`).
+            unsafe { self.lock.unlock() };
+            return RecvTry::Got(v, None);
+        }
+        // SAFETY: lock held.
+        unsafe { self.recv_unlock_slow() }
+    }
+
+    /// `recv_unlock` past its fast path.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(never)]
+    unsafe fn recv_unlock_slow(&self) -> RecvTry<T> {
+        // SAFETY: lock held; released once.
+        unsafe {
+            let r = self.recv_order();
+            self.unlock();
+            r
+        }
+    }
+
+    /// chansend's common case: room in the buffer, open, and no parked
+    /// receiver (then the buffer is where chansend's full order would put
+    /// the value too).
+    #[inline(always)]
+    fn send_to_buf(&self, st: &State<T>) -> bool {
+        st.qcount < self.cap() && st.flags & (CLOSED | RX_GONE) == 0 && st.recvq.is_empty()
+    }
+
+    /// chanrecv's common case: values in the buffer and nothing parked or
+    /// given back (then the buffer's head is what chanrecv's full order
+    /// would take too).
+    #[inline(always)]
+    fn recv_from_buf(st: &State<T>) -> bool {
+        st.qcount > 0 && st.sendq.is_empty() && st.returned.is_empty()
     }
 
     /// Appends `v` at `sendx` (the caller checked there is room).
@@ -425,10 +534,8 @@ impl<T> HChan<T> {
     pub(crate) unsafe fn try_recv_locked(&self) -> RecvTry<T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
-        // The common case inline: values in the buffer and nothing parked
-        // or given back (then the buffer's head is what the full path
-        // below would take too).
-        if st.qcount > 0 && st.sendq.is_empty() && st.returned.is_empty() {
+        // The common case inline (see `recv_from_buf`).
+        if Self::recv_from_buf(st) {
             return RecvTry::Got(self.buf_pop(st), None);
         }
         // SAFETY: lock held.
@@ -441,6 +548,18 @@ impl<T> HChan<T> {
     /// Caller holds the lock.
     #[inline(never)]
     unsafe fn try_recv_locked_slow(&self) -> RecvTry<T> {
+        // SAFETY: lock held (caller's contract).
+        unsafe { self.recv_order() }
+    }
+
+    /// chanrecv's locked order: a given-back value, a parked sender (Go's
+    /// `recv`), the buffer, else closed or empty. Inlined into the two
+    /// out-of-line callers (`try_recv_locked_slow`, `recv_locked`).
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(always)]
+    unsafe fn recv_order(&self) -> RecvTry<T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
         if let Some(v) = st.returned.pop_front() {
@@ -595,10 +714,8 @@ impl<T> HChan<T> {
             return SendTry::Full(v);
         }
         self.lock_op();
-        // SAFETY: lock held.
-        let r = unsafe { self.try_send_locked(v) };
-        // SAFETY: lock held.
-        unsafe { self.unlock() };
+        // SAFETY: lock held; `send_unlock` releases it.
+        let r = unsafe { self.send_unlock(v) };
         if let SendTry::Sent(Some(w)) = r {
             w.wake();
             return SendTry::Sent(None);
@@ -615,10 +732,8 @@ impl<T> HChan<T> {
             None => {}
         }
         self.lock_op();
-        // SAFETY: lock held.
-        let r = unsafe { self.try_recv_locked() };
-        // SAFETY: lock held.
-        unsafe { self.unlock() };
+        // SAFETY: lock held; `recv_unlock` releases it.
+        let r = unsafe { self.recv_unlock() };
         if let RecvTry::Got(v, Some(w)) = r {
             w.wake();
             return RecvTry::Got(v, None);
@@ -694,57 +809,91 @@ fn finish_recv<T>(op: &mut RecvOp<T>, state: u8) -> Option<T> {
 impl<T> HChan<T> {
     /// chanrecv with `block == true`, as a poll: park on the first call,
     /// then wait for the completer.
-    #[inline]
+    ///
+    /// Only the common case is inline (not parked; a value in the buffer,
+    /// nothing parked or given back): lock, take the head, unlock. The
+    /// rest of chanrecv's order runs out of line in `recv_locked`, still
+    /// under the same lock, so no path locks twice.
+    #[inline(always)]
     pub(crate) fn poll_recv(
         &self,
         op: &mut RecvOp<T>,
         waker: &Waker,
     ) -> std::task::Poll<Option<T>> {
-        use std::task::Poll;
         if op.parked {
-            let s = op.sudog.get().state();
-            if s != WAITING {
-                return Poll::Ready(finish_recv(op, s));
-            }
-            self.lock();
-            let s = op.sudog.get().state();
-            if s != WAITING {
+            return self.poll_recv_parked(op, waker);
+        }
+        self.lock_op();
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        if Self::recv_from_buf(st) {
+            let v = self.buf_pop(st);
+            // SAFETY: lock held. No queue changed, so the `flags` mirror
+            // is current and `unlock`'s publish would store nothing.
+            unsafe { self.lock.unlock() };
+            return std::task::Poll::Ready(Some(v));
+        }
+        // SAFETY: lock held.
+        unsafe { self.recv_locked(op, waker) }
+    }
+
+    /// `poll_recv` past its fast path, with the lock held: complete, or
+    /// park. Unlocks.
+    ///
+    /// # Safety
+    /// Caller holds the lock; `op` is not parked.
+    #[inline(never)]
+    unsafe fn recv_locked(&self, op: &mut RecvOp<T>, waker: &Waker) -> std::task::Poll<Option<T>> {
+        use std::task::Poll;
+        // SAFETY: lock held (caller's contract).
+        match unsafe { self.recv_order() } {
+            RecvTry::Got(v, w) => {
                 // SAFETY: lock held.
                 unsafe { self.unlock() };
-                return Poll::Ready(finish_recv(op, s));
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Poll::Ready(Some(v))
             }
-            // SAFETY: lock held, sudog linked here.
-            unsafe {
-                op.sudog.get().set_waker(waker);
+            RecvTry::Closed => {
+                // SAFETY: lock held.
+                unsafe { self.unlock() };
+                Poll::Ready(None)
+            }
+            // SAFETY: lock held; the sudog is pinned inside the future,
+            // whose Drop unlinks it (cancel_recv).
+            RecvTry::Empty => unsafe {
+                let sg = op.sudog.init();
+                sg.prepare(std::ptr::null(), 0, waker);
+                self.st().recvq.enqueue(sg);
+                op.parked = true;
                 self.unlock();
-            }
-        } else {
-            self.lock_op();
+                crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanReceive);
+                Poll::Pending
+            },
+        }
+    }
+
+    /// A parked receive polled again: done, or still waiting (the waker
+    /// is refreshed under the lock).
+    #[inline(never)]
+    fn poll_recv_parked(&self, op: &mut RecvOp<T>, waker: &Waker) -> std::task::Poll<Option<T>> {
+        use std::task::Poll;
+        let s = op.sudog.get().state();
+        if s != WAITING {
+            return Poll::Ready(finish_recv(op, s));
+        }
+        self.lock();
+        let s = op.sudog.get().state();
+        if s != WAITING {
             // SAFETY: lock held.
-            match unsafe { self.try_recv_locked() } {
-                RecvTry::Got(v, w) => {
-                    // SAFETY: lock held.
-                    unsafe { self.unlock() };
-                    if let Some(w) = w {
-                        w.wake();
-                    }
-                    return Poll::Ready(Some(v));
-                }
-                RecvTry::Closed => {
-                    // SAFETY: lock held.
-                    unsafe { self.unlock() };
-                    return Poll::Ready(None);
-                }
-                // SAFETY: lock held; the sudog is pinned inside the future,
-                // whose Drop unlinks it (cancel_recv).
-                RecvTry::Empty => unsafe {
-                    let sg = op.sudog.init();
-                    sg.prepare(std::ptr::null(), 0, waker);
-                    self.st().recvq.enqueue(sg);
-                    op.parked = true;
-                    self.unlock();
-                },
-            }
+            unsafe { self.unlock() };
+            return Poll::Ready(finish_recv(op, s));
+        }
+        // SAFETY: lock held, sudog linked here.
+        unsafe {
+            op.sudog.get().set_waker(waker);
+            self.unlock();
         }
         crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanReceive);
         Poll::Pending
@@ -784,60 +933,103 @@ impl<T> HChan<T> {
 
     /// chansend with `block == true`, as a poll. `value` is `Some` on the
     /// first call.
-    #[inline]
+    ///
+    /// Only the common case is inline (not parked; room in the buffer,
+    /// open, no parked receiver): lock, append, unlock. The rest of
+    /// chansend's order runs out of line in `send_locked`, still under the
+    /// same lock, so no path locks twice.
+    #[inline(always)]
     pub(crate) fn poll_send(
         &self,
         op: &mut SendOp<T>,
         value: &mut Option<T>,
         waker: &Waker,
     ) -> std::task::Poll<Result<(), T>> {
-        use std::task::Poll;
         if op.parked {
-            let s = op.sudog.get().state();
-            if s != WAITING {
-                return Poll::Ready(finish_send(op, s));
-            }
-            self.lock();
-            let s = op.sudog.get().state();
-            if s != WAITING {
+            return self.poll_send_parked(op, waker);
+        }
+        let v = value.take().expect("send future polled after completion");
+        self.lock_op();
+        // SAFETY: lock held.
+        let st = unsafe { self.st() };
+        if self.send_to_buf(st) {
+            self.buf_push(st, v);
+            // SAFETY: lock held. No queue changed, so the `flags` mirror
+            // is current and `unlock`'s publish would store nothing.
+            unsafe { self.lock.unlock() };
+            return std::task::Poll::Ready(Ok(()));
+        }
+        // SAFETY: lock held.
+        unsafe { self.send_locked(op, v, waker) }
+    }
+
+    /// `poll_send` past its fast path, with the lock held: complete, or
+    /// park holding `v`. Unlocks.
+    ///
+    /// # Safety
+    /// Caller holds the lock; `op` is not parked.
+    #[inline(never)]
+    unsafe fn send_locked(
+        &self,
+        op: &mut SendOp<T>,
+        v: T,
+        waker: &Waker,
+    ) -> std::task::Poll<Result<(), T>> {
+        use std::task::Poll;
+        // SAFETY: lock held (caller's contract).
+        match unsafe { self.send_order(v) } {
+            SendTry::Sent(w) => {
                 // SAFETY: lock held.
                 unsafe { self.unlock() };
-                return Poll::Ready(finish_send(op, s));
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Poll::Ready(Ok(()))
             }
-            // SAFETY: lock held, sudog linked here.
-            unsafe {
-                op.sudog.get().set_waker(waker);
+            SendTry::Closed(v) => {
+                // SAFETY: lock held.
+                unsafe { self.unlock() };
+                Poll::Ready(Err(v))
+            }
+            // SAFETY: lock held; the sudog is pinned inside the future,
+            // whose Drop unlinks it (cancel_send).
+            SendTry::Full(v) => unsafe {
+                let sg = op.sudog.init();
+                sg.prepare(std::ptr::null(), 0, waker);
+                sg.put_elem(v);
+                self.st().sendq.enqueue(sg);
+                op.parked = true;
                 self.unlock();
-            }
-        } else {
-            let v = value.take().expect("send future polled after completion");
-            self.lock_op();
+                crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanSend);
+                Poll::Pending
+            },
+        }
+    }
+
+    /// A parked send polled again: done, or still waiting (the waker is
+    /// refreshed under the lock).
+    #[inline(never)]
+    fn poll_send_parked(
+        &self,
+        op: &mut SendOp<T>,
+        waker: &Waker,
+    ) -> std::task::Poll<Result<(), T>> {
+        use std::task::Poll;
+        let s = op.sudog.get().state();
+        if s != WAITING {
+            return Poll::Ready(finish_send(op, s));
+        }
+        self.lock();
+        let s = op.sudog.get().state();
+        if s != WAITING {
             // SAFETY: lock held.
-            match unsafe { self.try_send_locked(v) } {
-                SendTry::Sent(w) => {
-                    // SAFETY: lock held.
-                    unsafe { self.unlock() };
-                    if let Some(w) = w {
-                        w.wake();
-                    }
-                    return Poll::Ready(Ok(()));
-                }
-                SendTry::Closed(v) => {
-                    // SAFETY: lock held.
-                    unsafe { self.unlock() };
-                    return Poll::Ready(Err(v));
-                }
-                // SAFETY: lock held; the sudog is pinned inside the future,
-                // whose Drop unlinks it (cancel_send).
-                SendTry::Full(v) => unsafe {
-                    let sg = op.sudog.init();
-                    sg.prepare(std::ptr::null(), 0, waker);
-                    sg.put_elem(v);
-                    self.st().sendq.enqueue(sg);
-                    op.parked = true;
-                    self.unlock();
-                },
-            }
+            unsafe { self.unlock() };
+            return Poll::Ready(finish_send(op, s));
+        }
+        // SAFETY: lock held, sudog linked here.
+        unsafe {
+            op.sudog.get().set_waker(waker);
+            self.unlock();
         }
         crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanSend);
         Poll::Pending
