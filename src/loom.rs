@@ -279,18 +279,28 @@ mod imp {
 
     /// Go's `cheaprand`: the next value of this thread's wyrand stream,
     /// seeded once from `rand` (no shared state).
-    #[inline]
+    // The closure stays tiny (seeding is out of line), so the compiler
+    // inlines `LocalKey::with` and the access is one %fs-relative load;
+    // outlined, it cost a call and an indirect call per select.
+    #[inline(always)]
     pub(crate) fn cheaprand() -> u64 {
         std::thread_local!(static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
         STATE.with(|s| {
             let mut x = s.get();
             if x == 0 {
-                x = rand::random::<u64>() | 1;
+                x = cheaprand_seed();
             }
             let r = super::wyrand(&mut x);
             s.set(x);
             r
         })
+    }
+
+    /// A thread's first `cheaprand` state: random, odd (never 0).
+    #[cold]
+    #[inline(never)]
+    fn cheaprand_seed() -> u64 {
+        rand::random::<u64>() | 1
     }
 
     impl Default for RawMutex {
