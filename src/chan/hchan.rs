@@ -874,29 +874,45 @@ impl<T> HChan<T> {
         }
     }
 
-    /// A parked receive polled again: done, or still waiting (the waker
-    /// is refreshed under the lock).
+    /// A parked receive polled again: done, or still waiting.
     #[inline(never)]
     fn poll_recv_parked(&self, op: &mut RecvOp<T>, waker: &Waker) -> std::task::Poll<Option<T>> {
-        use std::task::Poll;
-        let s = op.sudog.get().state();
+        use crate::runtime::WaitReason;
+        match self.repoll_parked(op.sudog.get(), waker, WaitReason::ChanReceive) {
+            Some(s) => std::task::Poll::Ready(finish_recv(op, s)),
+            None => std::task::Poll::Pending,
+        }
+    }
+
+    /// A parked operation's sudog polled again: `Some(state)` once its
+    /// completer is done with it, else `None` after refreshing the waker
+    /// under the lock (a G may be polled with a new waker) and recording
+    /// the wait reason again. Inlined into both (out-of-line) callers.
+    #[inline(always)]
+    fn repoll_parked(
+        &self,
+        sg: &Sudog<T>,
+        waker: &Waker,
+        reason: crate::runtime::WaitReason,
+    ) -> Option<u8> {
+        let s = sg.state();
         if s != WAITING {
-            return Poll::Ready(finish_recv(op, s));
+            return Some(s);
         }
         self.lock();
-        let s = op.sudog.get().state();
+        let s = sg.state();
         if s != WAITING {
             // SAFETY: lock held.
             unsafe { self.unlock() };
-            return Poll::Ready(finish_recv(op, s));
+            return Some(s);
         }
-        // SAFETY: lock held, sudog linked here.
+        // SAFETY: lock held, the sudog is linked here (still WAITING).
         unsafe {
-            op.sudog.get().set_waker(waker);
+            sg.set_waker(waker);
             self.unlock();
         }
-        crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanReceive);
-        Poll::Pending
+        crate::runtime::set_wait_reason(reason);
+        None
     }
 
     /// Cancels a parked receive: unlinks it, or, if a value was already
@@ -1006,33 +1022,18 @@ impl<T> HChan<T> {
         }
     }
 
-    /// A parked send polled again: done, or still waiting (the waker is
-    /// refreshed under the lock).
+    /// A parked send polled again: done, or still waiting.
     #[inline(never)]
     fn poll_send_parked(
         &self,
         op: &mut SendOp<T>,
         waker: &Waker,
     ) -> std::task::Poll<Result<(), T>> {
-        use std::task::Poll;
-        let s = op.sudog.get().state();
-        if s != WAITING {
-            return Poll::Ready(finish_send(op, s));
+        use crate::runtime::WaitReason;
+        match self.repoll_parked(op.sudog.get(), waker, WaitReason::ChanSend) {
+            Some(s) => std::task::Poll::Ready(finish_send(op, s)),
+            None => std::task::Poll::Pending,
         }
-        self.lock();
-        let s = op.sudog.get().state();
-        if s != WAITING {
-            // SAFETY: lock held.
-            unsafe { self.unlock() };
-            return Poll::Ready(finish_send(op, s));
-        }
-        // SAFETY: lock held, sudog linked here.
-        unsafe {
-            op.sudog.get().set_waker(waker);
-            self.unlock();
-        }
-        crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanSend);
-        Poll::Pending
     }
 
     /// Cancels a parked send: unlinks it (its value is dropped with the

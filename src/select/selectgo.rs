@@ -164,6 +164,23 @@ impl<'a, T> RecvCase<'a, T> {
             .expect("goro: RecvCase::take on a case that did not win")
     }
 
+    /// Records a receive attempt's outcome: `Some(waker to wake)` if the
+    /// case completed (a value, or closed), `None` if it would block.
+    #[inline(always)]
+    fn settle(&mut self, r: RecvTry<T>) -> Option<Option<Waker>> {
+        match r {
+            RecvTry::Got(v, w) => {
+                self.result = Some(Some(v));
+                Some(w)
+            }
+            RecvTry::Closed => {
+                self.result = Some(None);
+                Some(None)
+            }
+            RecvTry::Empty => None,
+        }
+    }
+
     /// The result if this case won, else `None`; no branch on which case
     /// won (`select!` calls it on every case).
     #[inline(always)]
@@ -188,6 +205,27 @@ impl<'a, T> SendCase<'a, T> {
         self.result
             .take()
             .expect("goro: SendCase::take on a case that did not win")
+    }
+
+    /// Records a send attempt's outcome: `Some(waker to wake)` if the case
+    /// completed (sent, or closed), `None` if it would block (the value
+    /// stays in the case).
+    #[inline(always)]
+    fn settle(&mut self, r: SendTry<T>) -> Option<Option<Waker>> {
+        match r {
+            SendTry::Sent(w) => {
+                self.result = Some(Ok(()));
+                Some(w)
+            }
+            SendTry::Closed(v) => {
+                self.result = Some(Err(SendError(v)));
+                Some(None)
+            }
+            SendTry::Full(v) => {
+                self.value = Some(v);
+                None
+            }
+        }
     }
 
     /// The result if this case won, else `None` (see `RecvCase::take_result`).
@@ -243,32 +281,12 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         }
         c.lock();
         // SAFETY: locked just above; `recv_unlock` releases it.
-        match unsafe { c.recv_unlock() } {
-            RecvTry::Got(v, w) => {
-                self.result = Some(Some(v));
-                Some(w)
-            }
-            RecvTry::Closed => {
-                self.result = Some(None);
-                Some(None)
-            }
-            RecvTry::Empty => None,
-        }
+        self.settle(unsafe { c.recv_unlock() })
     }
     unsafe fn try_complete(&mut self) -> Option<Option<Waker>> {
         let c = self.chan?;
         // SAFETY: locked by the caller.
-        match unsafe { c.try_recv_locked() } {
-            RecvTry::Got(v, w) => {
-                self.result = Some(Some(v));
-                Some(w)
-            }
-            RecvTry::Closed => {
-                self.result = Some(None);
-                Some(None)
-            }
-            RecvTry::Empty => None,
-        }
+        self.settle(unsafe { c.try_recv_locked() })
     }
     unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker) {
         if let Some(c) = self.chan {
@@ -360,39 +378,13 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
         let v = self.value.take().expect("goro: send case without a value");
         c.lock();
         // SAFETY: locked just above; `send_unlock` releases it.
-        match unsafe { c.send_unlock(v) } {
-            SendTry::Sent(w) => {
-                self.result = Some(Ok(()));
-                Some(w)
-            }
-            SendTry::Closed(v) => {
-                self.result = Some(Err(SendError(v)));
-                Some(None)
-            }
-            SendTry::Full(v) => {
-                self.value = Some(v);
-                None
-            }
-        }
+        self.settle(unsafe { c.send_unlock(v) })
     }
     unsafe fn try_complete(&mut self) -> Option<Option<Waker>> {
         let c = self.chan?;
         let v = self.value.take().expect("goro: send case without a value");
         // SAFETY: locked by the caller.
-        match unsafe { c.try_send_locked(v) } {
-            SendTry::Sent(w) => {
-                self.result = Some(Ok(()));
-                Some(w)
-            }
-            SendTry::Closed(v) => {
-                self.result = Some(Err(SendError(v)));
-                Some(None)
-            }
-            SendTry::Full(v) => {
-                self.value = Some(v);
-                None
-            }
-        }
+        self.settle(unsafe { c.try_send_locked(v) })
     }
     unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker) {
         if let Some(c) = self.chan {
