@@ -240,8 +240,9 @@ impl LocalQueue {
     /// # Safety
     /// Only this queue's owner may call this (it fills its own ring).
     pub(crate) unsafe fn steal_from(&self, victim: &LocalQueue, steal_next: bool) -> Option<GRef> {
-        let mut grabbed: Vec<*mut Header> = Vec::new();
-        loop {
+        // On the stack (at most half the ring): a steal allocates nothing.
+        let mut grabbed = [std::ptr::null_mut::<Header>(); (RUNQ_SIZE / 2) as usize];
+        let n = loop {
             let h = victim.head.load(Ordering::Acquire);
             let t = victim.tail.load(Ordering::Acquire);
             let n = t.wrapping_sub(h);
@@ -255,9 +256,10 @@ impl LocalQueue {
             if n > RUNQ_SIZE / 2 {
                 continue; // read an inconsistent h/t pair
             }
-            grabbed.clear();
-            for i in 0..n {
-                grabbed.push(victim.slot(h.wrapping_add(i)).load(Ordering::Relaxed));
+            for (i, g) in grabbed.iter_mut().take(n as usize).enumerate() {
+                *g = victim
+                    .slot(h.wrapping_add(i as u32))
+                    .load(Ordering::Relaxed);
             }
             // Release: our slot reads happen before the victim reuses them.
             if victim
@@ -265,22 +267,21 @@ impl LocalQueue {
                 .compare_exchange(h, h.wrapping_add(n), Ordering::Release, Ordering::Relaxed)
                 .is_ok()
             {
-                break;
+                break n as usize;
             }
-        }
-        let first = grabbed.pop().map(|p| {
-            // SAFETY: the CAS gave us these references.
-            unsafe { GRef::from_raw(p) }
-        });
-        for p in grabbed {
-            // SAFETY: as above; we are this queue's owner.
+        };
+        // The last one grabbed runs now (as before); the rest go to our ring.
+        for &p in &grabbed[..n - 1] {
+            // SAFETY: the CAS gave us these references; we are this queue's
+            // owner.
             let overflow = unsafe { self.put(GRef::from_raw(p), false) };
             debug_assert!(overflow.is_none(), "a thief's queue had no room");
             if let Some(batch) = overflow {
                 victim_overflow_leak(batch);
             }
         }
-        first
+        // SAFETY: as above.
+        Some(unsafe { GRef::from_raw(grabbed[n - 1]) })
     }
 
     /// Empties the queue in run order (runnext first). Owner only or with
