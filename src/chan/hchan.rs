@@ -26,8 +26,9 @@
 //! The common blocking and non-blocking operations on a buffered channel
 //! (room or a value, nothing parked, open) are inlined into the caller:
 //! lock, one ring-buffer step, unlock (`poll_send`, `poll_recv`,
-//! `send_unlock`, `recv_unlock`). Everything else in chansend's and
-//! chanrecv's order (`send_order`, `recv_order`) and parking run out of
+//! `send_unlock`, `recv_unlock`, through `send_buf_unlock` and
+//! `recv_buf_unlock`). Everything else in chansend's and chanrecv's order
+//! (`try_send_locked`, `try_recv_locked`) and parking run out of
 //! line, under the same lock: no path takes the lock twice.
 //!
 //! # Deadlock safety
@@ -356,42 +357,15 @@ impl<T> HChan<T> {
         if self.empty() { Some(true) } else { None }
     }
 
-    /// chansend's locked part: deliver to a parked receiver, else buffer.
-    ///
-    /// # Safety
-    /// Caller holds the lock.
-    #[inline]
-    pub(crate) unsafe fn try_send_locked(&self, v: T) -> SendTry<T> {
-        // SAFETY: lock held.
-        let st = unsafe { self.st() };
-        // The common case inline (see `send_to_buf`).
-        if self.send_to_buf(st) {
-            self.buf_push(st, v);
-            return SendTry::Sent(None);
-        }
-        // SAFETY: lock held.
-        unsafe { self.try_send_locked_slow(v) }
-    }
-
-    /// `try_send_locked` past its fast path.
-    ///
-    /// # Safety
-    /// Caller holds the lock.
-    #[inline(never)]
-    unsafe fn try_send_locked_slow(&self, v: T) -> SendTry<T> {
-        // SAFETY: lock held (caller's contract).
-        unsafe { self.send_order(v) }
-    }
-
     /// chansend's locked order: closed, a parked receiver (Go's
-    /// send/sendDirect), room in the buffer, else full. Inlined into the
-    /// two out-of-line callers (`try_send_locked_slow`, `send_locked`), so
-    /// neither makes a further call.
+    /// send/sendDirect), room in the buffer, else full. Inlined into its
+    /// callers: select's pass 1 (`try_complete`) and the out-of-line halves
+    /// of the single operations (`send_locked`, `send_unlock_slow`).
     ///
     /// # Safety
     /// Caller holds the lock.
     #[inline(always)]
-    unsafe fn send_order(&self, v: T) -> SendTry<T> {
+    pub(crate) unsafe fn try_send_locked(&self, v: T) -> SendTry<T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
         if st.flags & (CLOSED | RX_GONE) != 0 {
@@ -422,17 +396,33 @@ impl<T> HChan<T> {
     /// Caller holds the lock.
     #[inline(always)]
     pub(crate) unsafe fn send_unlock(&self, v: T) -> SendTry<T> {
+        // SAFETY: lock held (caller's contract); each branch releases it.
+        unsafe {
+            match self.send_buf_unlock(v) {
+                Ok(()) => SendTry::Sent(None),
+                Err(v) => self.send_unlock_slow(v),
+            }
+        }
+    }
+
+    /// chansend's common case (`send_to_buf`), from the lock on: appends
+    /// `v` and releases the lock, or hands `v` back with the lock still
+    /// held for the full order.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(always)]
+    unsafe fn send_buf_unlock(&self, v: T) -> Result<(), T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
-        if self.send_to_buf(st) {
-            self.buf_push(st, v);
-            // SAFETY: lock held. No queue changed, so the `flags` mirror
-            // is current and `unlock`'s publish would store nothing.
-            unsafe { self.lock.unlock() };
-            return SendTry::Sent(None);
+        if !self.send_to_buf(st) {
+            return Err(v);
         }
-        // SAFETY: lock held.
-        unsafe { self.send_unlock_slow(v) }
+        self.buf_push(st, v);
+        // SAFETY: lock held. No queue changed, so the `flags` mirror is
+        // current and `unlock`'s publish would store nothing.
+        unsafe { self.lock.unlock() };
+        Ok(())
     }
 
     /// `send_unlock` past its fast path.
@@ -443,7 +433,7 @@ impl<T> HChan<T> {
     unsafe fn send_unlock_slow(&self, v: T) -> SendTry<T> {
         // SAFETY: lock held; released once.
         unsafe {
-            let r = self.send_order(v);
+            let r = self.try_send_locked(v);
             self.unlock();
             r
         }
@@ -458,16 +448,32 @@ impl<T> HChan<T> {
     /// Caller holds the lock.
     #[inline(always)]
     pub(crate) unsafe fn recv_unlock(&self) -> RecvTry<T> {
+        // SAFETY: lock held (caller's contract); each branch releases it.
+        unsafe {
+            match self.recv_buf_unlock() {
+                Some(v) => RecvTry::Got(v, None),
+                None => self.recv_unlock_slow(),
+            }
+        }
+    }
+
+    /// chanrecv's common case (`recv_from_buf`), from the lock on: takes
+    /// the head and releases the lock, or returns `None` with the lock
+    /// still held for the full order.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline(always)]
+    unsafe fn recv_buf_unlock(&self) -> Option<T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
-        if Self::recv_from_buf(st) {
-            let v = self.buf_pop(st);
-            // SAFETY: lock held. No queue changed (see `send_unlock`).
-            unsafe { self.lock.unlock() };
-            return RecvTry::Got(v, None);
+        if !Self::recv_from_buf(st) {
+            return None;
         }
-        // SAFETY: lock held.
-        unsafe { self.recv_unlock_slow() }
+        let v = self.buf_pop(st);
+        // SAFETY: lock held. No queue changed (see `send_buf_unlock`).
+        unsafe { self.lock.unlock() };
+        Some(v)
     }
 
     /// `recv_unlock` past its fast path.
@@ -478,7 +484,7 @@ impl<T> HChan<T> {
     unsafe fn recv_unlock_slow(&self) -> RecvTry<T> {
         // SAFETY: lock held; released once.
         unsafe {
-            let r = self.recv_order();
+            let r = self.try_recv_locked();
             self.unlock();
             r
         }
@@ -525,41 +531,14 @@ impl<T> HChan<T> {
         v
     }
 
-    /// chanrecv's locked part: take a given-back value, else from a parked
-    /// sender (Go's `recv`), else from the buffer.
-    ///
-    /// # Safety
-    /// Caller holds the lock.
-    #[inline]
-    pub(crate) unsafe fn try_recv_locked(&self) -> RecvTry<T> {
-        // SAFETY: lock held.
-        let st = unsafe { self.st() };
-        // The common case inline (see `recv_from_buf`).
-        if Self::recv_from_buf(st) {
-            return RecvTry::Got(self.buf_pop(st), None);
-        }
-        // SAFETY: lock held.
-        unsafe { self.try_recv_locked_slow() }
-    }
-
-    /// `try_recv_locked` past its fast path.
-    ///
-    /// # Safety
-    /// Caller holds the lock.
-    #[inline(never)]
-    unsafe fn try_recv_locked_slow(&self) -> RecvTry<T> {
-        // SAFETY: lock held (caller's contract).
-        unsafe { self.recv_order() }
-    }
-
     /// chanrecv's locked order: a given-back value, a parked sender (Go's
-    /// `recv`), the buffer, else closed or empty. Inlined into the two
-    /// out-of-line callers (`try_recv_locked_slow`, `recv_locked`).
+    /// `recv`), the buffer, else closed or empty. Inlined into its callers,
+    /// as `try_send_locked`.
     ///
     /// # Safety
     /// Caller holds the lock.
     #[inline(always)]
-    unsafe fn recv_order(&self) -> RecvTry<T> {
+    pub(crate) unsafe fn try_recv_locked(&self) -> RecvTry<T> {
         // SAFETY: lock held.
         let st = unsafe { self.st() };
         if let Some(v) = st.returned.pop_front() {
@@ -824,17 +803,13 @@ impl<T> HChan<T> {
             return self.poll_recv_parked(op, waker);
         }
         self.lock_op();
-        // SAFETY: lock held.
-        let st = unsafe { self.st() };
-        if Self::recv_from_buf(st) {
-            let v = self.buf_pop(st);
-            // SAFETY: lock held. No queue changed, so the `flags` mirror
-            // is current and `unlock`'s publish would store nothing.
-            unsafe { self.lock.unlock() };
-            return std::task::Poll::Ready(Some(v));
+        // SAFETY: lock held; released by either branch.
+        unsafe {
+            match self.recv_buf_unlock() {
+                Some(v) => std::task::Poll::Ready(Some(v)),
+                None => self.recv_locked(op, waker),
+            }
         }
-        // SAFETY: lock held.
-        unsafe { self.recv_locked(op, waker) }
     }
 
     /// `poll_recv` past its fast path, with the lock held: complete, or
@@ -846,7 +821,7 @@ impl<T> HChan<T> {
     unsafe fn recv_locked(&self, op: &mut RecvOp<T>, waker: &Waker) -> std::task::Poll<Option<T>> {
         use std::task::Poll;
         // SAFETY: lock held (caller's contract).
-        match unsafe { self.recv_order() } {
+        match unsafe { self.try_recv_locked() } {
             RecvTry::Got(v, w) => {
                 // SAFETY: lock held.
                 unsafe { self.unlock() };
@@ -966,17 +941,13 @@ impl<T> HChan<T> {
         }
         let v = value.take().expect("send future polled after completion");
         self.lock_op();
-        // SAFETY: lock held.
-        let st = unsafe { self.st() };
-        if self.send_to_buf(st) {
-            self.buf_push(st, v);
-            // SAFETY: lock held. No queue changed, so the `flags` mirror
-            // is current and `unlock`'s publish would store nothing.
-            unsafe { self.lock.unlock() };
-            return std::task::Poll::Ready(Ok(()));
+        // SAFETY: lock held; released by either branch.
+        unsafe {
+            match self.send_buf_unlock(v) {
+                Ok(()) => std::task::Poll::Ready(Ok(())),
+                Err(v) => self.send_locked(op, v, waker),
+            }
         }
-        // SAFETY: lock held.
-        unsafe { self.send_locked(op, v, waker) }
     }
 
     /// `poll_send` past its fast path, with the lock held: complete, or
@@ -993,7 +964,7 @@ impl<T> HChan<T> {
     ) -> std::task::Poll<Result<(), T>> {
         use std::task::Poll;
         // SAFETY: lock held (caller's contract).
-        match unsafe { self.send_order(v) } {
+        match unsafe { self.try_send_locked(v) } {
             SendTry::Sent(w) => {
                 // SAFETY: lock held.
                 unsafe { self.unlock() };
