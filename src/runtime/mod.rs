@@ -686,15 +686,21 @@ pub fn schedtrace_line() -> String {
     current_sched().map_or_else(String::new, |s| trace::line(&s, std::time::Instant::now()))
 }
 
-/// Charges one operation to the running G's cooperative budget; see
-/// `m::coop_proceed`. Channel, select and sleep futures call it first.
+/// Charges one channel operation to the running G's cooperative budget;
+/// see `m::coop_proceed`. Channel futures call it first.
 #[inline]
 #[allow(dead_code)]
 pub(crate) fn coop_proceed(cx: &mut Context<'_>) -> Poll<()> {
     m::coop_proceed(cx)
 }
 
-/// Charges one operation if the budget allows; false when it is spent (the
+/// `coop_proceed` for a select, which charges less (see `m::COOP_BUDGET`).
+#[inline]
+pub(crate) fn coop_proceed_select(cx: &mut Context<'_>) -> Poll<()> {
+    m::coop_proceed_select(cx)
+}
+
+/// Charges one select if the budget allows; false when it is spent (the
 /// caller then awaits a yield point). See `m::coop_spend`.
 #[inline]
 pub(crate) fn coop_spend() -> bool {

@@ -648,7 +648,7 @@ const PERMS: [[u64; 24]; PACKED + 1] = {
 /// before its pass 0.
 #[doc(hidden)]
 pub async fn coop_yield_point() {
-    std::future::poll_fn(crate::runtime::coop_proceed).await
+    std::future::poll_fn(crate::runtime::coop_proceed_select).await
 }
 
 /// The fast half of the yield point: charges the budget and returns true
@@ -889,7 +889,7 @@ impl Future for SelectGo<'_> {
             Phase::Start => {
                 if this.block && !this.pass0_done {
                     // a blocking select is a yield point (see coop_proceed)
-                    std::task::ready!(crate::runtime::coop_proceed(cx));
+                    std::task::ready!(crate::runtime::coop_proceed_select(cx));
                 }
                 this.start(cx.waker())
             }
