@@ -1,5 +1,8 @@
 //! Scheduler behaviour through the public API: gosched fairness on one P,
-//! runnext time-slice inheritance not starving the queue, `gomaxprocs`
+//! the cooperative budget (a G looping over ready channel operations or
+//! selects, never parking, still lets the other Gs of its P run: the
+//! futures stand-in for Go's preemption), runnext time-slice inheritance
+//! not starving the queue, `gomaxprocs`
 //! resizes under load, `blocking`/`block_on` inside a G handing the P off
 //! (Go's entersyscall/handoffp), `JoinHandle::is_finished`, spawning from
 //! plain threads, the `GOMAXPROCS` environment variable, panics in nested
@@ -151,6 +154,81 @@ fn self_waking_g_does_not_starve_another_g() {
             busy.await.unwrap();
         });
     });
+}
+
+// ---- the cooperative budget (the futures stand-in for Go's preemption) ----------
+
+/// On one P, `busy` runs `op` in a loop that never parks, and spawns a G
+/// that stops it. Without a budget that makes `busy` yield, the spawned G
+/// never runs and the test hangs (caught by `guard`). Returns how many
+/// times `op` completed before the spawned G first ran.
+fn ops_before_other_g_runs<F, Fut>(op: F) -> usize
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    guard(30, move || {
+        let rt = one_p();
+        rt.block_on(async move {
+            let seen = Arc::new(AtomicUsize::new(usize::MAX));
+            let seen2 = seen.clone();
+            let busy = goro::go(async move {
+                let count = Arc::new(AtomicUsize::new(0));
+                let (c, s) = (count.clone(), seen2.clone());
+                // runnable at once, but this G keeps the P until it yields
+                drop(goro::go(async move {
+                    s.store(c.load(Ordering::SeqCst), Ordering::SeqCst);
+                }));
+                while seen2.load(Ordering::SeqCst) == usize::MAX {
+                    op().await;
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            busy.await.unwrap();
+            seen.load(Ordering::SeqCst)
+        })
+    })
+}
+
+#[test]
+fn ready_channel_loop_yields_to_another_g() {
+    // A send and a receive on a buffered channel that never fills or
+    // empties: neither parks, so only the budget ends the poll.
+    let (tx, rx) = goro::chan::<u32>(4);
+    let ran_after = ops_before_other_g_runs(move || {
+        let (tx, rx) = (tx.clone(), rx.clone());
+        async move {
+            tx.send(1).await.unwrap();
+            assert_eq!(rx.recv().await, Some(1));
+        }
+    });
+    assert!(
+        (1..10_000).contains(&ran_after),
+        "the other G ran after {ran_after} send/receive pairs"
+    );
+}
+
+#[test]
+fn ready_select_loop_yields_to_another_g() {
+    // A select over two channels that always hold a value (each received
+    // value is put back with `try_send`, which is not a yield point).
+    let (tx1, rx1) = goro::chan::<u32>(1);
+    let (tx2, rx2) = goro::chan::<u32>(1);
+    tx1.try_send(1).unwrap();
+    tx2.try_send(2).unwrap();
+    let ran_after = ops_before_other_g_runs(move || {
+        let (tx1, rx1, tx2, rx2) = (tx1.clone(), rx1.clone(), tx2.clone(), rx2.clone());
+        async move {
+            goro::select! {
+                recv(rx1) -> v => tx1.try_send(v.unwrap()).unwrap(),
+                recv(rx2) -> v => tx2.try_send(v.unwrap()).unwrap(),
+            }
+        }
+    });
+    assert!(
+        (1..10_000).contains(&ran_after),
+        "the other G ran after {ran_after} selects"
+    );
 }
 
 /// A baton passed between two Gs by waking each other (each wake puts the
