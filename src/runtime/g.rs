@@ -14,13 +14,44 @@
 //! or `DONE`. Only the transition into `SCHEDULED` enqueues, so a G is in at
 //! most one queue; only `SCHEDULED → RUNNING` polls, so one M polls it.
 //!
+//! `complete` stores `DONE` (a racing wake's `RUNNING → NOTIFIED` is then
+//! overwritten or fails: nothing requeues a finished G).
+//!
+//! # The join word (`Header::join`, one atomic byte; tokio's task state)
+//! Completion and the `JoinHandle` meet on one word, changed only by
+//! read-modify-writes, so each side sees what the other did before it:
+//! - `JOIN_INTEREST`: a handle exists. Set at spawn, cleared by the handle's
+//!   drop (or after its final poll).
+//! - `COMPLETE`: the stage holds the result. Set once, by `complete`.
+//! - `JOIN_WAKER`: `join_waker` holds the handle's waker and completion
+//!   may read it. Set and cleared by the handle's poll (CAS, refused once
+//!   `COMPLETE` is set); cleared by completion after waking it.
+//!
+//! Who owns what:
+//! - The stage after `COMPLETE`: the handle, if `JOIN_INTEREST` was set
+//!   when `COMPLETE` was (it reads the output or, on drop, reports a
+//!   panic); otherwise completion, which reports a panic nobody can
+//!   observe. The handle's drop clears `JOIN_INTEREST` with one
+//!   `fetch_and`, completion sets `COMPLETE` with one `fetch_or`: exactly
+//!   one of them sees the other's bit, so a detached G's panic is reported
+//!   exactly once.
+//! - `join_waker`: the handle's alone while `JOIN_WAKER` is clear; shared
+//!   (read only: `will_wake`, `wake_by_ref`) while it is set; completion's
+//!   when it clears `JOIN_WAKER` and finds `JOIN_INTEREST` gone (it then
+//!   drops the waker). No lock: a waker's drop or wake may run any code.
+//!
+//! # Panics
+//! A panic in a poll, or in the drop of the future once it is ready (it is
+//! dropped inside the same `catch_unwind`), finishes the G with
+//! `JoinError::Panic`; the M goes on. The handle gets the payload, or the
+//! runtime does if no handle is left (`goro::run` then ends with it).
+//!
 //! # References (`Header::refs`)
 //! Held by: the registry (until the G ends), the `JoinHandle`, every queue
 //! slot holding it, every Waker clone. The last release frees the task.
 
 use super::sched::Sched;
 use super::wait::WaitReason;
-use crate::loom::Mutex;
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::any::Any;
@@ -38,6 +69,13 @@ pub(crate) const RUNNING: u8 = 2;
 pub(crate) const NOTIFIED: u8 = 3;
 pub(crate) const DONE: u8 = 4;
 
+/// Join word: the stage holds the G's result.
+const COMPLETE: u8 = 1;
+/// Join word: a `JoinHandle` exists.
+const JOIN_INTEREST: u8 = 2;
+/// Join word: `join_waker` holds the handle's waker, readable by completion.
+const JOIN_WAKER: u8 = 4;
+
 /// The type-erased part of every G.
 pub(crate) struct Header {
     /// Reference count (see the module docs). Any thread.
@@ -45,13 +83,13 @@ pub(crate) struct Header {
     /// Scheduling state. Written by wakers (IDLE→SCHEDULED, RUNNING→NOTIFIED)
     /// and by the polling M (the rest).
     pub(crate) state: AtomicU8,
-    /// True while a `JoinHandle` exists. Written by the handle's drop.
-    join_interest: AtomicBool,
-    /// Claimed (false→true) by whoever takes the output: the handle, or the
-    /// panic reporter when no handle is left. Exactly one reads the stage.
-    output_claimed: AtomicBool,
-    /// The JoinHandle's waker. Written by the handle, taken by completion.
-    join_waker: Mutex<Option<Waker>>,
+    /// The join word (`COMPLETE | JOIN_INTEREST | JOIN_WAKER`, see the
+    /// module docs). Written by `complete` and by the `JoinHandle`.
+    join: AtomicU8,
+    /// The JoinHandle's waker. Written by the handle while `JOIN_WAKER` is
+    /// clear; dropped by completion if it clears `JOIN_WAKER` after the
+    /// handle is gone (module docs).
+    join_waker: UnsafeCell<Option<Waker>>,
     vtable: &'static Vtable,
     /// The runtime this G belongs to.
     pub(crate) sched: Arc<Sched>,
@@ -110,7 +148,7 @@ enum Stage<F: Future> {
 struct Task<F: Future> {
     header: Header,
     /// Accessed only by the M holding `RUNNING` (or the canceller holding the
-    /// claim), and after `DONE` only by the `output_claimed` winner.
+    /// claim), and after `COMPLETE` only by its owner (module docs).
     stage: UnsafeCell<Stage<F>>,
 }
 
@@ -141,9 +179,8 @@ impl GRef {
             header: Header {
                 refs: AtomicUsize::new(2),
                 state: AtomicU8::new(SCHEDULED),
-                join_interest: AtomicBool::new(true),
-                output_claimed: AtomicBool::new(false),
-                join_waker: Mutex::new(None),
+                join: AtomicU8::new(JOIN_INTEREST),
+                join_waker: UnsafeCell::new(None),
                 vtable: vtable_of::<F>(),
                 sched,
                 id,
@@ -216,34 +253,54 @@ impl GRef {
         self.complete(false);
     }
 
-    /// Marks the G done, wakes its joiner, and reports a panic nobody can
-    /// observe (no JoinHandle left) to the runtime.
+    /// Marks the G done (Go's `goexit`; the stage holds its result): wakes
+    /// its joiner, or, with no `JoinHandle` left, reports a panic to the
+    /// runtime (nobody else can observe it).
     pub(crate) fn complete(&self, panicked: bool) {
         let h = self.header();
-        // Release: pairs with the Acquire load in JoinHandle::poll, making
-        // the stored output visible to the joiner. A swap, not a store: it
-        // orders with a racing goready CAS (RUNNING -> NOTIFIED), which then
-        // fails and leaves the G done.
-        h.state.swap(DONE, Ordering::AcqRel);
-        let w = h.join_waker.lock().take();
-        if let Some(w) = w {
-            w.wake();
+        // A store suffices: a racing goready CAS (RUNNING -> NOTIFIED)
+        // either comes first and is overwritten, or sees DONE and fails.
+        h.state.store(DONE, Ordering::Release);
+        // Release: publishes the stage to the handle (its Acquire loads).
+        // Acquire: pairs with the handle's Release clearing JOIN_INTEREST
+        // (its last use of the stage) and setting JOIN_WAKER (the waker).
+        let prev = h.join.fetch_or(COMPLETE, Ordering::AcqRel);
+        if prev & JOIN_INTEREST == 0 {
+            if panicked {
+                // SAFETY: the handle let go before COMPLETE: the stage is ours.
+                unsafe { self.report_panic() };
+            }
+            return;
         }
-        if panicked && !h.join_interest.load(Ordering::Acquire) {
-            self.report_panic();
+        if prev & JOIN_WAKER != 0 {
+            // SAFETY: JOIN_WAKER is set: the handle only reads the cell now.
+            h.join_waker.with(|w| {
+                // SAFETY: the cell is only read while JOIN_WAKER is set.
+                if let Some(w) = unsafe { &*w } {
+                    w.wake_by_ref();
+                }
+            });
+            // AcqRel: Release ends our read of the cell before the handle
+            // writes it again; Acquire pairs with a drop that cleared
+            // JOIN_INTEREST meanwhile (the cell is then ours to empty).
+            let prev = h.join.fetch_and(!JOIN_WAKER, Ordering::AcqRel);
+            if prev & JOIN_INTEREST == 0 {
+                // SAFETY: the handle is gone and left the cell to us.
+                let w = h.join_waker.with_mut(|w| unsafe { (*w).take() });
+                drop(w);
+            }
         }
     }
 
-    fn report_panic(&self) {
+    /// Reports the panic in the finished stage, if it holds one.
+    ///
+    /// # Safety
+    /// The caller owns the stage after `COMPLETE` (module docs).
+    unsafe fn report_panic(&self) {
         let h = self.header();
-        if h.output_claimed
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // SAFETY: we won the output claim and the state is DONE.
-            if let Some(p) = unsafe { (h.vtable.take_panic)(self.0) } {
-                h.sched.report_panic(p);
-            }
+        // SAFETY: forwarded contract.
+        if let Some(p) = unsafe { (h.vtable.take_panic)(self.0) } {
+            h.sched.report_panic(p);
         }
     }
 }
@@ -291,17 +348,26 @@ unsafe fn stage<'a, F: Future>(h: NonNull<Header>) -> &'a mut Stage<F> {
     unsafe { task.as_ref().stage.with_mut(|s| &mut *s) }
 }
 
+/// Polls the future; once it is ready, drops it inside the same unwind
+/// guard, so a panic in its `Drop` is the G's panic like any other.
 unsafe fn poll_fn<F: Future>(h: NonNull<Header>, cx: &mut Context<'_>) -> Poll<bool> {
     // SAFETY: the polling M holds RUNNING.
     let st = unsafe { stage::<F>(h) };
-    let Stage::Running(fut) = st else {
-        return Poll::Ready(false);
-    };
-    // SAFETY: the future lives inside the heap task and is never moved.
-    let fut = unsafe { Pin::new_unchecked(fut) };
-    match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+    let res = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let Stage::Running(fut) = &mut *st else {
+            return Poll::Ready(None);
+        };
+        // SAFETY: the future lives inside the heap task and is never moved.
+        let v = std::task::ready!(unsafe { Pin::new_unchecked(fut) }.poll(cx));
+        // Drops the future; if its drop unwinds, the stage is still
+        // `Consumed` (an assignment stores its value on unwind too).
+        *st = Stage::Consumed;
+        Poll::Ready(Some(v))
+    }));
+    match res {
         Ok(Poll::Pending) => Poll::Pending,
-        Ok(Poll::Ready(v)) => {
+        Ok(Poll::Ready(None)) => Poll::Ready(false),
+        Ok(Poll::Ready(Some(v))) => {
             *st = Stage::Finished(Ok(v));
             Poll::Ready(false)
         }
@@ -328,7 +394,7 @@ unsafe fn cancel_fn<F: Future>(h: NonNull<Header>) {
 }
 
 unsafe fn read_output_fn<F: Future>(h: NonNull<Header>, dst: *mut ()) {
-    // SAFETY: the JoinHandle won the output claim after DONE.
+    // SAFETY: the JoinHandle owns the stage after COMPLETE (module docs).
     let st = unsafe { stage::<F>(h) };
     if let Stage::Finished(r) = std::mem::replace(st, Stage::Consumed) {
         // SAFETY: the JoinHandle<F::Output> passes a matching slot.
@@ -337,7 +403,7 @@ unsafe fn read_output_fn<F: Future>(h: NonNull<Header>, dst: *mut ()) {
 }
 
 unsafe fn take_panic_fn<F: Future>(h: NonNull<Header>) -> Option<Box<dyn Any + Send>> {
-    // SAFETY: the caller won the output claim after DONE.
+    // SAFETY: the caller owns the stage after COMPLETE (module docs).
     let st = unsafe { stage::<F>(h) };
     if let Stage::Finished(Err(JoinError {
         repr: Repr::Panic(_),
@@ -422,6 +488,62 @@ pub(crate) fn goready(g: GRef) {
     }
 }
 
+// ---- test hook --------------------------------------------------------------
+
+/// A G outside any scheduler, for the loom models of the JoinHandle protocol
+/// (`loom-tests/tests/join.rs`): `run` does what an M's `execute` and
+/// `goexit` do to it. Not part of the public API.
+#[doc(hidden)]
+pub struct TestG(GRef);
+
+impl TestG {
+    /// A G for `fut` on a runtime of its own with no Ms, and its handle.
+    #[track_caller]
+    pub fn new<F>(fut: F) -> (TestG, JoinHandle<F::Output>)
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let sched = Sched::new_detached();
+        let (run, join) = GRef::new(fut, sched, 1, 0, Location::caller());
+        (TestG(run), JoinHandle::new(join))
+    }
+
+    /// Claims the G (`SCHEDULED → RUNNING`, as `execute`), polls it once
+    /// with a no-op waker and, if it finished, completes it (as `goexit`).
+    /// True if it finished; false if it was not runnable or is pending (it
+    /// is then runnable again).
+    pub fn run(&self) -> bool {
+        let h = self.0.header();
+        // Acquire: as execute's claim.
+        if h.state
+            .compare_exchange(SCHEDULED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        // SAFETY: we moved the state to RUNNING above.
+        match unsafe { self.0.poll(&mut cx) } {
+            Poll::Ready(panicked) => {
+                self.0.complete(panicked);
+                true
+            }
+            Poll::Pending => {
+                // Release: publishes the poll to the next claim.
+                h.state.store(SCHEDULED, Ordering::Release);
+                false
+            }
+        }
+    }
+
+    /// The panic reported to the G's runtime (no handle was left to
+    /// observe it), if any.
+    pub fn take_reported_panic(&self) -> Option<Box<dyn Any + Send>> {
+        self.0.header().sched.take_panic()
+    }
+}
+
 // ---- JoinHandle -------------------------------------------------------------
 
 /// An owned permission to await a G's result (Go has none: use a channel or
@@ -477,7 +599,7 @@ impl<T> JoinHandle<T> {
     pub fn is_finished(&self) -> bool {
         self.g
             .as_ref()
-            .is_none_or(|g| g.header().state.load(Ordering::Acquire) == DONE)
+            .is_none_or(|g| g.header().join.load(Ordering::Acquire) & COMPLETE != 0)
     }
 
     /// The G's id, as shown in `goro::runtime::stack()`.
@@ -507,30 +629,17 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let g = self.g.as_ref().expect("JoinHandle polled after completion");
-        let h = g.header();
-        // Acquire: pairs with the Release store of DONE in complete().
-        if h.state.load(Ordering::Acquire) != DONE {
-            let mut w = h.join_waker.lock();
-            if h.state.load(Ordering::Acquire) != DONE {
-                match &*w {
-                    Some(old) if old.will_wake(cx.waker()) => {}
-                    _ => *w = Some(cx.waker().clone()),
-                }
-                drop(w);
-                super::set_wait_reason(WaitReason::JoinHandle);
-                return Poll::Pending;
-            }
+        if !g.join_ready(cx.waker()) {
+            super::set_wait_reason(WaitReason::JoinHandle);
+            return Poll::Pending;
         }
         let mut out: Option<Result<T, JoinError>> = None;
-        if h.output_claimed
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // SAFETY: DONE and we won the claim; `out` matches F::Output = T.
-            unsafe { (h.vtable.read_output)(g.0, &mut out as *mut _ as *mut ()) };
+        // SAFETY: COMPLETE was seen with JOIN_INTEREST held: the stage is
+        // ours; `out` matches the task's F::Output = T.
+        unsafe { (g.header().vtable.read_output)(g.0, &mut out as *mut _ as *mut ()) };
+        if let Some(g) = self.g.take() {
+            g.join_release();
         }
-        let g = self.g.take();
-        drop(g);
         Poll::Ready(out.unwrap_or(Err(JoinError {
             repr: Repr::Cancelled,
         })))
@@ -540,13 +649,94 @@ impl<T> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         if let Some(g) = self.g.take() {
-            let h = g.header();
-            h.join_interest.store(false, Ordering::Release);
-            // A panic that finished before we let go and was never observed
-            // is reported now, as Go would end the program.
-            if h.state.load(Ordering::Acquire) == DONE {
-                g.report_panic();
+            g.join_release();
+        }
+    }
+}
+
+// ---- the handle's side of the join word ------------------------------------
+
+impl GRef {
+    /// The handle's poll: true once the G is complete (the stage is then
+    /// the handle's); otherwise `waker` is registered for the completion's
+    /// wake. No lock is held while any waker is cloned or dropped.
+    fn join_ready(&self, waker: &Waker) -> bool {
+        let h = self.header();
+        // Acquire: pairs with complete's fetch_or (the stage is written).
+        let s = h.join.load(Ordering::Acquire);
+        if s & COMPLETE != 0 {
+            return true;
+        }
+        if s & JOIN_WAKER != 0 {
+            // SAFETY: JOIN_WAKER is set: the cell is only read meanwhile.
+            let same = h
+                .join_waker
+                .with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
+            if same || self.join_update(|s| s & !JOIN_WAKER).is_err() {
+                return !same; // registered already, or complete
             }
+        }
+        // JOIN_WAKER is clear: the cell is ours until we set it again.
+        // SAFETY: as above; no other access to the cell now.
+        let old = h
+            .join_waker
+            .with_mut(|w| unsafe { (*w).replace(waker.clone()) });
+        let published = self.join_update(|s| s | JOIN_WAKER).is_ok();
+        let new = if published {
+            None
+        } else {
+            // Complete meanwhile: the cell stays ours; empty it.
+            // SAFETY: JOIN_WAKER is still clear.
+            h.join_waker.with_mut(|w| unsafe { (*w).take() })
+        };
+        drop((old, new)); // after publishing: a waker's drop may run user code
+        !published
+    }
+
+    /// CAS loop on the join word applying `f`, refused (`Err`) once
+    /// `COMPLETE` is set. AcqRel: Release publishes the handle's write of
+    /// the cell (setting JOIN_WAKER) to complete's Acquire fetch_or;
+    /// Acquire pairs with complete's Release clearing of JOIN_WAKER (its
+    /// last read of the cell) and its fetch_or (the stage).
+    fn join_update(&self, f: impl Fn(u8) -> u8) -> Result<(), ()> {
+        let join = &self.header().join;
+        let mut s = join.load(Ordering::Acquire);
+        loop {
+            if s & COMPLETE != 0 {
+                return Err(());
+            }
+            match join.compare_exchange_weak(s, f(s), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(()),
+                Err(cur) => s = cur,
+            }
+        }
+    }
+
+    /// The handle lets go (its drop, or the poll that took the output):
+    /// clears `JOIN_INTEREST`; if the G completed first, reports a panic
+    /// the stage still holds (as Go would end the program); drops the
+    /// registered waker unless completion still reads it.
+    fn join_release(self) {
+        let h = self.header();
+        // AcqRel: Release ends our uses of the stage and the cell before
+        // completion takes them; Acquire pairs with complete's fetch_or
+        // (the stage) and its clearing of JOIN_WAKER (its last read).
+        let prev = h
+            .join
+            .fetch_and(!(JOIN_INTEREST | JOIN_WAKER), Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            // SAFETY: COMPLETE came first: the stage is ours. A stage
+            // whose output was read holds no panic.
+            unsafe { self.report_panic() };
+        }
+        if prev & (COMPLETE | JOIN_WAKER) == COMPLETE | JOIN_WAKER {
+            return; // completion is waking it and will drop it
+        }
+        if prev & (COMPLETE | JOIN_WAKER) != 0 {
+            // SAFETY: completion is done with the cell, or never reads it
+            // (JOIN_WAKER was clear before COMPLETE): it is ours.
+            let w = h.join_waker.with_mut(|w| unsafe { (*w).take() });
+            drop(w);
         }
     }
 }

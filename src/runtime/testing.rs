@@ -3,6 +3,7 @@
 //! their goid. Not part of the public API.
 
 use super::g::GRef;
+pub use super::g::TestG;
 use super::runq::{LocalQueue, RUNQ_SIZE};
 use super::sched::Sched;
 use std::panic::Location;
