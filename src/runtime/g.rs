@@ -175,8 +175,18 @@ impl GRef {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let task = Task {
-            header: Header {
+        let layout = std::alloc::Layout::new::<Task<F>>();
+        let mem = super::gcache::alloc(layout).cast::<Task<F>>();
+        let Some(mem) = NonNull::new(mem) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        // Written in place, field by field: building the `Task` first and
+        // moving it in would copy the whole G twice.
+        let t = mem.as_ptr();
+        // SAFETY: fresh memory with Task<F>'s size and (at least) alignment;
+        // both fields are written before any reference to the task exists.
+        unsafe {
+            (&raw mut (*t).header).write(Header {
                 refs: AtomicUsize::new(2),
                 state: AtomicU8::new(SCHEDULED),
                 join: AtomicU8::new(JOIN_INTEREST),
@@ -190,16 +200,9 @@ impl GRef {
                 wait_since: AtomicU64::new(0),
                 reg_key: AtomicUsize::new(usize::MAX),
                 started: AtomicBool::new(false),
-            },
-            stage: UnsafeCell::new(Stage::Running(fut)),
-        };
-        let layout = std::alloc::Layout::new::<Task<F>>();
-        let mem = super::gcache::alloc(layout).cast::<Task<F>>();
-        let Some(mem) = NonNull::new(mem) else {
-            std::alloc::handle_alloc_error(layout)
-        };
-        // SAFETY: fresh memory with Task<F>'s size and (at least) alignment.
-        unsafe { mem.as_ptr().write(task) };
+            });
+            (&raw mut (*t).stage).write(UnsafeCell::new(Stage::Running(fut)));
+        }
         let ptr = mem.cast::<Header>();
         (GRef(ptr), GRef(ptr))
     }
