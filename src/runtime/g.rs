@@ -14,8 +14,9 @@
 //! or `DONE`. Only the transition into `SCHEDULED` enqueues, so a G is in at
 //! most one queue; only `SCHEDULED → RUNNING` polls, so one M polls it.
 //!
-//! `complete` swaps in `DONE` (a racing wake's `RUNNING → NOTIFIED` is then
-//! overwritten or fails: nothing requeues a finished G).
+//! `complete` stores `DONE` (a racing wake's `RUNNING → NOTIFIED` is then
+//! overwritten or fails: nothing requeues a finished G). Completion itself
+//! is read from the join word, never from this one.
 //!
 //! # The join word (`Header::join`, one atomic byte; tokio's task state)
 //! Completion and the `JoinHandle` meet on one word, changed only by
@@ -261,12 +262,13 @@ impl GRef {
     /// runtime (nobody else can observe it).
     pub(crate) fn complete(&self, panicked: bool) {
         let h = self.header();
-        // A swap, not a store: a racing goready CAS (RUNNING -> NOTIFIED)
-        // then either comes first and is overwritten, or sees DONE and
-        // fails (loom lets a plain store land inside a CAS,
-        // tokio-rs/loom#254). Release: pairs with the dumps' Acquire load
-        // (trace.rs); the stage is published by the join word below.
-        h.state.swap(DONE, Ordering::Release);
+        // A racing goready CAS (RUNNING -> NOTIFIED) either comes first
+        // and is overwritten, or sees DONE and fails: nothing requeues a
+        // finished G. (loom can let this store land inside that CAS,
+        // tokio-rs/loom#254, leaving NOTIFIED: harmless too, since nothing
+        // reads completion from this word.) Release: pairs with the dumps'
+        // Acquire load (trace.rs); the join word publishes the stage.
+        h.state.store(DONE, Ordering::Release);
         // Release: publishes the stage to the handle (its Acquire loads).
         // Acquire: pairs with the handle's Release clearing JOIN_INTEREST
         // (its last use of the stage) and setting JOIN_WAKER (the waker).
