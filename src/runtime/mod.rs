@@ -356,9 +356,9 @@ where
     F::Output: Send + 'static,
 {
     let site = Location::caller();
-    let sched = current_sched()
-        .expect("goro::go called outside a goro runtime (use goro::run or Runtime::spawn)");
-    spawn_on(&sched, fut, site)
+    // Borrows the M's runtime handle (no reference-count traffic per spawn).
+    m::with_m(|m| m.map(|m| spawn_on(&m.sched, fut, site)))
+        .expect("goro::go called outside a goro runtime (use goro::run or Runtime::spawn)")
 }
 
 /// A handle that spawns Gs on one runtime from any thread, later: for
