@@ -115,7 +115,6 @@ mod imp {
     }
 
     /// Go's `gfget`: a block of class `c`, recycled if any is cached.
-    #[inline]
     fn get(c: usize) -> *mut u8 {
         let got = LOCAL.try_with(|l| {
             let mut l = l.borrow_mut();
@@ -153,7 +152,6 @@ mod imp {
     }
 
     /// Memory for a value of `layout` (null if the allocator fails).
-    #[inline]
     pub(crate) fn alloc(layout: Layout) -> *mut u8 {
         match class_of(layout) {
             Some(c) => get(c),
