@@ -149,7 +149,7 @@ mod imp {
             }
             let mut us = 10;
             loop {
-                let d = us + cheaprand() % us;
+                let d = us + crate::util::cheaprand() % us;
                 std::thread::sleep(std::time::Duration::from_micros(d));
                 if self.try_lock_polite() {
                     return;
@@ -226,7 +226,7 @@ mod imp {
                 return;
             }
             loop {
-                let us = SLEEP_US + cheaprand() % SLEEP_US;
+                let us = SLEEP_US + crate::util::cheaprand() % SLEEP_US;
                 std::thread::sleep(std::time::Duration::from_micros(us));
                 if self.try_with_backoff(TRIES, MIN_SPINS, SPAN) {
                     return;
@@ -238,7 +238,7 @@ mod imp {
         #[inline]
         fn try_with_backoff(&self, tries: u32, min: u32, span: u32) -> bool {
             for _ in 0..tries {
-                for _ in 0..min + (cheaprand() as u32) % span {
+                for _ in 0..min + (crate::util::cheaprand() as u32) % span {
                     std::hint::spin_loop();
                 }
                 if self.try_lock() {
@@ -275,32 +275,6 @@ mod imp {
             // holder.
             self.0.store(false, Ordering::Release);
         }
-    }
-
-    /// Go's `cheaprand`: the next value of this thread's wyrand stream,
-    /// seeded once from `rand` (no shared state).
-    // The closure stays tiny (seeding is out of line), so the compiler
-    // inlines `LocalKey::with` and the access is one %fs-relative load;
-    // outlined, it cost a call and an indirect call per select.
-    #[inline(always)]
-    pub(crate) fn cheaprand() -> u64 {
-        std::thread_local!(static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
-        STATE.with(|s| {
-            let mut x = s.get();
-            if x == 0 {
-                x = cheaprand_seed();
-            }
-            let r = super::wyrand(&mut x);
-            s.set(x);
-            r
-        })
-    }
-
-    /// A thread's first `cheaprand` state: random, odd (never 0).
-    #[cold]
-    #[inline(never)]
-    fn cheaprand_seed() -> u64 {
-        rand::random::<u64>() | 1
     }
 
     impl Default for RawMutex {
@@ -430,38 +404,10 @@ mod imp {
         }
     }
 
-    /// A fixed value under loom, so every model run is deterministic.
-    pub(crate) fn cheaprand() -> u64 {
-        0x2545_f491_4f6c_dd1d
-    }
-
     pub(crate) use loom::thread_local;
 }
 
 pub(crate) use imp::*;
-
-/// One step of wyrand: advances `state`, returns the next output.
-#[inline]
-pub(crate) fn wyrand(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0xa076_1d64_78bd_642f);
-    let t = (*state as u128).wrapping_mul((*state ^ 0xe703_7ed1_a0b4_28db) as u128);
-    ((t >> 64) as u64) ^ (t as u64)
-}
-
-/// A value alone on its own pair of cache lines (128 bytes: adjacent-line
-/// prefetch pulls lines in pairs), so writes to it do not slow down readers
-/// of its neighbours (false sharing). Plain data: the same under loom.
-#[derive(Default, Debug)]
-#[repr(align(128))]
-pub(crate) struct CachePadded<T>(pub(crate) T);
-
-impl<T> std::ops::Deref for CachePadded<T> {
-    type Target = T;
-    #[inline(always)]
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
 
 #[cfg(all(test, not(loom)))]
 mod tests {

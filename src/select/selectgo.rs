@@ -450,12 +450,12 @@ struct Rng(u64);
 impl Rng {
     #[inline]
     fn new() -> Self {
-        Rng(crate::loom::cheaprand())
+        Rng(crate::util::cheaprand())
     }
 
     #[inline]
     fn next(&mut self) -> u64 {
-        crate::loom::wyrand(&mut self.0)
+        crate::util::wyrand(&mut self.0)
     }
 
     /// Uniform in `0..n` (Lemire's multiply-shift, as Go's cheaprandn).
