@@ -13,7 +13,7 @@
 //! Parked senders and receivers are served first-in first-out, as in Go.
 //!
 //! # Cancel safety
-//! Dropping a pending [`Send`] or [`Recv`] future never loses or duplicates a
+//! Dropping a pending [`SendFuture`] or [`RecvFuture`] never loses or duplicates a
 //! value: a parked send is unlinked and its value dropped with the future
 //! (nothing was sent); a value already handed to a dropped receive goes back
 //! into the channel (to another parked receiver, or the head of the buffer)
@@ -310,8 +310,8 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.try_recv(), Ok(5));
     /// ```
     #[inline]
-    pub fn send(&self, v: T) -> Send<'_, T> {
-        Send {
+    pub fn send(&self, v: T) -> SendFuture<'_, T> {
+        SendFuture {
             chan: &self.chan,
             value: Some(v),
             op: SendOp::new(),
@@ -487,8 +487,8 @@ impl<T> Receiver<T> {
     /// assert_eq!(goro::block_on(rx.recv()), Some(7));
     /// ```
     #[inline]
-    pub fn recv(&self) -> Recv<'_, T> {
-        Recv {
+    pub fn recv(&self) -> RecvFuture<'_, T> {
+        RecvFuture {
             chan: &self.chan,
             op: RecvOp::new(),
         }
@@ -730,8 +730,8 @@ impl<T> Iterator for Iter<'_, T> {
 /// assert_eq!(rx.recv_blocking(), Some(2));
 /// assert!(t.join().unwrap().is_ok());
 /// ```
-#[must_use = "futures do nothing unless awaited"]
-pub struct Send<'a, T> {
+#[must_use = "the value is not sent until the future is `.await`ed (dropping it drops the value)"]
+pub struct SendFuture<'a, T> {
     chan: &'a HChan<T>,
     value: Option<T>,
     op: SendOp<T>,
@@ -750,13 +750,13 @@ pub struct Send<'a, T> {
 ///     assert_eq!(recv.await, Some("hi"));
 /// });
 /// ```
-#[must_use = "futures do nothing unless awaited"]
-pub struct Recv<'a, T> {
+#[must_use = "nothing is received until the future is `.await`ed"]
+pub struct RecvFuture<'a, T> {
     chan: &'a HChan<T>,
     op: RecvOp<T>,
 }
 
-impl<T> Future for Send<'_, T> {
+impl<T> Future for SendFuture<'_, T> {
     type Output = Result<(), SendError<T>>;
 
     #[inline]
@@ -773,7 +773,7 @@ impl<T> Future for Send<'_, T> {
     }
 }
 
-impl<T> Drop for Send<'_, T> {
+impl<T> Drop for SendFuture<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // Only a parked operation has anything to undo (the common,
@@ -784,7 +784,7 @@ impl<T> Drop for Send<'_, T> {
     }
 }
 
-impl<T> Future for Recv<'_, T> {
+impl<T> Future for RecvFuture<'_, T> {
     type Output = Option<T>;
 
     #[inline]
@@ -798,7 +798,7 @@ impl<T> Future for Recv<'_, T> {
     }
 }
 
-impl<T> Drop for Recv<'_, T> {
+impl<T> Drop for RecvFuture<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // Only a parked operation has anything to undo (the common,
@@ -809,17 +809,17 @@ impl<T> Drop for Recv<'_, T> {
     }
 }
 
-impl<T> fmt::Debug for Send<'_, T> {
+impl<T> fmt::Debug for SendFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Send")
+        f.debug_struct("SendFuture")
             .field("parked", &self.op.parked)
             .finish()
     }
 }
 
-impl<T> fmt::Debug for Recv<'_, T> {
+impl<T> fmt::Debug for RecvFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Recv")
+        f.debug_struct("RecvFuture")
             .field("parked", &self.op.parked)
             .finish()
     }
