@@ -32,10 +32,13 @@
 //! line, under the same lock: no path takes the lock twice.
 //!
 //! # Deadlock safety
-//! A channel lock is never held while waking a task, calling user code other
-//! than `T`'s destructor (values are dropped after unlocking), or taking any
-//! other lock, except in selectgo, which takes several channel locks in
-//! address order only.
+//! A channel lock is never held while waking a task, dropping a waker,
+//! dropping a value or calling any other user code (`RawMutex`'s rule: a
+//! waker's drop may use this very channel, and the lock is not
+//! re-entrant): completed wakers are woken, replaced or taken wakers and
+//! values are dropped, after the unlock. Nor is another lock taken under
+//! it, except in selectgo, which takes several channel locks in address
+//! order only.
 
 use super::waitq::{DONE_CLOSED, DONE_OK, LazySudog, Sudog, WAITING, WaitQ};
 use crate::loom::RawMutex;
@@ -774,9 +777,10 @@ impl<T> SendOp<T> {
 fn finish_recv<T>(op: &mut RecvOp<T>, state: u8) -> Option<T> {
     op.parked = false;
     // SAFETY: `state != WAITING` was observed with Acquire (or under the
-    // lock): the completer is done with the sudog.
+    // lock, now released): the completer is done with the sudog, and no
+    // lock is held, so the waker may be dropped here.
     unsafe {
-        op.sudog.get().clear_waker();
+        drop(op.sudog.get().take_waker());
         if state == DONE_OK {
             op.sudog.get().take_elem()
         } else {
@@ -839,10 +843,11 @@ impl<T> HChan<T> {
             // whose Drop unlinks it (cancel_recv).
             RecvTry::Empty => unsafe {
                 let sg = op.sudog.init();
-                sg.prepare(std::ptr::null(), 0, waker);
+                let stale = sg.prepare(std::ptr::null(), 0, waker);
                 self.st().recvq.enqueue(sg);
                 op.parked = true;
                 self.unlock();
+                drop(stale);
                 crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanReceive);
                 Poll::Pending
             },
@@ -882,10 +887,13 @@ impl<T> HChan<T> {
             return Some(s);
         }
         // SAFETY: lock held, the sudog is linked here (still WAITING).
-        unsafe {
-            sg.set_waker(waker);
+        let stale = unsafe {
+            let stale = sg.set_waker(waker);
             self.unlock();
-        }
+            stale
+        };
+        // A replaced waker is dropped only now, with no lock held.
+        drop(stale);
         crate::runtime::set_wait_reason(reason);
         None
     }
@@ -914,9 +922,11 @@ impl<T> HChan<T> {
             } else if let Some(v) = op.sudog.get().take_elem() {
                 wake = self.give_back_locked(v);
             }
-            op.sudog.get().clear_waker();
             self.unlock();
         }
+        // SAFETY: unlinked or completed above: the sudog is the owner's
+        // alone. Its waker is dropped with no lock held.
+        drop(unsafe { op.sudog.get().take_waker() });
         if let Some(w) = wake {
             w.wake();
         }
@@ -982,11 +992,12 @@ impl<T> HChan<T> {
             // whose Drop unlinks it (cancel_send).
             SendTry::Full(v) => unsafe {
                 let sg = op.sudog.init();
-                sg.prepare(std::ptr::null(), 0, waker);
+                let stale = sg.prepare(std::ptr::null(), 0, waker);
                 sg.put_elem(v);
                 self.st().sendq.enqueue(sg);
                 op.parked = true;
                 self.unlock();
+                drop(stale);
                 crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanSend);
                 Poll::Pending
             },
@@ -1026,18 +1037,21 @@ impl<T> HChan<T> {
             if op.sudog.get().state() == WAITING {
                 self.st().sendq.remove(op.sudog.get());
             }
-            op.sudog.get().clear_waker();
             self.unlock();
         }
+        // SAFETY: unlinked or completed above: the sudog is the owner's
+        // alone. Its waker is dropped with no lock held.
+        drop(unsafe { op.sudog.get().take_waker() });
     }
 }
 
 #[inline]
 fn finish_send<T>(op: &mut SendOp<T>, state: u8) -> Result<(), T> {
     op.parked = false;
-    // SAFETY: completion observed: the completer is done with the sudog.
+    // SAFETY: completion observed: the completer is done with the sudog;
+    // no lock is held, so the waker may be dropped here.
     unsafe {
-        op.sudog.get().clear_waker();
+        drop(op.sudog.get().take_waker());
         if state == DONE_OK {
             Ok(())
         } else {

@@ -109,16 +109,25 @@ pub unsafe trait Case: Send {
             r
         }
     }
-    /// Pass 2: link the sudog (locked).
+    /// Pass 2: link the sudog (locked). Returns the waker the sudog held
+    /// from an earlier wait if `waker` replaced it, to drop after unlocking.
     #[doc(hidden)]
-    unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker);
-    /// Re-register a new waker (locked, still linked or lost).
+    unsafe fn enqueue(
+        &mut self,
+        done: *const AtomicUsize,
+        index: usize,
+        waker: &Waker,
+    ) -> Option<Waker>;
+    /// Re-register a new waker (locked, still linked or lost). Returns the
+    /// replaced waker, to drop after unlocking.
     #[doc(hidden)]
-    unsafe fn set_waker(&mut self, waker: &Waker);
-    /// Pass 3 / cancel: unlink a losing sudog (locked).
+    unsafe fn set_waker(&mut self, waker: &Waker) -> Option<Waker>;
+    /// Pass 3 / cancel: unlink a losing sudog (locked). Its waker stays in
+    /// it (dropped with the case, or replaced by its next wait).
     #[doc(hidden)]
     unsafe fn dequeue(&mut self);
-    /// Pass 3: this case won; move its result into the case (locked).
+    /// Pass 3: this case won; move its result into the case (locked). The
+    /// waker stays in the sudog, as for `dequeue`.
     #[doc(hidden)]
     unsafe fn finish(&mut self);
     /// Cancel: this case won but the select is dropped (locked). A received
@@ -288,27 +297,30 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         // SAFETY: locked by the caller.
         self.settle(unsafe { c.try_recv_locked() })
     }
-    unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker) {
-        if let Some(c) = self.chan {
-            // SAFETY: locked; the case outlives the SelectGo, which unlinks.
-            unsafe {
-                let sg = self.sudog.init();
-                sg.prepare(done, index, waker);
-                c.st().recvq.enqueue(sg);
-            }
+    unsafe fn enqueue(
+        &mut self,
+        done: *const AtomicUsize,
+        index: usize,
+        waker: &Waker,
+    ) -> Option<Waker> {
+        let c = self.chan?;
+        // SAFETY: locked; `selectgo`'s caller keeps the case alive and in
+        // place until the SelectGo, which unlinks, is dropped.
+        unsafe {
+            let sg = self.sudog.init();
+            let stale = sg.prepare(done, index, waker);
+            c.st().recvq.enqueue(sg);
+            stale
         }
     }
-    unsafe fn set_waker(&mut self, waker: &Waker) {
+    unsafe fn set_waker(&mut self, waker: &Waker) -> Option<Waker> {
         // SAFETY: locked by the caller.
-        unsafe { self.sudog.get().set_waker(waker) };
+        unsafe { self.sudog.get().set_waker(waker) }
     }
     unsafe fn dequeue(&mut self) {
         if let Some(c) = self.chan {
             // SAFETY: locked by the caller; the sudog, if linked, is in recvq.
-            unsafe {
-                c.st().recvq.remove(self.sudog.get());
-                self.sudog.get().clear_waker();
-            }
+            unsafe { c.st().recvq.remove(self.sudog.get()) };
         }
     }
     unsafe fn finish(&mut self) {
@@ -316,7 +328,6 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         debug_assert_ne!(s, WAITING);
         // SAFETY: completed (state published) and locked.
         unsafe {
-            self.sudog.get().clear_waker();
             self.result = Some(if s == DONE_OK {
                 self.sudog.get().take_elem()
             } else {
@@ -328,7 +339,6 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         let c = self.chan?;
         // SAFETY: completed and locked by the caller.
         unsafe {
-            self.sudog.get().clear_waker();
             if self.sudog.get().state() == DONE_OK {
                 if let Some(v) = self.sudog.get().take_elem() {
                     return c.give_back_locked(v);
@@ -386,29 +396,35 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
         // SAFETY: locked by the caller.
         self.settle(unsafe { c.try_send_locked(v) })
     }
-    unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker) {
-        if let Some(c) = self.chan {
-            let v = self.value.take().expect("goro: send case without a value");
-            // SAFETY: locked; the case outlives the SelectGo, which unlinks.
-            unsafe {
-                let sg = self.sudog.init();
-                sg.prepare(done, index, waker);
-                sg.put_elem(v);
-                c.st().sendq.enqueue(sg);
-            }
+    unsafe fn enqueue(
+        &mut self,
+        done: *const AtomicUsize,
+        index: usize,
+        waker: &Waker,
+    ) -> Option<Waker> {
+        let c = self.chan?;
+        let v = self.value.take().expect("goro: send case without a value");
+        // SAFETY: locked; `selectgo`'s caller keeps the case alive and in
+        // place until the SelectGo, which unlinks, is dropped.
+        unsafe {
+            let sg = self.sudog.init();
+            let stale = sg.prepare(done, index, waker);
+            sg.put_elem(v);
+            c.st().sendq.enqueue(sg);
+            stale
         }
     }
-    unsafe fn set_waker(&mut self, waker: &Waker) {
+    unsafe fn set_waker(&mut self, waker: &Waker) -> Option<Waker> {
         // SAFETY: locked by the caller.
-        unsafe { self.sudog.get().set_waker(waker) };
+        unsafe { self.sudog.get().set_waker(waker) }
     }
     unsafe fn dequeue(&mut self) {
         if let Some(c) = self.chan {
             // SAFETY: locked by the caller; the sudog, if linked, is in sendq.
-            // A loser keeps its value.
+            // A loser keeps its value (the slot `value` is empty: it was
+            // moved into the sudog, so nothing is dropped here).
             unsafe {
                 c.st().sendq.remove(self.sudog.get());
-                self.sudog.get().clear_waker();
                 if let Some(v) = self.sudog.get().take_elem() {
                     self.value = Some(v);
                 }
@@ -420,7 +436,6 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
         debug_assert_ne!(s, WAITING);
         // SAFETY: completed (state published) and locked.
         unsafe {
-            self.sudog.get().clear_waker();
             self.result = Some(if s == DONE_OK {
                 Ok(())
             } else {
@@ -436,8 +451,6 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
     unsafe fn give_back(&mut self) -> Option<Waker> {
         // The send happened (or failed on close, and the value is dropped
         // with the case): nothing to give back.
-        // SAFETY: completed and locked by the caller.
-        unsafe { self.sudog.get().clear_waker() };
         None
     }
 }
@@ -829,13 +842,16 @@ impl SelectGo<'_> {
         }
         // Pass 2: enqueue one sudog per case, in lock order.
         let done: *const AtomicUsize = &self.done;
+        let mut stale = Vec::new();
         for k in 0..norder {
             let i = self.lockorder.slice()[k] as usize;
             // SAFETY: locked; this future is pinned, so `done` stays put, and
             // its Drop unlinks every sudog.
-            unsafe { self.cases[i].enqueue(done, i, waker) };
+            stale.extend(unsafe { self.cases[i].enqueue(done, i, waker) });
         }
         self.selunlock();
+        // Wakers left from a case's earlier wait, dropped with no lock held.
+        drop(stale);
         self.phase = Phase::Parked;
         crate::runtime::set_wait_reason(crate::runtime::WaitReason::Select);
         Poll::Pending
@@ -847,12 +863,15 @@ impl SelectGo<'_> {
         if self.done.load(Ordering::Acquire) == SELECT_UNDECIDED {
             self.sellock();
             if self.done.load(Ordering::Acquire) == SELECT_UNDECIDED {
+                let mut stale = Vec::new();
                 for k in 0..self.lockorder.len {
                     let i = self.lockorder.slice()[k] as usize;
                     // SAFETY: locked.
-                    unsafe { self.cases[i].set_waker(waker) };
+                    stale.extend(unsafe { self.cases[i].set_waker(waker) });
                 }
                 self.selunlock();
+                // Replaced wakers are dropped only now, with no lock held.
+                drop(stale);
                 crate::runtime::set_wait_reason(crate::runtime::WaitReason::Select);
                 return Poll::Pending;
             }
