@@ -148,7 +148,9 @@ fn dropped_parked_select_racing_senders() {
             let mut c1 = RecvCase::new(Some(&rb));
             {
                 let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
-                let mut f = Box::pin(selectgo(&mut cases, true));
+                // SAFETY: the cases are locals of this frame, declared before the
+                // SelectGo, which is awaited or pinned in place and dropped before them.
+                let mut f = Box::pin(unsafe { selectgo(&mut cases, true) });
                 if let Poll::Ready(w) = poll_once(f.as_mut()) {
                     won = w;
                 }
@@ -182,7 +184,10 @@ fn select_parked_then_woken() {
         let got = block_on(async {
             let mut c0 = RecvCase::new(Some(&ra));
             let mut c1 = RecvCase::new(Some(&rb));
-            let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+            let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+            // SAFETY: the cases are locals of this frame, declared before the
+            // SelectGo, which is awaited or pinned in place and dropped before them.
+            let w = unsafe { selectgo(&mut cases, true) }.await;
             assert_eq!(w, Some(1));
             c1.take()
         });
@@ -203,7 +208,10 @@ fn self_select_matched_by_peer() {
         let won = block_on(async {
             let mut c0 = goro::select::SendCase::new(Some(&tx), 1);
             let mut c1 = RecvCase::new(Some(&rx));
-            let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+            let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+            // SAFETY: the cases are locals of this frame, declared before the
+            // SelectGo, which is awaited or pinned in place and dropped before them.
+            let w = unsafe { selectgo(&mut cases, true) }.await;
             if w == Some(0) {
                 c0.take().unwrap();
             }
@@ -228,7 +236,10 @@ fn close_wakes_parked_select() {
         let got = block_on(async {
             let mut c0 = RecvCase::new(Some(&ra));
             let mut c1 = RecvCase::new(Some(&rb));
-            let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+            let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+            // SAFETY: the cases are locals of this frame, declared before the
+            // SelectGo, which is awaited or pinned in place and dropped before them.
+            let w = unsafe { selectgo(&mut cases, true) }.await;
             assert_eq!(w, Some(0));
             c0.take()
         });

@@ -13,11 +13,37 @@
 //! Parked senders and receivers are served first-in first-out, as in Go.
 //!
 //! # Cancel safety
-//! Dropping a pending [`SendFuture`] or [`RecvFuture`] never loses or duplicates a
-//! value: a parked send is unlinked and its value dropped with the future
-//! (nothing was sent); a value already handed to a dropped receive goes back
-//! into the channel (to another parked receiver, or the head of the buffer)
-//! and is received by someone else.
+//! Dropping a pending [`SendFuture`] or [`RecvFuture`] never loses or
+//! duplicates a value. A parked send that no receiver took yet is unlinked
+//! and its value dropped with the future (nothing was sent). But a receiver
+//! may take a parked send's value after the send's last poll: then the
+//! value was delivered, although the dropped future never resolved; its
+//! dropper cannot tell which happened (only `Ok` from an awaited send says
+//! "sent"). A value already handed to a dropped receive goes back into the
+//! channel (to another parked receiver, or the head of the buffer) and is
+//! received by someone else.
+//!
+//! # Soundness of the parked futures
+//! A parked [`SendFuture`]/[`RecvFuture`] links a sudog that lives inside
+//! the future itself into the channel's wait queue; the channel writes
+//! through that pointer until the future's drop unlinks it. The sudog is
+//! linked only from `poll`, which takes `Pin<&mut Self>`, and Pin's drop
+//! guarantee covers it: from the moment a value is pinned, its memory is
+//! neither freed nor reused until its `drop` has run. Safe code can pin only
+//! in ways that keep this: `Box::pin` (a `mem::forget` of the box leaks the
+//! memory, so the pointer stays valid for good), `pin!` (the future lives in
+//! the current frame: forgetting the `Pin<&mut F>` forgets a reference, not
+//! the future, which is dropped at the end of its scope or while unwinding
+//! before the frame is reused), or pinning inside an enclosing future that
+//! is itself pinned (the same argument, one level up). `Pin::new_unchecked`
+//! is `unsafe` and hands this guarantee to its caller. A leaked parked
+//! operation stays linked: a peer may still complete it (the value leaks
+//! with it) and wake its waker; the channel may even be freed meanwhile,
+//! which is harmless because a channel's drop never walks its queues and a
+//! sudog holds no pointer to its channel. The `Stream` impl's sudog is
+//! boxed and owned by the `Receiver`, whose drop unlinks it (a forgotten
+//! `Receiver` leaks the box). `select!` and `Select` keep their sudogs in
+//! their cases, which they do not pin: `goro::select` explains their rule.
 //!
 //! ```
 //! let (tx, rx) = goro::chan::<i32>(1);
@@ -301,8 +327,11 @@ impl<T> Sender<T> {
     /// (Go panics instead).
     ///
     /// Fairness: parked senders complete in FIFO order.
-    /// Cancel safety: dropping the future before it completes sends nothing
-    /// and drops the value; once it resolved `Ok`, the value was sent.
+    /// Cancel safety: the value is sent at most once and never lost
+    /// silently. Dropped before its first poll, the future sends nothing.
+    /// Dropped while parked, it sent nothing unless a receiver took the
+    /// value since its last poll (then it was delivered); its dropper
+    /// cannot tell which. Once it resolved `Ok`, the value was sent.
     ///
     /// ```
     /// let (tx, rx) = goro::chan(1);
@@ -716,8 +745,16 @@ impl<T> Iterator for Iter<'_, T> {
 // ---- futures --------------------------------------------------------------
 
 /// The future of [`Sender::send`]. Resolves to `Ok(())` once the value is
-/// received or buffered, `Err(SendError(v))` if the channel is closed.
-/// Dropping it before completion sends nothing.
+/// received or buffered, `Err(SendError(v))` if the channel is closed or
+/// has no receivers left. Nothing happens until it is polled; dropped
+/// before its first poll it sends nothing, dropped while parked it may
+/// already have delivered its value (see the [module docs](self)).
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let (tx, _rx) = goro::chan::<i32>(1);
+/// tx.send(1); // error: the value is not sent until the future is awaited
+/// ```
 ///
 /// # Examples
 ///
@@ -738,7 +775,14 @@ pub struct SendFuture<'a, T> {
 }
 
 /// The future of [`Receiver::recv`]. Resolves to `Some(v)`, or `None` once
-/// the channel is closed and drained. Dropping it never loses a value.
+/// the channel is closed and drained. Nothing happens until it is polled;
+/// dropping it never loses a value.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let (_tx, rx) = goro::chan::<i32>(1);
+/// rx.recv(); // error: nothing is received until the future is awaited
+/// ```
 ///
 /// # Examples
 ///
