@@ -102,19 +102,19 @@ pub use runtime::{
     num_goroutine, run,
 };
 
-// ---- chan (issue 3) ----
+// ---- chan ----
 pub mod chan;
 pub use chan::chan;
 
-// ---- select (issue 4) ----
+// ---- select ----
 pub mod select;
 pub use select::Select;
 
-// ---- sync (issue 6) ----
+// ---- sync ----
 pub mod sync;
 
-// ---- context (issue 6) ----
+// ---- context ----
 pub mod context;
 
-// ---- time (issue 5) ----
+// ---- time ----
 pub mod time;

@@ -162,8 +162,43 @@ pub(crate) enum RecvTry<T> {
     Empty,
 }
 
+/// Go's `makechan` limit on a channel buffer, in bytes (`maxAlloc` on
+/// 64-bit Linux: the heap's address space). Rust's own limit, `isize::MAX`,
+/// is higher; neither is reachable by a real allocation, which is tried
+/// first (see `make_buf`).
+const MAX_BUF_BYTES: usize = 1 << 48;
+
+/// The ring of `cap` uninitialized slots, or Go's `makechan: size out of
+/// range` panic if it cannot be had: a byte size over Go's limit (or
+/// overflowing), or an allocation that fails (tried fallibly, so it
+/// panics instead of aborting the process). A zero-sized `T` allocates
+/// nothing whatever `cap` is, and no slot is visited.
+#[track_caller]
+fn make_buf<T>(cap: usize) -> Box<[UnsafeCell<MaybeUninit<T>>]> {
+    let bytes = std::mem::size_of::<T>().checked_mul(cap);
+    if bytes.is_none_or(|b| b > MAX_BUF_BYTES) {
+        panic!("makechan: size out of range");
+    }
+    let mut v: Vec<UnsafeCell<MaybeUninit<T>>> = Vec::new();
+    if v.try_reserve_exact(cap).is_err() {
+        panic!("makechan: size out of range");
+    }
+    #[cfg(not(loom))]
+    // SAFETY: the capacity is `cap` (reserved above), and an
+    // `UnsafeCell<MaybeUninit<T>>` (std's, `repr(transparent)` in
+    // `crate::loom`) is valid uninitialized, so the slots need no writes.
+    unsafe {
+        v.set_len(cap)
+    };
+    #[cfg(loom)]
+    v.extend((0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())));
+    v.into_boxed_slice()
+}
+
 impl<T> HChan<T> {
-    /// `make(chan T, cap)`.
+    /// `make(chan T, cap)`. Panics `makechan: size out of range` if the
+    /// buffer cannot be allocated.
+    #[track_caller]
     pub(crate) fn new(cap: usize) -> Self {
         HChan {
             lock: RawMutex::new(),
@@ -178,9 +213,7 @@ impl<T> HChan<T> {
                 returned: Returned(None),
                 flags: 0,
             }),
-            buf: (0..cap)
-                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-                .collect(),
+            buf: make_buf(cap),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             #[cfg(loom)]
@@ -613,6 +646,7 @@ impl<T> HChan<T> {
     }
 
     /// Go's `closechan`. Panics `close of closed channel` unless `quiet`.
+    #[track_caller]
     pub(crate) fn close(&self, quiet: bool) {
         self.lock();
         // SAFETY: lock held.

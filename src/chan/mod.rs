@@ -69,12 +69,25 @@ use std::task::{Context, Poll};
 /// `make(chan T, cap)`. `cap == 0` is unbuffered: a send completes only when
 /// a receiver takes the value (rendezvous).
 ///
+/// # Panics
+///
+/// With Go's `makechan: size out of range` if a buffer of `cap` values
+/// cannot be allocated (its size overflows, exceeds Go's limit of 2^48
+/// bytes, or the allocation fails): never a hang or an abort. A zero-sized
+/// `T` allocates no buffer, whatever `cap` is.
+///
 /// ```
 /// let (tx, rx) = goro::chan::<&str>(0);
 /// let t = std::thread::spawn(move || tx.send_blocking("hi").unwrap());
 /// assert_eq!(rx.recv_blocking(), Some("hi"));
 /// t.join().unwrap();
 /// ```
+///
+/// ```should_panic
+/// // 2^64 - 1 bytes cannot be allocated: panics, as Go's make does.
+/// let _ = goro::chan::<u8>(usize::MAX);
+/// ```
+#[track_caller]
 pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let c = Arc::new(HChan::new(cap));
     (
@@ -154,8 +167,16 @@ pub struct Receiver<T> {
 
 // ---- errors ---------------------------------------------------------------
 
-/// A send on a closed channel (or one with no receivers left); carries the
-/// value back. Go panics here; goro returns it.
+/// A send that failed because the channel is closed or has no receivers
+/// left; carries the value back. Go panics on a closed channel; goro
+/// returns it.
+///
+/// The two causes are told apart by [`Sender::is_closed`], which is true
+/// only once the channel was closed (`close`, or the last `Sender`
+/// dropped): a failed send on a channel that is not closed failed because
+/// every [`Receiver`] was dropped. The error's `Display` names both
+/// causes, never claiming a close that did not happen (the value is all it
+/// carries: the type is `SendError<T>(pub T)`).
 ///
 /// # Examples
 ///
@@ -164,6 +185,8 @@ pub struct Receiver<T> {
 /// drop(rx); // no receiver left: sends fail
 /// let err = tx.send_blocking("lost".to_string()).unwrap_err();
 /// assert_eq!(err.0, "lost"); // the value comes back
+/// assert!(!tx.is_closed()); // not closed: every receiver is gone
+/// assert_eq!(err.to_string(), "send on channel that is closed or has no receivers");
 /// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
@@ -184,7 +207,8 @@ pub struct SendError<T>(pub T);
 pub enum TrySendError<T> {
     /// The send would block: the buffer is full / no receiver is waiting.
     Full(T),
-    /// The channel is closed (or has no receivers left).
+    /// The channel is closed, or has no receivers left
+    /// ([`Sender::is_closed`] tells which).
     Closed(T),
 }
 
@@ -277,9 +301,13 @@ impl<T> fmt::Debug for SendError<T> {
         f.write_str("SendError(..)")
     }
 }
+/// The message of a send that failed on a closed channel or one without
+/// receivers (the error cannot say which; `Sender::is_closed` can).
+const SEND_FAILED: &str = "send on channel that is closed or has no receivers";
+
 impl<T> fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("send on closed channel")
+        f.write_str(SEND_FAILED)
     }
 }
 impl<T> std::error::Error for SendError<T> {}
@@ -296,7 +324,7 @@ impl<T> fmt::Display for TrySendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TrySendError::Full(_) => f.write_str("send on full channel"),
-            TrySendError::Closed(_) => f.write_str("send on closed channel"),
+            TrySendError::Closed(_) => f.write_str(SEND_FAILED),
         }
     }
 }
@@ -386,13 +414,15 @@ impl<T> Sender<T> {
 
     /// Closes the channel (Go's `close(ch)`): parked and later receivers
     /// drain the buffer and then get `None`; parked and later senders get
-    /// `Err`. Panics with `close of closed channel` if already closed.
+    /// `Err`. Panics with `close of closed channel` if already closed (the
+    /// panic names the caller's line).
     ///
     /// ```
     /// let (tx, rx) = goro::chan::<i32>(0);
     /// tx.close();
     /// assert_eq!(rx.recv_blocking(), None);
     /// ```
+    #[track_caller]
     pub fn close(&self) {
         self.chan.close(false);
     }
@@ -685,12 +715,50 @@ struct RecvState<T> {
     op: RecvOp<T>,
 }
 
+/// `Receiver<T>` as a `Stream` (Go's `for v := range ch`): yields each
+/// received value, ends when the channel is closed and drained.
+///
+/// # Cancel safety: what a dropped `next()` leaves behind
+///
+/// A `Stream` is told nothing when the future polling it (`next()`,
+/// `try_next()`, a combinator) is dropped, so a pending `poll_next` cannot
+/// be withdrawn the way a dropped [`RecvFuture`] withdraws its receive.
+/// Precisely, once `poll_next` returned `Pending` and nobody polls again:
+///
+/// * the receive stays parked in the channel, owned by this `Receiver`: it
+///   takes its turn among parked receivers, and a sender may complete into
+///   it (an unbuffered send then returns `Ok` although no task is
+///   receiving yet);
+/// * a value that reached it is kept, in order, and is what the next
+///   `poll_next` returns: nothing is lost or duplicated;
+/// * dropping the `Receiver` cancels the parked receive; a value already
+///   handed to it goes back into the channel, to another receiver;
+/// * the waker of the last `poll_next` is woken when the receive
+///   completes, even if its task has moved on.
+///
+/// So `rx.next()` inside a loop that drops it (a racing timeout, say) loses
+/// nothing, but for Go's exact rendezvous (no send completes before a
+/// receive is really waiting) use [`Receiver::recv`], which is cancel safe
+/// in the stronger sense.
+///
+/// ```
+/// use futures_core::Stream;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll, Waker};
+/// let (tx, mut rx) = goro::chan::<i32>(0);
+/// let cx = &mut Context::from_waker(Waker::noop());
+/// // A `next()` polled once, then dropped: the receive stays parked...
+/// assert!(Pin::new(&mut rx).poll_next(cx).is_pending());
+/// // ...so an unbuffered send completes into it,
+/// assert_eq!(tx.try_send(1), Ok(()));
+/// // and the next poll returns the value.
+/// assert_eq!(Pin::new(&mut rx).poll_next(cx), Poll::Ready(Some(1)));
+/// ```
 impl<T> futures_core::Stream for Receiver<T> {
     type Item = T;
 
-    /// Receives the next value; `None` once closed and drained. Cancel safe
-    /// as [`Receiver::recv`]: a value handed to a receiver that is dropped
-    /// while parked goes back to the channel.
+    /// Receives the next value; `None` once closed and drained. See the
+    /// impl's docs for what a pending poll leaves parked.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         let st = this
