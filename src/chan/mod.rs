@@ -21,7 +21,13 @@
 //! dropper cannot tell which happened (only `Ok` from an awaited send says
 //! "sent"). A value already handed to a dropped receive goes back into the
 //! channel (to another parked receiver, or the head of the buffer) and is
-//! received by someone else.
+//! received by someone else. One edge has no Go counterpart (Go cannot
+//! cancel a receive): if the channel is closed between the hand-off and the
+//! drop, the close has already woken the other parked receivers with
+//! `None`, and the value waits in the channel for a later receive (which
+//! gets it before `None`). A program that cancels receives on a channel
+//! that is being closed, and needs every value, drains it with `try_recv`
+//! after its receive loop ends.
 //!
 //! # Soundness of the parked futures
 //! A parked [`SendFuture`]/[`RecvFuture`] links a sudog that lives inside
