@@ -94,6 +94,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub(crate) mod loom;
+pub(crate) mod util;
 
 pub mod runtime;
 pub use runtime::{
@@ -101,19 +102,19 @@ pub use runtime::{
     num_goroutine, run,
 };
 
-// ---- chan (issue 3) ----
+// ---- chan ----
 pub mod chan;
 pub use chan::chan;
 
-// ---- select (issue 4) ----
+// ---- select ----
 pub mod select;
 pub use select::Select;
 
-// ---- sync (issue 6) ----
+// ---- sync ----
 pub mod sync;
 
-// ---- context (issue 6) ----
+// ---- context ----
 pub mod context;
 
-// ---- time (issue 5) ----
+// ---- time ----
 pub mod time;

@@ -7,9 +7,14 @@
 //! timer code rather than a copy of it.
 //!
 //! The wrappers give both worlds one shape: a non-poisoning `Mutex::lock`,
-//! a `Condvar` that waits on a guard in place, and `UnsafeCell` with loom's
-//! closure API (`with` / `with_mut`), which costs nothing outside loom.
+//! a `Condvar` that waits on a guard in place, `UnsafeCell` with loom's
+//! closure API (`with` / `with_mut`), which costs nothing outside loom, and
+//! `RawMutex`, the channel lock, under which no user code runs (its docs
+//! state the rule its callers keep). Helpers that are not primitives live
+//! in `util.rs`.
 
+// The two worlds offer one API; a method that the code of one world does
+// not call (yet) is part of that shape, not dead code.
 #![allow(dead_code)]
 
 #[cfg(not(loom))]
@@ -96,13 +101,24 @@ mod imp {
     /// once in an order decided at run time (selectgo locks its channels in
     /// address order). One byte: a test-and-set lock whose unlock is a
     /// plain release store, not a read-modify-write, so an uncontended
-    /// lock/unlock pair costs one atomic instruction, not two (a channel
-    /// operation is one pair; W2-W6 each make two per message). The price
+    /// lock/unlock pair costs one atomic instruction, not two. The price
     /// is that a waiter is never woken: it spins, then sleeps in rounds
-    /// (see `lock_slow`, `lock_contended`). That is sound for the channel
-    /// lock because nothing blocks or calls user code while holding it
-    /// (hchan's deadlock-safety rules), so every hold is a few hundred
-    /// nanoseconds at most.
+    /// (see `lock_slow`, `lock_contended`), and the lock is not re-entrant.
+    ///
+    /// # Rule: no user code under the lock
+    /// A holder runs only its own short, non-blocking code, then unlocks:
+    /// it never blocks, never takes a lock other than another `RawMutex`
+    /// in selectgo's address order, never wakes a `Waker`, never drops a
+    /// `Waker` (its drop may run a task's destructors, which may use this
+    /// very channel: a re-entrant lock here would spin forever), and never
+    /// drops a channel value `T`. Wakers that are replaced, taken or
+    /// completed under the lock are handed out and woken or dropped after
+    /// the unlock; values are dropped after it too. The only foreign code
+    /// that may run under the lock is `Waker::clone` of a newly registered
+    /// waker (for every waker safe code can build, `Arc<impl Wake>`, an
+    /// atomic increment) and the global allocator (`close` collects the
+    /// wakers it completes). Every hold is therefore short and bounded,
+    /// which is what makes a lock that never wakes its waiters sound.
     pub(crate) struct RawMutex(std::sync::atomic::AtomicBool);
 
     impl std::fmt::Debug for RawMutex {
@@ -129,7 +145,8 @@ mod imp {
         /// thread, then sleeping in growing rounds (10 us doubling to
         /// 1 ms) until the lock is free. The short spin and long yield
         /// phase are parking_lot's, whose lock this replaced; spinning
-        /// longer (8..64 hints a round) made W5 20% slower.
+        /// longer (8..64 hints a round) measured slower on the select
+        /// benchmarks.
         #[cold]
         #[inline(never)]
         fn lock_slow(&self) {
@@ -149,7 +166,7 @@ mod imp {
             }
             let mut us = 10;
             loop {
-                let d = us + cheaprand() % us;
+                let d = us + crate::util::cheaprand() % us;
                 std::thread::sleep(std::time::Duration::from_micros(d));
                 if self.try_lock_polite() {
                     return;
@@ -163,9 +180,9 @@ mod imp {
         /// state, so a lock-free check of the fields beside it followed by
         /// the lock's CAS costs one transfer of a line another core wrote,
         /// not two (a shared copy for the read, then ownership for the
-        /// CAS). select's pass 0 uses it (W6 4-7% faster in alternating
-        /// runs). A plain send or receive does not: taking the line while
-        /// its holder still works in it made W4 slower.
+        /// CAS). select's pass 0 uses it. A plain send or receive does
+        /// not: taking the line while its holder still works in it
+        /// measured slower.
         #[inline(always)]
         pub(crate) fn prefetch_for_lock(&self) {
             #[cfg(target_arch = "x86_64")]
@@ -187,11 +204,9 @@ mod imp {
         ///    apart (about 1-3 us here). Like Go's `lock2` active spinning,
         ///    but longer and randomised: with two cores trading one channel
         ///    line, the loser staying away lets the holder run a batch of
-        ///    operations with the line in its cache (W3 mpmc/1024 67 -> 34
-        ///    ns, mpmc/0 200 -> 80 ns, when this step was added). Two tries
-        ///    rather than four since the lock's unlock became a plain
-        ///    store: W4 -12%, W3 mpmc/0 -10% in two sets of 9 alternating
-        ///    runs; one try or eight lost.
+        ///    operations with the line in its cache. Two tries rather than
+        ///    four since the lock's unlock became a plain store (one try or
+        ///    eight measured slower; BENCHMARKS.md has the figures).
         /// 2. Still taken: the contention is lasting (Gs on both cores
         ///    hammering one channel), and a batch on one core beats any
         ///    interleaving, so this thread sleeps `SLEEP_US..2*SLEEP_US`
@@ -200,14 +215,13 @@ mod imp {
         ///    cache, with no one polling the line (kanal's lock sleeps at
         ///    this point too). It is how Go's `lock2` ends as well (the M
         ///    sleeps holding its P), except that nothing wakes the sleeper,
-        ///    so an unlock never makes a system call. W3 mpmc/1024 and W4
-        ///    mpsc/1024 15-25% faster in alternating runs; the cost is
-        ///    latency under such contention (0.25-0.5 ms per sleep, plus
-        ///    the timer slack).
+        ///    so an unlock never makes a system call. The cost is latency
+        ///    under such contention (0.25-0.5 ms per sleep, plus the timer
+        ///    slack).
         ///
         /// selectgo keeps the plain `lock`: it holds several locks, and
         /// backing off in its pass 0 (one lock at a time) lost more than
-        /// it gained (W5, W6).
+        /// it gained on the select benchmarks.
         #[inline]
         pub(crate) fn lock_backoff(&self) {
             if !self.try_lock() {
@@ -226,7 +240,7 @@ mod imp {
                 return;
             }
             loop {
-                let us = SLEEP_US + cheaprand() % SLEEP_US;
+                let us = SLEEP_US + crate::util::cheaprand() % SLEEP_US;
                 std::thread::sleep(std::time::Duration::from_micros(us));
                 if self.try_with_backoff(TRIES, MIN_SPINS, SPAN) {
                     return;
@@ -238,7 +252,7 @@ mod imp {
         #[inline]
         fn try_with_backoff(&self, tries: u32, min: u32, span: u32) -> bool {
             for _ in 0..tries {
-                for _ in 0..min + (cheaprand() as u32) % span {
+                for _ in 0..min + (crate::util::cheaprand() as u32) % span {
                     std::hint::spin_loop();
                 }
                 if self.try_lock() {
@@ -260,8 +274,8 @@ mod imp {
         /// `try_lock` for a waiter of the plain lock: reads first, so it
         /// does not take the line from the holder while the lock is still
         /// held (the back-off tries CAS at once: their random gaps already
-        /// keep them off the line, and the read's extra transfer cost W3
-        /// and W4 about 2%).
+        /// keep them off the line, and the read's extra transfer measured
+        /// slower).
         #[inline]
         fn try_lock_polite(&self) -> bool {
             !self.0.load(Ordering::Relaxed) && self.try_lock()
@@ -275,32 +289,6 @@ mod imp {
             // holder.
             self.0.store(false, Ordering::Release);
         }
-    }
-
-    /// Go's `cheaprand`: the next value of this thread's wyrand stream,
-    /// seeded once from `rand` (no shared state).
-    // The closure stays tiny (seeding is out of line), so the compiler
-    // inlines `LocalKey::with` and the access is one %fs-relative load;
-    // outlined, it cost a call and an indirect call per select.
-    #[inline(always)]
-    pub(crate) fn cheaprand() -> u64 {
-        std::thread_local!(static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
-        STATE.with(|s| {
-            let mut x = s.get();
-            if x == 0 {
-                x = cheaprand_seed();
-            }
-            let r = super::wyrand(&mut x);
-            s.set(x);
-            r
-        })
-    }
-
-    /// A thread's first `cheaprand` state: random, odd (never 0).
-    #[cold]
-    #[inline(never)]
-    fn cheaprand_seed() -> u64 {
-        rand::random::<u64>() | 1
     }
 
     impl Default for RawMutex {
@@ -397,8 +385,9 @@ mod imp {
         loom::thread::yield_now();
     }
 
-    /// A raw lock with no guard (see the non-loom version); under loom a
-    /// spin lock whose spin is a model yield point.
+    /// A raw lock with no guard (see the non-loom version, and its rule: no
+    /// user code under the lock); under loom a spin lock whose spin is a
+    /// model yield point.
     #[derive(Debug, Default)]
     pub(crate) struct RawMutex(loom::sync::atomic::AtomicBool);
 
@@ -430,38 +419,10 @@ mod imp {
         }
     }
 
-    /// A fixed value under loom, so every model run is deterministic.
-    pub(crate) fn cheaprand() -> u64 {
-        0x2545_f491_4f6c_dd1d
-    }
-
     pub(crate) use loom::thread_local;
 }
 
 pub(crate) use imp::*;
-
-/// One step of wyrand: advances `state`, returns the next output.
-#[inline]
-pub(crate) fn wyrand(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0xa076_1d64_78bd_642f);
-    let t = (*state as u128).wrapping_mul((*state ^ 0xe703_7ed1_a0b4_28db) as u128);
-    ((t >> 64) as u64) ^ (t as u64)
-}
-
-/// A value alone on its own pair of cache lines (128 bytes: adjacent-line
-/// prefetch pulls lines in pairs), so writes to it do not slow down readers
-/// of its neighbours (false sharing). Plain data: the same under loom.
-#[derive(Default, Debug)]
-#[repr(align(128))]
-pub(crate) struct CachePadded<T>(pub(crate) T);
-
-impl<T> std::ops::Deref for CachePadded<T> {
-    type Target = T;
-    #[inline(always)]
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -135,7 +135,10 @@ fn handles_are_clone_send_sync() {
 fn errors_display_debug() {
     let e = goro::chan::SendError(std::cell::Cell::new(1));
     assert_eq!(format!("{e:?}"), "SendError(..)");
-    assert_eq!(e.to_string(), "send on closed channel");
+    assert_eq!(
+        e.to_string(),
+        "send on channel that is closed or has no receivers"
+    );
     assert_eq!(TrySendError::Full(1).to_string(), "send on full channel");
     assert_eq!(TrySendError::Closed(1).into_inner(), 1);
     assert_eq!(TryRecvError::Empty.to_string(), "receive on empty channel");
@@ -164,4 +167,88 @@ fn buffered_recv_from_parked_sender_keeps_fifo() {
         assert_eq!(got, (0..10).collect::<Vec<_>>());
         t.join().unwrap();
     });
+}
+
+/// A zero-sized element needs no buffer: the largest capacity is made at
+/// once (no walk over its slots) and works.
+#[test]
+fn zero_sized_channel_of_any_capacity_is_made_at_once() {
+    guard(|| {
+        let (tx, rx) = goro::chan::<()>(usize::MAX);
+        assert_eq!(tx.cap(), usize::MAX);
+        for _ in 0..1000 {
+            tx.try_send(()).unwrap();
+        }
+        assert_eq!(rx.len(), 1000);
+        assert_eq!(rx.iter().take(1000).count(), 1000);
+        assert!(rx.is_empty());
+    });
+}
+
+/// The panic message of `f`, which must panic.
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let p = std::panic::catch_unwind(f).expect_err("no panic");
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// A buffer whose byte size overflows panics with Go's message (not
+/// liballoc's `capacity overflow`).
+#[test]
+fn impossible_capacity_panics_makechan_size_out_of_range() {
+    for m in [
+        panic_message(|| drop(goro::chan::<u8>(usize::MAX))),
+        panic_message(|| drop(goro::chan::<u64>(usize::MAX / 4))),
+        panic_message(|| drop(goro::chan::<[u8; 1 << 20]>(1 << 30))),
+    ] {
+        assert_eq!(m, "makechan: size out of range");
+    }
+}
+
+/// This test binary again, running only test `name` with `GORO_CHILD`
+/// set: its exit status and stderr.
+fn run_child(name: &str) -> (std::process::ExitStatus, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("GORO_CHILD", name)
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The line of the `chan` call in `make_huge`.
+const MAKE_HUGE_LINE: u32 = line!() + 2;
+fn make_huge() -> goro::chan::Sender<u64> {
+    goro::chan::<u64>(1 << 40).0
+}
+
+/// 8 TiB of buffer: the allocation is tried fallibly, so a real program
+/// that asks for it gets Go's panic at its own line, not an abort (or,
+/// where the system grants such an allocation, a channel).
+#[test]
+fn unallocatable_capacity_panics_instead_of_aborting() {
+    const NAME: &str = "unallocatable_capacity_panics_instead_of_aborting";
+    if std::env::var("GORO_CHILD").as_deref() == Ok(NAME) {
+        let tx = make_huge();
+        eprintln!("allocated: cap {}", tx.cap());
+        return;
+    }
+    let (status, stderr) = run_child(NAME);
+    if status.success() {
+        assert!(stderr.contains("allocated: cap"), "{stderr}");
+        return;
+    }
+    assert_eq!(
+        status.code(),
+        Some(101),
+        "not a panic exit: {status:?}: {stderr}"
+    );
+    assert!(stderr.contains("makechan: size out of range"), "{stderr}");
+    let at = format!("tests/chan_basic.rs:{MAKE_HUGE_LINE}:");
+    assert!(stderr.contains(&at), "no {at} in: {stderr}");
 }

@@ -279,3 +279,35 @@ fn receiver_dropped_with_parked_stream() {
         );
     }
 }
+
+/// What a dropped `next()` leaves behind, as the `Stream` impl documents
+/// it: the receive stays parked, a value that reaches it is what the next
+/// poll returns, and if the `Receiver` is dropped instead, that value goes
+/// back into the channel for another receiver. Nothing is lost.
+#[test]
+fn stream_parked_receive_keeps_or_gives_back_its_value() {
+    use futures_core::Stream;
+    guard(|| {
+        let (tx, rx) = goro::chan::<u32>(0);
+        let other = rx.clone();
+        let cx = &mut Context::from_waker(Waker::noop());
+        let mut rx1 = rx;
+        assert!(std::pin::Pin::new(&mut rx1).poll_next(cx).is_pending());
+        assert_eq!(tx.try_send(1), Ok(())); // completes into the parked receive
+        assert_eq!(
+            std::pin::Pin::new(&mut rx1).poll_next(cx),
+            Poll::Ready(Some(1))
+        );
+        // Parked again, handed a value, then dropped: the value goes back.
+        assert!(std::pin::Pin::new(&mut rx1).poll_next(cx).is_pending());
+        assert_eq!(tx.try_send(2), Ok(()));
+        drop(rx1);
+        assert_eq!(other.try_recv(), Ok(2));
+        // Parked and dropped with nothing handed to it: unlinked, so an
+        // unbuffered send finds no receiver.
+        let mut rx2 = other.clone();
+        assert!(std::pin::Pin::new(&mut rx2).poll_next(cx).is_pending());
+        drop(rx2);
+        assert!(tx.try_send(3).is_err());
+    });
+}

@@ -159,3 +159,70 @@ fn close_races_with_send_and_recv() {
         }
     });
 }
+
+/// A send that fails because every receiver is gone says so (it does not
+/// claim a close), and `is_closed` agrees with it: false until a close.
+#[test]
+fn send_error_without_receivers_is_not_reported_as_closed() {
+    let (tx, rx) = goro::chan::<i32>(1);
+    drop(rx);
+    let e = tx.send_blocking(1).unwrap_err();
+    assert!(!tx.is_closed());
+    assert_ne!(e.to_string(), "send on closed channel");
+    assert!(e.to_string().contains("no receivers"), "{e}");
+    let e = tx.try_send(2).unwrap_err();
+    assert!(e.is_closed() && !tx.is_closed());
+    assert!(e.to_string().contains("no receivers"), "{e}");
+    // After a close, the same message also covers the close.
+    tx.close();
+    assert!(tx.is_closed());
+    assert!(
+        tx.send_blocking(3)
+            .unwrap_err()
+            .to_string()
+            .contains("closed")
+    );
+}
+
+/// This test binary again, running only test `name` with `GORO_CHILD`
+/// set: its success and its stderr.
+fn run_child(name: &str) -> (std::process::ExitStatus, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("GORO_CHILD", name)
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn is_child(name: &str) -> bool {
+    std::env::var("GORO_CHILD").as_deref() == Ok(name)
+}
+
+/// The line of the second `close` in `close_again`.
+const CLOSE_AGAIN_LINE: u32 = line!() + 3;
+fn close_again(tx: &goro::chan::Sender<i32>) {
+    tx.close();
+    tx.close();
+}
+
+/// A double close panics with Go's message, pointing at the caller's line
+/// (`#[track_caller]`), not at goro's source: checked on what a real
+/// program prints.
+#[test]
+fn double_close_panic_names_the_callers_line() {
+    const NAME: &str = "double_close_panic_names_the_callers_line";
+    if is_child(NAME) {
+        let (tx, _rx) = goro::chan::<i32>(0);
+        close_again(&tx);
+        return;
+    }
+    let (status, stderr) = run_child(NAME);
+    assert!(!status.success(), "the child did not panic: {stderr}");
+    assert!(stderr.contains("close of closed channel"), "{stderr}");
+    let at = format!("tests/chan_close.rs:{CLOSE_AGAIN_LINE}:");
+    assert!(stderr.contains(&at), "no {at} in: {stderr}");
+}

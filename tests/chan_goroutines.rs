@@ -141,7 +141,10 @@ fn selectgo_in_goroutines() {
                     let mut c0 = RecvCase::new(Some(&arx));
                     let mut c1 = RecvCase::new(Some(&brx));
                     let mut c2 = RecvCase::new(Some(&qrx));
-                    let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1, &mut c2], true).await;
+                    let mut cases = [&mut c0 as &mut dyn Case, &mut c1, &mut c2];
+                    // SAFETY: the cases are locals of this frame, declared before the
+                    // SelectGo, which is awaited or pinned in place and dropped before them.
+                    let w = unsafe { selectgo(&mut cases, true) }.await;
                     match w {
                         Some(0) => n += c0.take().is_some() as u32,
                         Some(1) => n += c1.take().is_some() as u32,
@@ -152,9 +155,10 @@ fn selectgo_in_goroutines() {
             p1.await.unwrap();
             p2.await.unwrap();
             let mut s = SendCase::new(Some(&qtx), ());
-            selectgo(&mut [&mut s as &mut dyn Case], true)
-                .await
-                .unwrap();
+            let mut cases = [&mut s as &mut dyn Case];
+            // SAFETY: the cases are locals of this frame, declared before the
+            // SelectGo, which is awaited or pinned in place and dropped before them.
+            unsafe { selectgo(&mut cases, true) }.await.unwrap();
             s.take().unwrap();
             c.await.unwrap()
         });

@@ -25,7 +25,10 @@ async fn recv2<T: Send>(
 ) -> Option<(usize, Option<T>)> {
     let mut c0 = RecvCase::new(Some(a));
     let mut c1 = RecvCase::new(Some(b));
-    let won = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], block).await;
+    let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+    // SAFETY: the cases are locals of this frame, declared before the
+    // SelectGo, which is awaited or pinned in place and dropped before them.
+    let won = unsafe { selectgo(&mut cases, block) }.await;
     match won {
         Some(0) => Some((0, c0.take())),
         Some(1) => Some((1, c1.take())),
@@ -82,7 +85,10 @@ fn parked_send_case_is_taken_by_receiver() {
         let (won, r0) = goro::block_on(async {
             let mut c0 = SendCase::new(Some(&ta), 5);
             let mut c1 = RecvCase::new(Some(&rb));
-            let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+            let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+            // SAFETY: the cases are locals of this frame, declared before the
+            // SelectGo, which is awaited or pinned in place and dropped before them.
+            let w = unsafe { selectgo(&mut cases, true) }.await;
             (w, c0.take())
         });
         assert_eq!(won, Some(0));
@@ -101,7 +107,10 @@ fn closed_channels_are_ready() {
     drop(rc);
     let (won, r) = goro::block_on(async {
         let mut c0 = SendCase::new(Some(&tc), 3);
-        let w = selectgo(&mut [&mut c0 as &mut dyn Case], false).await;
+        let mut cases = [&mut c0 as &mut dyn Case];
+        // SAFETY: the cases are locals of this frame, declared before the
+        // SelectGo, which is awaited or pinned in place and dropped before them.
+        let w = unsafe { selectgo(&mut cases, false) }.await;
         (w, c0.take())
     });
     assert_eq!((won, r), (Some(0), Err(SendError(3))));
@@ -129,19 +138,27 @@ fn nil_cases_are_never_chosen() {
         let mut c0 = RecvCase::<i32>::new(None);
         let mut c1 = SendCase::<i32>::new(None, 1);
         let mut c2 = RecvCase::new(Some(&ra));
-        let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1, &mut c2], true).await;
+        let mut cases = [&mut c0 as &mut dyn Case, &mut c1, &mut c2];
+        // SAFETY: the cases are locals of this frame, declared before the
+        // SelectGo, which is awaited or pinned in place and dropped before them.
+        let w = unsafe { selectgo(&mut cases, true) }.await;
         (w, c2.take())
     });
     assert_eq!(won, (Some(2), Some(1)));
     let none = goro::block_on(async {
         let mut c0 = RecvCase::<i32>::new(None);
-        selectgo(&mut [&mut c0 as &mut dyn Case], false).await
+        let mut cases = [&mut c0 as &mut dyn Case];
+        // SAFETY: the cases are locals of this frame, declared before the
+        // SelectGo, which is awaited or pinned in place and dropped before them.
+        unsafe { selectgo(&mut cases, false) }.await
     });
     assert_eq!(none, None);
     // A blocking select with only nil cases never resolves.
     let mut c0 = RecvCase::<i32>::new(None);
     let mut cases = [&mut c0 as &mut dyn Case];
-    let mut f = pin!(selectgo(&mut cases, true));
+    // SAFETY: the cases are locals of this frame, declared before the
+    // SelectGo, which is awaited or pinned in place and dropped before them.
+    let mut f = pin!(unsafe { selectgo(&mut cases, true) });
     for _ in 0..3 {
         assert!(
             f.as_mut()
@@ -181,8 +198,10 @@ fn self_select_never_matches_itself() {
                             for _ in 0..1000 {
                                 let mut c0 = SendCase::new(Some(&tx), p);
                                 let mut c1 = RecvCase::new(Some(&rx));
-                                let w =
-                                    selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+                                let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+                                // SAFETY: the cases are locals of this frame, declared before the
+                                // SelectGo, which is awaited or pinned in place and dropped before them.
+                                let w = unsafe { selectgo(&mut cases, true) }.await;
                                 if w == Some(1) {
                                     let v = c1.take().unwrap();
                                     if cap == 0 {
@@ -219,7 +238,9 @@ fn dropped_parked_select_gives_value_back() {
         let mut c0 = RecvCase::new(Some(&ra));
         let mut c1 = RecvCase::new(Some(&rb));
         let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
-        let mut f = Box::pin(selectgo(&mut cases, true));
+        // SAFETY: the cases are locals of this frame, declared before the
+        // SelectGo, which is awaited or pinned in place and dropped before them.
+        let mut f = Box::pin(unsafe { selectgo(&mut cases, true) });
         assert!(
             f.as_mut()
                 .poll(&mut Context::from_waker(Waker::noop()))
@@ -239,7 +260,9 @@ fn dropped_parked_select_send_case_sends_nothing() {
     {
         let mut c0 = SendCase::new(Some(&ta), 1);
         let mut cases = [&mut c0 as &mut dyn Case];
-        let mut f = Box::pin(selectgo(&mut cases, true));
+        // SAFETY: the cases are locals of this frame, declared before the
+        // SelectGo, which is awaited or pinned in place and dropped before them.
+        let mut f = Box::pin(unsafe { selectgo(&mut cases, true) });
         assert!(
             f.as_mut()
                 .poll(&mut Context::from_waker(Waker::noop()))
@@ -284,7 +307,9 @@ fn select_loops_exactly_once() {
                             let mut c1 = RecvCase::new((!closed[1]).then_some(&rb));
                             let won = {
                                 let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
-                                let mut f = Box::pin(selectgo(&mut cases, true));
+                                // SAFETY: the cases are locals of this frame, declared before the
+                                // SelectGo, which is awaited or pinned in place and dropped before them.
+                                let mut f = Box::pin(unsafe { selectgo(&mut cases, true) });
                                 match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
                                     Poll::Ready(w) => w,
                                     Poll::Pending if x % 2 == 0 => None, // drop it parked
@@ -329,7 +354,10 @@ fn select_to_select() {
                 for i in 0..2000 {
                     let mut c0 = SendCase::new(Some(&tx), i);
                     let mut c1 = RecvCase::new(Some(&rz));
-                    let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+                    let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+                    // SAFETY: the cases are locals of this frame, declared before the
+                    // SelectGo, which is awaited or pinned in place and dropped before them.
+                    let w = unsafe { selectgo(&mut cases, true) }.await;
                     assert_eq!(w, Some(0));
                     c0.take().unwrap();
                 }
@@ -339,7 +367,10 @@ fn select_to_select() {
             for i in 0..2000 {
                 let mut c0 = RecvCase::new(Some(&rx));
                 let mut c1 = SendCase::new(Some(&tq), 0);
-                let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+                let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+                // SAFETY: the cases are locals of this frame, declared before the
+                // SelectGo, which is awaited or pinned in place and dropped before them.
+                let w = unsafe { selectgo(&mut cases, true) }.await;
                 assert_eq!(w, Some(0));
                 assert_eq!(c0.take(), Some(i));
             }
@@ -367,7 +398,10 @@ fn pseudo_random_send() {
                 for _ in 0..N {
                     let mut c0 = SendCase::new(Some(&tx), 0);
                     let mut c1 = SendCase::new(Some(&tx), 1);
-                    let w = selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], true).await;
+                    let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+                    // SAFETY: the cases are locals of this frame, declared before the
+                    // SelectGo, which is awaited or pinned in place and dropped before them.
+                    let w = unsafe { selectgo(&mut cases, true) }.await;
                     assert!(w.is_some());
                 }
             });
@@ -387,7 +421,10 @@ fn selectgo_future_is_send() {
     let fut = async {
         let mut c0 = RecvCase::new(Some(&rx));
         let mut c1 = SendCase::new(Some(&tx), String::new());
-        selectgo(&mut [&mut c0 as &mut dyn Case, &mut c1], false).await
+        let mut cases = [&mut c0 as &mut dyn Case, &mut c1];
+        // SAFETY: the cases are locals of this frame, declared before the
+        // SelectGo, which is awaited or pinned in place and dropped before them.
+        unsafe { selectgo(&mut cases, false) }.await
     };
     assert_send(&fut);
 }

@@ -32,10 +32,13 @@
 //! line, under the same lock: no path takes the lock twice.
 //!
 //! # Deadlock safety
-//! A channel lock is never held while waking a task, calling user code other
-//! than `T`'s destructor (values are dropped after unlocking), or taking any
-//! other lock, except in selectgo, which takes several channel locks in
-//! address order only.
+//! A channel lock is never held while waking a task, dropping a waker,
+//! dropping a value or calling any other user code (`RawMutex`'s rule: a
+//! waker's drop may use this very channel, and the lock is not
+//! re-entrant): completed wakers are woken, replaced or taken wakers and
+//! values are dropped, after the unlock. Nor is another lock taken under
+//! it, except in selectgo, which takes several channel locks in address
+//! order only.
 
 use super::waitq::{DONE_CLOSED, DONE_OK, LazySudog, Sudog, WAITING, WaitQ};
 use crate::loom::RawMutex;
@@ -159,8 +162,43 @@ pub(crate) enum RecvTry<T> {
     Empty,
 }
 
+/// Go's `makechan` limit on a channel buffer, in bytes (`maxAlloc` on
+/// 64-bit Linux: the heap's address space). Rust's own limit, `isize::MAX`,
+/// is higher; neither is reachable by a real allocation, which is tried
+/// first (see `make_buf`).
+const MAX_BUF_BYTES: usize = 1 << 48;
+
+/// The ring of `cap` uninitialized slots, or Go's `makechan: size out of
+/// range` panic if it cannot be had: a byte size over Go's limit (or
+/// overflowing), or an allocation that fails (tried fallibly, so it
+/// panics instead of aborting the process). A zero-sized `T` allocates
+/// nothing whatever `cap` is, and no slot is visited.
+#[track_caller]
+fn make_buf<T>(cap: usize) -> Box<[UnsafeCell<MaybeUninit<T>>]> {
+    let bytes = std::mem::size_of::<T>().checked_mul(cap);
+    if bytes.is_none_or(|b| b > MAX_BUF_BYTES) {
+        panic!("makechan: size out of range");
+    }
+    let mut v: Vec<UnsafeCell<MaybeUninit<T>>> = Vec::new();
+    if v.try_reserve_exact(cap).is_err() {
+        panic!("makechan: size out of range");
+    }
+    #[cfg(not(loom))]
+    // SAFETY: the capacity is `cap` (reserved above), and an
+    // `UnsafeCell<MaybeUninit<T>>` (std's, `repr(transparent)` in
+    // `crate::loom`) is valid uninitialized, so the slots need no writes.
+    unsafe {
+        v.set_len(cap)
+    };
+    #[cfg(loom)]
+    v.extend((0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())));
+    v.into_boxed_slice()
+}
+
 impl<T> HChan<T> {
-    /// `make(chan T, cap)`.
+    /// `make(chan T, cap)`. Panics `makechan: size out of range` if the
+    /// buffer cannot be allocated.
+    #[track_caller]
     pub(crate) fn new(cap: usize) -> Self {
         HChan {
             lock: RawMutex::new(),
@@ -175,9 +213,7 @@ impl<T> HChan<T> {
                 returned: Returned(None),
                 flags: 0,
             }),
-            buf: (0..cap)
-                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-                .collect(),
+            buf: make_buf(cap),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             #[cfg(loom)]
@@ -610,6 +646,7 @@ impl<T> HChan<T> {
     }
 
     /// Go's `closechan`. Panics `close of closed channel` unless `quiet`.
+    #[track_caller]
     pub(crate) fn close(&self, quiet: bool) {
         self.lock();
         // SAFETY: lock held.
@@ -723,14 +760,15 @@ impl<T> HChan<T> {
 
 impl<T> Drop for HChan<T> {
     fn drop(&mut self) {
-        // No sudog can be linked: every operation borrows a handle.
-        self.lock();
-        // SAFETY: lock held (uncontended: we are the last owner).
+        // No sudog of a live operation can be linked: every operation
+        // borrows a handle. The buffered values are dropped without the
+        // lock (no user code under it): `&mut self` already excludes every
+        // other access, which is all the lock would add.
+        // SAFETY: exclusive access through `&mut self` stands in for the
+        // lock that `drain_buf_locked` asks for.
         while let RecvTry::Got(v, _) = unsafe { self.drain_buf_locked() } {
             drop(v);
         }
-        // SAFETY: lock held.
-        unsafe { self.unlock() };
     }
 }
 
@@ -774,9 +812,10 @@ impl<T> SendOp<T> {
 fn finish_recv<T>(op: &mut RecvOp<T>, state: u8) -> Option<T> {
     op.parked = false;
     // SAFETY: `state != WAITING` was observed with Acquire (or under the
-    // lock): the completer is done with the sudog.
+    // lock, now released): the completer is done with the sudog, and no
+    // lock is held, so the waker may be dropped here.
     unsafe {
-        op.sudog.get().clear_waker();
+        drop(op.sudog.get().take_waker());
         if state == DONE_OK {
             op.sudog.get().take_elem()
         } else {
@@ -839,10 +878,11 @@ impl<T> HChan<T> {
             // whose Drop unlinks it (cancel_recv).
             RecvTry::Empty => unsafe {
                 let sg = op.sudog.init();
-                sg.prepare(std::ptr::null(), 0, waker);
+                let stale = sg.prepare(std::ptr::null(), 0, waker);
                 self.st().recvq.enqueue(sg);
                 op.parked = true;
                 self.unlock();
+                drop(stale);
                 crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanReceive);
                 Poll::Pending
             },
@@ -882,10 +922,13 @@ impl<T> HChan<T> {
             return Some(s);
         }
         // SAFETY: lock held, the sudog is linked here (still WAITING).
-        unsafe {
-            sg.set_waker(waker);
+        let stale = unsafe {
+            let stale = sg.set_waker(waker);
             self.unlock();
-        }
+            stale
+        };
+        // A replaced waker is dropped only now, with no lock held.
+        drop(stale);
         crate::runtime::set_wait_reason(reason);
         None
     }
@@ -914,9 +957,11 @@ impl<T> HChan<T> {
             } else if let Some(v) = op.sudog.get().take_elem() {
                 wake = self.give_back_locked(v);
             }
-            op.sudog.get().clear_waker();
             self.unlock();
         }
+        // SAFETY: unlinked or completed above: the sudog is the owner's
+        // alone. Its waker is dropped with no lock held.
+        drop(unsafe { op.sudog.get().take_waker() });
         if let Some(w) = wake {
             w.wake();
         }
@@ -982,11 +1027,12 @@ impl<T> HChan<T> {
             // whose Drop unlinks it (cancel_send).
             SendTry::Full(v) => unsafe {
                 let sg = op.sudog.init();
-                sg.prepare(std::ptr::null(), 0, waker);
+                let stale = sg.prepare(std::ptr::null(), 0, waker);
                 sg.put_elem(v);
                 self.st().sendq.enqueue(sg);
                 op.parked = true;
                 self.unlock();
+                drop(stale);
                 crate::runtime::set_wait_reason(crate::runtime::WaitReason::ChanSend);
                 Poll::Pending
             },
@@ -1026,18 +1072,21 @@ impl<T> HChan<T> {
             if op.sudog.get().state() == WAITING {
                 self.st().sendq.remove(op.sudog.get());
             }
-            op.sudog.get().clear_waker();
             self.unlock();
         }
+        // SAFETY: unlinked or completed above: the sudog is the owner's
+        // alone. Its waker is dropped with no lock held.
+        drop(unsafe { op.sudog.get().take_waker() });
     }
 }
 
 #[inline]
 fn finish_send<T>(op: &mut SendOp<T>, state: u8) -> Result<(), T> {
     op.parked = false;
-    // SAFETY: completion observed: the completer is done with the sudog.
+    // SAFETY: completion observed: the completer is done with the sudog;
+    // no lock is held, so the waker may be dropped here.
     unsafe {
-        op.sudog.get().clear_waker();
+        drop(op.sudog.get().take_waker());
         if state == DONE_OK {
             Ok(())
         } else {

@@ -13,11 +13,43 @@
 //! Parked senders and receivers are served first-in first-out, as in Go.
 //!
 //! # Cancel safety
-//! Dropping a pending [`Send`] or [`Recv`] future never loses or duplicates a
-//! value: a parked send is unlinked and its value dropped with the future
-//! (nothing was sent); a value already handed to a dropped receive goes back
-//! into the channel (to another parked receiver, or the head of the buffer)
-//! and is received by someone else.
+//! Dropping a pending [`SendFuture`] or [`RecvFuture`] never loses or
+//! duplicates a value. A parked send that no receiver took yet is unlinked
+//! and its value dropped with the future (nothing was sent). But a receiver
+//! may take a parked send's value after the send's last poll: then the
+//! value was delivered, although the dropped future never resolved; its
+//! dropper cannot tell which happened (only `Ok` from an awaited send says
+//! "sent"). A value already handed to a dropped receive goes back into the
+//! channel (to another parked receiver, or the head of the buffer) and is
+//! received by someone else. One edge has no Go counterpart (Go cannot
+//! cancel a receive): if the channel is closed between the hand-off and the
+//! drop, the close has already woken the other parked receivers with
+//! `None`, and the value waits in the channel for a later receive (which
+//! gets it before `None`). A program that cancels receives on a channel
+//! that is being closed, and needs every value, drains it with `try_recv`
+//! after its receive loop ends.
+//!
+//! # Soundness of the parked futures
+//! A parked [`SendFuture`]/[`RecvFuture`] links a sudog that lives inside
+//! the future itself into the channel's wait queue; the channel writes
+//! through that pointer until the future's drop unlinks it. The sudog is
+//! linked only from `poll`, which takes `Pin<&mut Self>`, and Pin's drop
+//! guarantee covers it: from the moment a value is pinned, its memory is
+//! neither freed nor reused until its `drop` has run. Safe code can pin only
+//! in ways that keep this: `Box::pin` (a `mem::forget` of the box leaks the
+//! memory, so the pointer stays valid for good), `pin!` (the future lives in
+//! the current frame: forgetting the `Pin<&mut F>` forgets a reference, not
+//! the future, which is dropped at the end of its scope or while unwinding
+//! before the frame is reused), or pinning inside an enclosing future that
+//! is itself pinned (the same argument, one level up). `Pin::new_unchecked`
+//! is `unsafe` and hands this guarantee to its caller. A leaked parked
+//! operation stays linked: a peer may still complete it (the value leaks
+//! with it) and wake its waker; the channel may even be freed meanwhile,
+//! which is harmless because a channel's drop never walks its queues and a
+//! sudog holds no pointer to its channel. The `Stream` impl's sudog is
+//! boxed and owned by the `Receiver`, whose drop unlinks it (a forgotten
+//! `Receiver` leaks the box). `select!` and `Select` keep their sudogs in
+//! their cases, which they do not pin: `goro::select` explains their rule.
 //!
 //! ```
 //! let (tx, rx) = goro::chan::<i32>(1);
@@ -43,12 +75,25 @@ use std::task::{Context, Poll};
 /// `make(chan T, cap)`. `cap == 0` is unbuffered: a send completes only when
 /// a receiver takes the value (rendezvous).
 ///
+/// # Panics
+///
+/// With Go's `makechan: size out of range` if a buffer of `cap` values
+/// cannot be allocated (its size overflows, exceeds Go's limit of 2^48
+/// bytes, or the allocation fails): never a hang or an abort. A zero-sized
+/// `T` allocates no buffer, whatever `cap` is.
+///
 /// ```
 /// let (tx, rx) = goro::chan::<&str>(0);
 /// let t = std::thread::spawn(move || tx.send_blocking("hi").unwrap());
 /// assert_eq!(rx.recv_blocking(), Some("hi"));
 /// t.join().unwrap();
 /// ```
+///
+/// ```should_panic
+/// // 2^64 - 1 bytes cannot be allocated: panics, as Go's make does.
+/// let _ = goro::chan::<u8>(usize::MAX);
+/// ```
+#[track_caller]
 pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let c = Arc::new(HChan::new(cap));
     (
@@ -128,8 +173,16 @@ pub struct Receiver<T> {
 
 // ---- errors ---------------------------------------------------------------
 
-/// A send on a closed channel (or one with no receivers left); carries the
-/// value back. Go panics here; goro returns it.
+/// A send that failed because the channel is closed or has no receivers
+/// left; carries the value back. Go panics on a closed channel; goro
+/// returns it.
+///
+/// The two causes are told apart by [`Sender::is_closed`], which is true
+/// only once the channel was closed (`close`, or the last `Sender`
+/// dropped): a failed send on a channel that is not closed failed because
+/// every [`Receiver`] was dropped. The error's `Display` names both
+/// causes, never claiming a close that did not happen (the value is all it
+/// carries: the type is `SendError<T>(pub T)`).
 ///
 /// # Examples
 ///
@@ -138,6 +191,8 @@ pub struct Receiver<T> {
 /// drop(rx); // no receiver left: sends fail
 /// let err = tx.send_blocking("lost".to_string()).unwrap_err();
 /// assert_eq!(err.0, "lost"); // the value comes back
+/// assert!(!tx.is_closed()); // not closed: every receiver is gone
+/// assert_eq!(err.to_string(), "send on channel that is closed or has no receivers");
 /// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
@@ -158,7 +213,8 @@ pub struct SendError<T>(pub T);
 pub enum TrySendError<T> {
     /// The send would block: the buffer is full / no receiver is waiting.
     Full(T),
-    /// The channel is closed (or has no receivers left).
+    /// The channel is closed, or has no receivers left
+    /// ([`Sender::is_closed`] tells which).
     Closed(T),
 }
 
@@ -251,9 +307,13 @@ impl<T> fmt::Debug for SendError<T> {
         f.write_str("SendError(..)")
     }
 }
+/// The message of a send that failed on a closed channel or one without
+/// receivers (the error cannot say which; `Sender::is_closed` can).
+const SEND_FAILED: &str = "send on channel that is closed or has no receivers";
+
 impl<T> fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("send on closed channel")
+        f.write_str(SEND_FAILED)
     }
 }
 impl<T> std::error::Error for SendError<T> {}
@@ -270,7 +330,7 @@ impl<T> fmt::Display for TrySendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TrySendError::Full(_) => f.write_str("send on full channel"),
-            TrySendError::Closed(_) => f.write_str("send on closed channel"),
+            TrySendError::Closed(_) => f.write_str(SEND_FAILED),
         }
     }
 }
@@ -301,8 +361,11 @@ impl<T> Sender<T> {
     /// (Go panics instead).
     ///
     /// Fairness: parked senders complete in FIFO order.
-    /// Cancel safety: dropping the future before it completes sends nothing
-    /// and drops the value; once it resolved `Ok`, the value was sent.
+    /// Cancel safety: the value is sent at most once and never lost
+    /// silently. Dropped before its first poll, the future sends nothing.
+    /// Dropped while parked, it sent nothing unless a receiver took the
+    /// value since its last poll (then it was delivered); its dropper
+    /// cannot tell which. Once it resolved `Ok`, the value was sent.
     ///
     /// ```
     /// let (tx, rx) = goro::chan(1);
@@ -310,8 +373,8 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.try_recv(), Ok(5));
     /// ```
     #[inline]
-    pub fn send(&self, v: T) -> Send<'_, T> {
-        Send {
+    pub fn send(&self, v: T) -> SendFuture<'_, T> {
+        SendFuture {
             chan: &self.chan,
             value: Some(v),
             op: SendOp::new(),
@@ -357,13 +420,15 @@ impl<T> Sender<T> {
 
     /// Closes the channel (Go's `close(ch)`): parked and later receivers
     /// drain the buffer and then get `None`; parked and later senders get
-    /// `Err`. Panics with `close of closed channel` if already closed.
+    /// `Err`. Panics with `close of closed channel` if already closed (the
+    /// panic names the caller's line).
     ///
     /// ```
     /// let (tx, rx) = goro::chan::<i32>(0);
     /// tx.close();
     /// assert_eq!(rx.recv_blocking(), None);
     /// ```
+    #[track_caller]
     pub fn close(&self) {
         self.chan.close(false);
     }
@@ -487,8 +552,8 @@ impl<T> Receiver<T> {
     /// assert_eq!(goro::block_on(rx.recv()), Some(7));
     /// ```
     #[inline]
-    pub fn recv(&self) -> Recv<'_, T> {
-        Recv {
+    pub fn recv(&self) -> RecvFuture<'_, T> {
+        RecvFuture {
             chan: &self.chan,
             op: RecvOp::new(),
         }
@@ -656,12 +721,50 @@ struct RecvState<T> {
     op: RecvOp<T>,
 }
 
+/// `Receiver<T>` as a `Stream` (Go's `for v := range ch`): yields each
+/// received value, ends when the channel is closed and drained.
+///
+/// # Cancel safety: what a dropped `next()` leaves behind
+///
+/// A `Stream` is told nothing when the future polling it (`next()`,
+/// `try_next()`, a combinator) is dropped, so a pending `poll_next` cannot
+/// be withdrawn the way a dropped [`RecvFuture`] withdraws its receive.
+/// Precisely, once `poll_next` returned `Pending` and nobody polls again:
+///
+/// * the receive stays parked in the channel, owned by this `Receiver`: it
+///   takes its turn among parked receivers, and a sender may complete into
+///   it (an unbuffered send then returns `Ok` although no task is
+///   receiving yet);
+/// * a value that reached it is kept, in order, and is what the next
+///   `poll_next` returns: nothing is lost or duplicated;
+/// * dropping the `Receiver` cancels the parked receive; a value already
+///   handed to it goes back into the channel, to another receiver;
+/// * the waker of the last `poll_next` is woken when the receive
+///   completes, even if its task has moved on.
+///
+/// So `rx.next()` inside a loop that drops it (a racing timeout, say) loses
+/// nothing, but for Go's exact rendezvous (no send completes before a
+/// receive is really waiting) use [`Receiver::recv`], which is cancel safe
+/// in the stronger sense.
+///
+/// ```
+/// use futures_core::Stream;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll, Waker};
+/// let (tx, mut rx) = goro::chan::<i32>(0);
+/// let cx = &mut Context::from_waker(Waker::noop());
+/// // A `next()` polled once, then dropped: the receive stays parked...
+/// assert!(Pin::new(&mut rx).poll_next(cx).is_pending());
+/// // ...so an unbuffered send completes into it,
+/// assert_eq!(tx.try_send(1), Ok(()));
+/// // and the next poll returns the value.
+/// assert_eq!(Pin::new(&mut rx).poll_next(cx), Poll::Ready(Some(1)));
+/// ```
 impl<T> futures_core::Stream for Receiver<T> {
     type Item = T;
 
-    /// Receives the next value; `None` once closed and drained. Cancel safe
-    /// as [`Receiver::recv`]: a value handed to a receiver that is dropped
-    /// while parked goes back to the channel.
+    /// Receives the next value; `None` once closed and drained. See the
+    /// impl's docs for what a pending poll leaves parked.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
         let st = this
@@ -716,8 +819,16 @@ impl<T> Iterator for Iter<'_, T> {
 // ---- futures --------------------------------------------------------------
 
 /// The future of [`Sender::send`]. Resolves to `Ok(())` once the value is
-/// received or buffered, `Err(SendError(v))` if the channel is closed.
-/// Dropping it before completion sends nothing.
+/// received or buffered, `Err(SendError(v))` if the channel is closed or
+/// has no receivers left. Nothing happens until it is polled; dropped
+/// before its first poll it sends nothing, dropped while parked it may
+/// already have delivered its value (see the [module docs](self)).
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let (tx, _rx) = goro::chan::<i32>(1);
+/// tx.send(1); // error: the value is not sent until the future is awaited
+/// ```
 ///
 /// # Examples
 ///
@@ -730,15 +841,22 @@ impl<T> Iterator for Iter<'_, T> {
 /// assert_eq!(rx.recv_blocking(), Some(2));
 /// assert!(t.join().unwrap().is_ok());
 /// ```
-#[must_use = "futures do nothing unless awaited"]
-pub struct Send<'a, T> {
+#[must_use = "the value is not sent until the future is `.await`ed (dropping it drops the value)"]
+pub struct SendFuture<'a, T> {
     chan: &'a HChan<T>,
     value: Option<T>,
     op: SendOp<T>,
 }
 
 /// The future of [`Receiver::recv`]. Resolves to `Some(v)`, or `None` once
-/// the channel is closed and drained. Dropping it never loses a value.
+/// the channel is closed and drained. Nothing happens until it is polled;
+/// dropping it never loses a value.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// let (_tx, rx) = goro::chan::<i32>(1);
+/// rx.recv(); // error: nothing is received until the future is awaited
+/// ```
 ///
 /// # Examples
 ///
@@ -750,13 +868,13 @@ pub struct Send<'a, T> {
 ///     assert_eq!(recv.await, Some("hi"));
 /// });
 /// ```
-#[must_use = "futures do nothing unless awaited"]
-pub struct Recv<'a, T> {
+#[must_use = "nothing is received until the future is `.await`ed"]
+pub struct RecvFuture<'a, T> {
     chan: &'a HChan<T>,
     op: RecvOp<T>,
 }
 
-impl<T> Future for Send<'_, T> {
+impl<T> Future for SendFuture<'_, T> {
     type Output = Result<(), SendError<T>>;
 
     #[inline]
@@ -773,7 +891,7 @@ impl<T> Future for Send<'_, T> {
     }
 }
 
-impl<T> Drop for Send<'_, T> {
+impl<T> Drop for SendFuture<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // Only a parked operation has anything to undo (the common,
@@ -784,7 +902,7 @@ impl<T> Drop for Send<'_, T> {
     }
 }
 
-impl<T> Future for Recv<'_, T> {
+impl<T> Future for RecvFuture<'_, T> {
     type Output = Option<T>;
 
     #[inline]
@@ -798,7 +916,7 @@ impl<T> Future for Recv<'_, T> {
     }
 }
 
-impl<T> Drop for Recv<'_, T> {
+impl<T> Drop for RecvFuture<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // Only a parked operation has anything to undo (the common,
@@ -809,17 +927,17 @@ impl<T> Drop for Recv<'_, T> {
     }
 }
 
-impl<T> fmt::Debug for Send<'_, T> {
+impl<T> fmt::Debug for SendFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Send")
+        f.debug_struct("SendFuture")
             .field("parked", &self.op.parked)
             .finish()
     }
 }
 
-impl<T> fmt::Debug for Recv<'_, T> {
+impl<T> fmt::Debug for RecvFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Recv")
+        f.debug_struct("RecvFuture")
             .field("parked", &self.op.parked)
             .finish()
     }

@@ -15,6 +15,13 @@
 //!   then stores `state` with `Release` as its very last access: from that
 //!   moment the owner may free the sudog without taking the lock (it loads
 //!   `state` with `Acquire`). The waker is woken after the lock is released.
+//! - No waker is dropped under a channel lock (a waker's drop may run user
+//!   code that uses the same channel): `prepare` and `set_waker` return the
+//!   waker they replace (nothing is replaced when the stored one
+//!   `will_wake` the new one, the common case), `take_waker` and `complete`
+//!   hand theirs out, and the caller drops or wakes them after unlocking.
+//!   An unlinked sudog may keep its last waker until it is dropped or
+//!   prepared again.
 //! - A select's sudogs all point at one shared done word ([`SELECT_UNDECIDED`]
 //!   until a case wins). [`WaitQ::dequeue`] only returns a select sudog after
 //!   winning the CAS on that word; a sudog whose select already won (or was
@@ -99,11 +106,20 @@ impl<T> Sudog<T> {
     }
 
     /// Prepares for linking: select word (or null), index and waker.
+    /// Returns the waker it replaced, if any (a sudog reused after a
+    /// completed wait may still hold its last one), for the caller to drop
+    /// after unlocking.
     ///
     /// # Safety
     /// Caller holds the channel lock and the sudog is not linked.
     #[inline]
-    pub(crate) unsafe fn prepare(&self, sel: *const AtomicUsize, index: usize, waker: &Waker) {
+    #[must_use = "a replaced waker must be dropped after unlocking"]
+    pub(crate) unsafe fn prepare(
+        &self,
+        sel: *const AtomicUsize,
+        index: usize,
+        waker: &Waker,
+    ) -> Option<Waker> {
         self.sel.set(sel);
         self.sel_index.set(index);
         // Reset after a completed wait (the Stream reuses its sudog). Only
@@ -113,18 +129,22 @@ impl<T> Sudog<T> {
         }
         // SAFETY: lock held / owner access per the protocol.
         self.waker
-            .with_mut(|w| unsafe { set_waker(&mut *w, waker) });
+            .with_mut(|w| unsafe { replace_waker(&mut *w, waker) })
     }
 
-    /// Re-registers `waker` if it differs from the stored one.
+    /// Registers `waker` unless the stored one already wakes the same task
+    /// (the common case: nothing is cloned or dropped). Returns the waker
+    /// it replaced, for the caller to drop after unlocking: dropping a
+    /// waker can run user code, which must never run under the lock.
     ///
     /// # Safety
     /// Caller holds the lock of the channel the sudog is linked into.
     #[inline]
-    pub(crate) unsafe fn set_waker(&self, waker: &Waker) {
+    #[must_use = "a replaced waker must be dropped after unlocking"]
+    pub(crate) unsafe fn set_waker(&self, waker: &Waker) -> Option<Waker> {
         // SAFETY: lock held (protocol).
         self.waker
-            .with_mut(|w| unsafe { set_waker(&mut *w, waker) });
+            .with_mut(|w| unsafe { replace_waker(&mut *w, waker) })
     }
 
     /// Moves the value out of `elem`.
@@ -144,8 +164,13 @@ impl<T> Sudog<T> {
     /// As for [`Sudog::take_elem`].
     #[inline]
     pub(crate) unsafe fn put_elem(&self, v: T) {
-        // SAFETY: exclusive access per the caller's contract.
-        self.elem.with_mut(|e| unsafe { *e = Some(v) });
+        // SAFETY: exclusive access per the caller's contract. The slot is
+        // empty (every completed value is taken), so no `T` is dropped
+        // here, possibly under the lock.
+        self.elem.with_mut(|e| unsafe {
+            debug_assert!((*e).is_none(), "sudog value slot already full");
+            ptr::write(e, Some(v));
+        });
     }
 
     /// Completes a dequeued sudog: takes its waker, then publishes `state`.
@@ -166,15 +191,18 @@ impl<T> Sudog<T> {
         }
     }
 
-    /// Drops the stored waker (owner, after completion or unlinking).
+    /// Takes the stored waker out (owner, after completion or unlinking),
+    /// for the caller to drop or keep; it must not be dropped under a
+    /// channel lock.
     ///
     /// # Safety
-    /// Caller holds the lock, or owns the sudog after completion.
+    /// Caller holds the lock, or owns the sudog after completion or
+    /// unlinking.
     #[inline]
-    pub(crate) unsafe fn clear_waker(&self) {
+    #[must_use = "drop the waker after unlocking"]
+    pub(crate) unsafe fn take_waker(&self) -> Option<Waker> {
         // SAFETY: exclusive access per the caller's contract.
-        let w = self.waker.with_mut(|w| unsafe { (*w).take() });
-        drop(w);
+        self.waker.with_mut(|w| unsafe { (*w).take() })
     }
 }
 
@@ -228,11 +256,13 @@ impl<T> Drop for LazySudog<T> {
     }
 }
 
+/// Stores a clone of `waker` in `slot` unless the stored one `will_wake`
+/// the same task; returns what it replaced (never drops it).
 #[inline]
-fn set_waker(slot: &mut Option<Waker>, waker: &Waker) {
+fn replace_waker(slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
     match slot {
-        Some(w) if w.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
+        Some(w) if w.will_wake(waker) => None,
+        _ => slot.replace(waker.clone()),
     }
 }
 

@@ -740,7 +740,7 @@ fn steal_work(ctx: &MCtx, p: &P) -> Option<GRef> {
     for round in 0..ROUNDS {
         let last = round == ROUNDS - 1;
         let n = sched.gomaxprocs.load(Ordering::Relaxed);
-        let start = (crate::loom::cheaprand() % n as u64) as usize;
+        let start = (crate::util::cheaprand() % n as u64) as usize;
         for i in 0..n {
             if sched.shutdown.load(Ordering::Relaxed) {
                 return None;

@@ -6,7 +6,8 @@
 //! reference per live G, dropped when the G ends.
 
 use super::g::GRef;
-use crate::loom::{CachePadded, Mutex};
+use crate::loom::Mutex;
+use crate::util::CachePadded;
 
 const SHARDS: usize = 16;
 /// Consecutive goids share a shard in runs of this many: a spawner fills

@@ -11,6 +11,20 @@
 //! A send case's value is consumed when the case wins; from then on the case
 //! behaves as a nil channel (never chosen again). Receive cases can win any
 //! number of times, so one `Select` can serve a fan-in loop.
+//!
+//! # Soundness against leaks
+//! `select()` parks the boxed cases' sudogs in their channels, and they
+//! must not be freed or reused while linked (`selectgo`'s contract). The
+//! `SelectGo` lives in the `select()` future, which borrows the `Select`
+//! mutably; `parked` is set before it is polled and cleared by a guard
+//! that drops after it (so after it unlinked everything). If that future is
+//! leaked (`Box::pin` then `mem::forget`: its borrow ends without a drop),
+//! `parked` stays set: `select`, `try_select` and `remove` panic instead of
+//! touching the cases, and `Select`'s drop leaks the boxes, so a pointer a
+//! channel still holds stays valid. Adding cases moves only the `Slot`s
+//! (the boxes stay put). `try_select` pins its `SelectGo` in its own frame
+//! and drops it before returning. Leaking the `Select` itself leaks the
+//! boxes as well.
 
 use super::selectgo::{Case, RecvCase, SendCase, selectgo};
 use crate::chan::{Receiver, SendError, Sender};
@@ -347,7 +361,14 @@ impl<'a> Select<'a> {
             *parked = true;
             let mut cases = cases_of(slots);
             Parked {
-                fut: selectgo(&mut cases, true),
+                // SAFETY: `selectgo`'s contract: the cases are boxed in
+                // `slots`, which this future borrows mutably, and the
+                // `SelectGo` is awaited in place here. If this future is
+                // dropped, the `SelectGo` is dropped (unlinking) before
+                // the guard clears `parked`; if it is leaked, `parked`
+                // stays set, and the `Select` never uses its cases again
+                // (`check_not_leaked`) and leaks them when dropped.
+                fut: unsafe { selectgo(&mut cases, true) },
                 _flag: ClearOnDrop(parked),
             }
             .await
@@ -380,7 +401,10 @@ impl<'a> Select<'a> {
         self.check_not_leaked();
         let won = {
             let mut cases = cases_of(&mut self.slots);
-            let mut fut = pin!(selectgo(&mut cases, false));
+            // SAFETY: `selectgo`'s contract: pinned in this frame and
+            // dropped at the end of this block, before `cases`; nothing
+            // here can leak it.
+            let mut fut = pin!(unsafe { selectgo(&mut cases, false) });
             let mut cx = Context::from_waker(Waker::noop());
             match fut.as_mut().poll(&mut cx) {
                 Poll::Ready(won) => won,

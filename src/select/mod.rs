@@ -571,13 +571,19 @@ macro_rules! __select_general {
                 }
             }
             if !__done {
+                let __cases: &mut [&mut dyn $crate::select::Case] =
+                    &mut [$( &mut $case as &mut dyn $crate::select::Case ),+];
+                let __block = $crate::__select_case!(@block $($d)?);
                 // The winner, if any, is the case holding a result.
-                let _ = $crate::select::selectgo(
-                    &mut [$( &mut $case as &mut dyn $crate::select::Case ),+],
-                    $crate::__select_case!(@block $($d)?),
-                )
-                .after_pass0(__order.runs_pass0())
-                .await;
+                // SAFETY: `selectgo`'s contract: the cases are locals of
+                // this frame, declared before the `SelectGo`, which is a
+                // temporary of this statement, awaited in place: it is
+                // dropped at the end of the statement or, if the enclosing
+                // future is dropped while it waits, before the cases; if
+                // that future is leaked, the cases leak with it.
+                let _ = unsafe { $crate::select::selectgo(__cases, __block) }
+                    .after_pass0(__order.runs_pass0())
+                    .await;
             }
             // Only the winner holds a result: take them all, without
             // branching on which one won.

@@ -12,12 +12,11 @@
 //! - `SendCase::new(Option<&Sender<T>>, T)`,
 //!   `SendCase::take() -> Result<(), SendError<T>>` (after it won). A losing
 //!   send case keeps its value, dropped with the case.
-//! - `selectgo(&'c mut [&'c mut dyn Case], block) -> SelectGo<'c>`, a
-//!   future of `Option<usize>`: `Some(i)` = case `i` won; `None` only when
-//!   `block == false` and nothing was ready. With no non-nil case and
+//! - `unsafe fn selectgo(&'c mut [&'c mut dyn Case], block) -> SelectGo<'c>`,
+//!   a future of `Option<usize>`: `Some(i)` = case `i` won; `None` only
+//!   when `block == false` and nothing was ready. With no non-nil case and
 //!   `block == true` it never resolves (wait reason `select (no cases)`).
-//!   The `SelectGo` must be polled in place and dropped, never leaked
-//!   (`mem::forget` of a parked one would leave its cases linked).
+//!   Its callers are `select!`'s expansion and `Select`; see "Soundness".
 //! - `PollOrder::new([live; N])`, `coop_yield_point()`, `wake(w)` and
 //!   `SelectGo::after_pass0(bool)`: `select!`'s pass 0 (see below).
 //! - `Case::chan_addr(&self) -> usize` (the channel's identity and lock-order
@@ -49,10 +48,38 @@
 //!   case had already won and it is a receive, its value goes back into the
 //!   channel.
 //!
+//! # Soundness: why `selectgo` is `unsafe`
+//! A parked select links one sudog per case into its channel's wait queue.
+//! The sudog lives inside the case, and it points at the `done` word inside
+//! the `SelectGo`; the channel writes through those pointers until the
+//! `SelectGo`'s drop unlinks them. For the `SelectGo`'s own memory, pinning
+//! is enough: a pinned value's memory is not reused before its drop runs,
+//! and a leaked one (`Box::pin`, then `mem::forget`) stays allocated for
+//! good. The cases are not pinned, only borrowed: were `selectgo` safe, a
+//! caller could leak a polled `SelectGo`, which ends its borrow, and then
+//! drop or move the cases while the channels still point into them (the
+//! `compile_fail` example on [`selectgo`] is that program). So `selectgo`
+//! is `unsafe`, and its contract is the missing half: once polled, the cases
+//! stay in place and unused until the `SelectGo` is dropped, and if it is
+//! leaked they are leaked too. Its two callers keep it by construction:
+//! `select!` declares the cases and then awaits the `SelectGo` in the same
+//! async frame (so the frame drops the `SelectGo` first, during completion,
+//! cancellation or unwinding alike, and a leaked frame leaks both), and
+//! `Select` keeps its cases in boxes that a leaked `select()` future makes
+//! it leak (see `dynamic.rs`). The rest of the interface is safe to call in
+//! any order: the cases' safe methods (`new`, `take`, `take_result`,
+//! `try_alone`, `would_block`, `chan_addr`) never link a sudog, `Case`'s
+//! linking methods are `unsafe`, and `Case` is an `unsafe trait`. The
+//! `unsafe` costs nothing at run time: the fast paths are unchanged.
+//!
 //! # Deadlock safety
 //! Channel locks are taken in increasing address order, each distinct
-//! channel once; nothing else is locked meanwhile and no waker is called
-//! until every lock is released.
+//! channel once; nothing else is locked meanwhile, and no waker is woken or
+//! dropped until every lock is released (`RawMutex`'s rule: no user code
+//! under the lock). A waker replaced while the locks are held (re-poll
+//! with a new waker, or a reused case's old one) is collected and dropped
+//! after `selunlock`; a winner's or loser's sudog keeps its waker after
+//! unlinking, dropped with the case (or replaced by its next wait).
 
 use crate::chan::waitq::{DONE_OK, LazySudog, SELECT_CANCELLED, SELECT_UNDECIDED, WAITING};
 use crate::chan::{HChan, Receiver, RecvTry, SendError, SendTry, Sender};
@@ -109,16 +136,25 @@ pub unsafe trait Case: Send {
             r
         }
     }
-    /// Pass 2: link the sudog (locked).
+    /// Pass 2: link the sudog (locked). Returns the waker the sudog held
+    /// from an earlier wait if `waker` replaced it, to drop after unlocking.
     #[doc(hidden)]
-    unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker);
-    /// Re-register a new waker (locked, still linked or lost).
+    unsafe fn enqueue(
+        &mut self,
+        done: *const AtomicUsize,
+        index: usize,
+        waker: &Waker,
+    ) -> Option<Waker>;
+    /// Re-register a new waker (locked, still linked or lost). Returns the
+    /// replaced waker, to drop after unlocking.
     #[doc(hidden)]
-    unsafe fn set_waker(&mut self, waker: &Waker);
-    /// Pass 3 / cancel: unlink a losing sudog (locked).
+    unsafe fn set_waker(&mut self, waker: &Waker) -> Option<Waker>;
+    /// Pass 3 / cancel: unlink a losing sudog (locked). Its waker stays in
+    /// it (dropped with the case, or replaced by its next wait).
     #[doc(hidden)]
     unsafe fn dequeue(&mut self);
-    /// Pass 3: this case won; move its result into the case (locked).
+    /// Pass 3: this case won; move its result into the case (locked). The
+    /// waker stays in the sudog, as for `dequeue`.
     #[doc(hidden)]
     unsafe fn finish(&mut self);
     /// Cancel: this case won but the select is dropped (locked). A received
@@ -288,27 +324,30 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         // SAFETY: locked by the caller.
         self.settle(unsafe { c.try_recv_locked() })
     }
-    unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker) {
-        if let Some(c) = self.chan {
-            // SAFETY: locked; the case outlives the SelectGo, which unlinks.
-            unsafe {
-                let sg = self.sudog.init();
-                sg.prepare(done, index, waker);
-                c.st().recvq.enqueue(sg);
-            }
+    unsafe fn enqueue(
+        &mut self,
+        done: *const AtomicUsize,
+        index: usize,
+        waker: &Waker,
+    ) -> Option<Waker> {
+        let c = self.chan?;
+        // SAFETY: locked; `selectgo`'s caller keeps the case alive and in
+        // place until the SelectGo, which unlinks, is dropped.
+        unsafe {
+            let sg = self.sudog.init();
+            let stale = sg.prepare(done, index, waker);
+            c.st().recvq.enqueue(sg);
+            stale
         }
     }
-    unsafe fn set_waker(&mut self, waker: &Waker) {
+    unsafe fn set_waker(&mut self, waker: &Waker) -> Option<Waker> {
         // SAFETY: locked by the caller.
-        unsafe { self.sudog.get().set_waker(waker) };
+        unsafe { self.sudog.get().set_waker(waker) }
     }
     unsafe fn dequeue(&mut self) {
         if let Some(c) = self.chan {
             // SAFETY: locked by the caller; the sudog, if linked, is in recvq.
-            unsafe {
-                c.st().recvq.remove(self.sudog.get());
-                self.sudog.get().clear_waker();
-            }
+            unsafe { c.st().recvq.remove(self.sudog.get()) };
         }
     }
     unsafe fn finish(&mut self) {
@@ -316,7 +355,6 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         debug_assert_ne!(s, WAITING);
         // SAFETY: completed (state published) and locked.
         unsafe {
-            self.sudog.get().clear_waker();
             self.result = Some(if s == DONE_OK {
                 self.sudog.get().take_elem()
             } else {
@@ -328,7 +366,6 @@ unsafe impl<T: Send> Case for RecvCase<'_, T> {
         let c = self.chan?;
         // SAFETY: completed and locked by the caller.
         unsafe {
-            self.sudog.get().clear_waker();
             if self.sudog.get().state() == DONE_OK {
                 if let Some(v) = self.sudog.get().take_elem() {
                     return c.give_back_locked(v);
@@ -386,29 +423,35 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
         // SAFETY: locked by the caller.
         self.settle(unsafe { c.try_send_locked(v) })
     }
-    unsafe fn enqueue(&mut self, done: *const AtomicUsize, index: usize, waker: &Waker) {
-        if let Some(c) = self.chan {
-            let v = self.value.take().expect("goro: send case without a value");
-            // SAFETY: locked; the case outlives the SelectGo, which unlinks.
-            unsafe {
-                let sg = self.sudog.init();
-                sg.prepare(done, index, waker);
-                sg.put_elem(v);
-                c.st().sendq.enqueue(sg);
-            }
+    unsafe fn enqueue(
+        &mut self,
+        done: *const AtomicUsize,
+        index: usize,
+        waker: &Waker,
+    ) -> Option<Waker> {
+        let c = self.chan?;
+        let v = self.value.take().expect("goro: send case without a value");
+        // SAFETY: locked; `selectgo`'s caller keeps the case alive and in
+        // place until the SelectGo, which unlinks, is dropped.
+        unsafe {
+            let sg = self.sudog.init();
+            let stale = sg.prepare(done, index, waker);
+            sg.put_elem(v);
+            c.st().sendq.enqueue(sg);
+            stale
         }
     }
-    unsafe fn set_waker(&mut self, waker: &Waker) {
+    unsafe fn set_waker(&mut self, waker: &Waker) -> Option<Waker> {
         // SAFETY: locked by the caller.
-        unsafe { self.sudog.get().set_waker(waker) };
+        unsafe { self.sudog.get().set_waker(waker) }
     }
     unsafe fn dequeue(&mut self) {
         if let Some(c) = self.chan {
             // SAFETY: locked by the caller; the sudog, if linked, is in sendq.
-            // A loser keeps its value.
+            // A loser keeps its value (the slot `value` is empty: it was
+            // moved into the sudog, so nothing is dropped here).
             unsafe {
                 c.st().sendq.remove(self.sudog.get());
-                self.sudog.get().clear_waker();
                 if let Some(v) = self.sudog.get().take_elem() {
                     self.value = Some(v);
                 }
@@ -420,7 +463,6 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
         debug_assert_ne!(s, WAITING);
         // SAFETY: completed (state published) and locked.
         unsafe {
-            self.sudog.get().clear_waker();
             self.result = Some(if s == DONE_OK {
                 Ok(())
             } else {
@@ -436,8 +478,6 @@ unsafe impl<T: Send> Case for SendCase<'_, T> {
     unsafe fn give_back(&mut self) -> Option<Waker> {
         // The send happened (or failed on close, and the value is dropped
         // with the case): nothing to give back.
-        // SAFETY: completed and locked by the caller.
-        unsafe { self.sudog.get().clear_waker() };
         None
     }
 }
@@ -450,12 +490,12 @@ struct Rng(u64);
 impl Rng {
     #[inline]
     fn new() -> Self {
-        Rng(crate::loom::cheaprand())
+        Rng(crate::util::cheaprand())
     }
 
     #[inline]
     fn next(&mut self) -> u64 {
-        crate::loom::wyrand(&mut self.0)
+        crate::util::wyrand(&mut self.0)
     }
 
     /// Uniform in `0..n` (Lemire's multiply-shift, as Go's cheaprandn).
@@ -697,9 +737,37 @@ pub struct SelectGo<'c> {
 }
 
 /// Go's `selectgo`: see the module docs. `block == false` is a select with
-/// `default`.
+/// `default`. Used by `select!`'s expansion and by [`Select`](crate::Select).
+///
+/// # Safety
+///
+/// Once the returned `SelectGo` has been polled, its cases may be linked
+/// into their channels' wait queues, pointing into the cases' own memory
+/// (which the `SelectGo` only borrows). The caller guarantees that the
+/// cases are not moved, used, freed or reused until the `SelectGo` has been
+/// dropped, and that if the `SelectGo` is never dropped (leaked), the cases
+/// are never moved, used, freed or reused afterwards either. Awaiting the
+/// `SelectGo` in place in the async frame that owns the cases, declared
+/// after them, keeps this: the frame drops the `SelectGo` first, and a
+/// leaked frame leaks both. The module docs say why this is `unsafe`.
+///
+/// The safe pattern that used to be allowed, and let a channel write into
+/// freed memory, no longer compiles:
+///
+/// ```compile_fail,E0133
+/// use goro::select::{selectgo, Case, RecvCase};
+/// let (tx, rx) = goro::chan::<i32>(0);
+/// let mut case = RecvCase::new(Some(&rx));
+/// let mut cases = [&mut case as &mut dyn Case];
+/// let mut fut = Box::pin(selectgo(&mut cases, true)); // error: unsafe call
+/// let cx = &mut std::task::Context::from_waker(std::task::Waker::noop());
+/// let _ = std::future::Future::poll(fut.as_mut(), cx); // parks: links `case`
+/// std::mem::forget(fut); // the SelectGo is leaked, its borrow of `case` ends
+/// drop(case); // `case` is gone, but the channel still points into it
+/// let _ = tx.try_send(1); // and would write the value there
+/// ```
 #[doc(hidden)]
-pub fn selectgo<'c>(cases: &'c mut [&'c mut dyn Case], block: bool) -> SelectGo<'c> {
+pub unsafe fn selectgo<'c>(cases: &'c mut [&'c mut dyn Case], block: bool) -> SelectGo<'c> {
     SelectGo {
         lockorder: Idx::new(cases.len()),
         cases,
@@ -829,13 +897,16 @@ impl SelectGo<'_> {
         }
         // Pass 2: enqueue one sudog per case, in lock order.
         let done: *const AtomicUsize = &self.done;
+        let mut stale = Vec::new();
         for k in 0..norder {
             let i = self.lockorder.slice()[k] as usize;
             // SAFETY: locked; this future is pinned, so `done` stays put, and
             // its Drop unlinks every sudog.
-            unsafe { self.cases[i].enqueue(done, i, waker) };
+            stale.extend(unsafe { self.cases[i].enqueue(done, i, waker) });
         }
         self.selunlock();
+        // Wakers left from a case's earlier wait, dropped with no lock held.
+        drop(stale);
         self.phase = Phase::Parked;
         crate::runtime::set_wait_reason(crate::runtime::WaitReason::Select);
         Poll::Pending
@@ -847,12 +918,15 @@ impl SelectGo<'_> {
         if self.done.load(Ordering::Acquire) == SELECT_UNDECIDED {
             self.sellock();
             if self.done.load(Ordering::Acquire) == SELECT_UNDECIDED {
+                let mut stale = Vec::new();
                 for k in 0..self.lockorder.len {
                     let i = self.lockorder.slice()[k] as usize;
                     // SAFETY: locked.
-                    unsafe { self.cases[i].set_waker(waker) };
+                    stale.extend(unsafe { self.cases[i].set_waker(waker) });
                 }
                 self.selunlock();
+                // Replaced wakers are dropped only now, with no lock held.
+                drop(stale);
                 crate::runtime::set_wait_reason(crate::runtime::WaitReason::Select);
                 return Poll::Pending;
             }
