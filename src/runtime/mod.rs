@@ -7,7 +7,9 @@
 //! `runq.rs` (runqput/runqget/runqsteal), `m.rs` (schedule, findRunnable,
 //! entersyscall/exitsyscall), `globrunq.rs` (the global queue's two
 //! classes), `sched.rs` (global queue, idle lists, wakep,
-//! startm, stopm, handoffp, procresize), `registry.rs` (allgs).
+//! startm, stopm, handoffp, procresize), `registry.rs` (allgs),
+//! `timers.rs` (per-P timer heaps, Go's time.go: a timer is a waker or an
+//! action, so the runtime never names a channel).
 //!
 //! # Examples
 //!

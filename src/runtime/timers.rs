@@ -590,7 +590,7 @@ impl Timers {
 
     /// Whether there are no live timers (none in the heap, none being
     /// fired).
-    #[allow(dead_code)]
+    #[cfg_attr(loom, allow(dead_code))] // sysmon and the deadlock check
     pub(crate) fn is_empty(&self) -> bool {
         // Acquire: pairs with the Release decrement in `run_due`, so a
         // caller that sees the batch done also sees its Gs readied.
@@ -636,7 +636,6 @@ impl Timers {
 
     /// Moves every live timer into `dst` (a P removed by procresize); returns
     /// true if `dst`'s earliest deadline changed. Go: `timers.take`.
-    #[cfg_attr(not(any(test, loom)), allow(dead_code))] // procresize calls it
     pub(crate) fn move_all_to(&self, dst: &Timers) -> bool {
         if std::ptr::eq(self, dst) {
             return false;
@@ -780,14 +779,19 @@ fn unreachable(t: &TimerShared) -> bool {
 
 impl Drop for Timers {
     /// Detaches every own entry (their timers never fire from this heap).
+    /// The entries are dropped after the heap lock is released: the last
+    /// reference to a timer may be an entry's, and its action may hold
+    /// user code.
     fn drop(&mut self) {
         let me = self.core_ptr();
-        for e in self.core.heap.lock().drain(..) {
+        let entries = std::mem::take(&mut *self.core.heap.lock());
+        for e in &entries {
             let mut st = e.t.state.lock();
             if st.ts == me {
                 st.ts = std::ptr::null();
             }
         }
+        drop(entries);
     }
 }
 

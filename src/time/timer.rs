@@ -217,8 +217,8 @@ impl Drop for Timer {
 /// ends [`goro::run`](crate::run) like any G's. If that runtime has shut
 /// down by then, `f` does not run. Called outside any runtime (from a plain
 /// thread), the timer is served by goro's timer thread and `f` runs on a
-/// new OS thread of its own (or in a G of the runtime whose G last reset
-/// the timer).
+/// new OS thread of its own; if a G re-arms such a timer, an M of that G's
+/// runtime may fire it, and `f` then runs in a G there.
 ///
 /// The returned [`Timer`] stops it ([`Timer::stop`] is true iff `f` was
 /// prevented from running) or re-arms it ([`Timer::reset`] runs `f` again).
