@@ -142,3 +142,39 @@ fn after_func_runs_in_a_g() {
     });
     assert_eq!(ran, Some(()));
 }
+
+// A timeout too long to represent saturates to a deadline that never
+// comes, as `time::sleep(Duration::MAX)` does (it used to panic on Instant
+// overflow).
+#[test]
+fn huge_timeouts_saturate() {
+    let bg = context::background();
+    let (ctx, cancel) = context::with_timeout(&bg, Duration::MAX);
+    assert_eq!(ctx.err(), None);
+    assert_eq!(ctx.deadline(), None, "a deadline that never comes");
+    let why: context::Cause = Arc::new(std::io::Error::other("never"));
+    let (c2, cancel2) = context::with_timeout_cause(&ctx, Duration::MAX, Some(why));
+    assert_eq!(c2.err(), None);
+    // A finite parent deadline still applies to a child with a huge timeout.
+    let (p, _pc) = context::with_timeout(&bg, Duration::from_secs(3600));
+    let (c3, _c3c) = context::with_timeout(&p, Duration::MAX);
+    assert_eq!(c3.deadline(), p.deadline());
+    // Deadlines far beyond what the timer heaps represent work too.
+    let far = std::time::Instant::now() + Duration::from_secs(1000 * 365 * 86_400);
+    let (c4, c4c) = context::with_deadline(&bg, far);
+    assert_eq!(c4.deadline(), Some(far));
+    assert_eq!(c4.err(), None);
+    c4c.cancel();
+    assert_eq!(c4.err(), Some(ContextError::Canceled));
+    // And the time package saturates the same way.
+    let t0 = std::time::Instant::now();
+    goro::block_on(async {
+        let mut s = std::pin::pin!(goro::time::sleep(Duration::MAX));
+        assert!(futures::poll!(s.as_mut()).is_pending());
+    });
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    cancel2.cancel();
+    cancel.cancel();
+    assert_eq!(ctx.err(), Some(ContextError::Canceled));
+    assert_eq!(c2.err(), Some(ContextError::Canceled));
+}

@@ -164,3 +164,78 @@ fn handles_and_futures_are_send_sync() {
     send(&g.wait());
     send(&g.go_async(async { Ok(()) }));
 }
+
+/// Sets its flag when dropped: a value stored with `with_value` whose
+/// lifetime a test watches.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+// A deadline child nobody can observe (its handles and cancel function all
+// dropped) must not keep its ancestors, and their values, alive until its
+// deadline: its timer is stopped when it goes.
+#[test]
+fn dropped_deadline_child_frees_its_ancestors() {
+    use std::time::{Duration, Instant};
+    let freed = Arc::new(AtomicBool::new(false));
+    let (root, cancel_root) = context::with_cancel(&context::background());
+    let v = context::with_value(&root, DropFlag(freed.clone()));
+    let (mid, mid_cancel) = context::with_cancel(&v);
+    let (t1, t1_cancel) = context::with_timeout(&mid, Duration::from_secs(3600));
+    let at = Instant::now() + Duration::from_secs(7200);
+    let (t2, t2_cancel) = context::with_deadline(&t1, at);
+    let leaf = context::with_value(&t2, 5u8);
+    assert_eq!(root.__num_children(), 1);
+    drop((v, mid, mid_cancel, t1, t1_cancel, t2, t2_cancel));
+    assert!(
+        !freed.load(Ordering::SeqCst),
+        "the leaf still holds the chain"
+    );
+    assert_eq!(leaf.value::<u8>(), Some(5));
+    drop(leaf);
+    assert!(
+        freed.load(Ordering::SeqCst),
+        "a deadline timer kept the chain alive"
+    );
+    assert_eq!(root.__num_children(), 0);
+    cancel_root.cancel();
+}
+
+// The same while the deadline timers may be firing: many short deadline
+// children are dropped around their deadlines; each chain is freed, and
+// nothing is left registered in the parent.
+#[test]
+fn dropped_deadline_children_racing_their_timers() {
+    use std::time::Duration;
+    guarded(|| {
+        let (root, cancel_root) = context::with_cancel(&context::background());
+        let flags: Vec<_> = (0..2000)
+            .map(|i| {
+                let freed = Arc::new(AtomicBool::new(false));
+                let v = context::with_value(&root, DropFlag(freed.clone()));
+                let d = Duration::from_micros(i % 500);
+                let (c, f) = context::with_timeout(&v, d);
+                if i % 3 == 0 {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+                drop((v, c, f));
+                freed
+            })
+            .collect();
+        for f in &flags {
+            let t0 = std::time::Instant::now();
+            // A timer that already fired may be cancelling its context in
+            // a moment: give it that moment.
+            while !f.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert!(f.load(Ordering::SeqCst), "a chain outlived its handles");
+        }
+        assert_eq!(root.__num_children(), 0);
+        cancel_root.cancel();
+    });
+}

@@ -3,11 +3,15 @@
 //! cancel each node's `err` and `cause` must match a simple reference
 //! model: every descendant of a cancelled node (not behind a
 //! `without_cancel`) is done with the first error and cause that reached
-//! it, and no other node is.
+//! it, and no other node is. A second property drops a random set of
+//! contexts (with their cancel functions): every value stored with
+//! `with_value` is freed exactly when no kept context is below it (deadline
+//! timers hold their contexts weakly).
 
 use goro::context::{self, CancelCauseFunc, CancelFunc, Context, ContextError};
 use proptest::prelude::*;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -193,6 +197,97 @@ proptest! {
         for (i, c) in ctxs.iter().enumerate() {
             if model.nodes[i].0 == Kind::Value {
                 prop_assert_eq!(c.value::<usize>(), Some(i));
+            }
+        }
+    }
+}
+
+/// A value whose drop a test watches.
+struct Watched(Arc<AtomicBool>);
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn dropped_contexts_free_exactly_their_values(
+        shape in prop::collection::vec((any::<u8>(), any::<usize>()), 1..40),
+        keep in prop::collection::vec(any::<bool>(), 40),
+        cancels in prop::collection::vec(any::<usize>(), 0..5),
+    ) {
+        let mut ctxs: Vec<Option<(Context, Canceller)>> = Vec::new();
+        let mut parents: Vec<usize> = Vec::new();
+        let mut freed: Vec<Option<Arc<AtomicBool>>> = Vec::new();
+        for (k, p) in shape {
+            let parent = p % (ctxs.len() + 1);
+            let pctx = if parent == ctxs.len() {
+                context::background()
+            } else {
+                ctxs[parent].as_ref().unwrap().0.clone()
+            };
+            let mut flag = None;
+            let (c, f) = match kind_of(k) {
+                Kind::Cancel => {
+                    let (c, f) = context::with_cancel(&pctx);
+                    (c, Canceller::Plain(f))
+                }
+                Kind::CancelCause => {
+                    let (c, f) = context::with_cancel_cause(&pctx);
+                    (c, Canceller::Cause(f))
+                }
+                Kind::Timeout => {
+                    let (c, f) = context::with_timeout(&pctx, Duration::from_secs(3600));
+                    (c, Canceller::Plain(f))
+                }
+                Kind::Value => {
+                    let f = Arc::new(AtomicBool::new(false));
+                    flag = Some(f.clone());
+                    (context::with_value(&pctx, Watched(f)), Canceller::None)
+                }
+                Kind::WithoutCancel => (context::without_cancel(&pctx), Canceller::None),
+            };
+            ctxs.push(Some((c, f)));
+            parents.push(if parent == ctxs.len() - 1 { usize::MAX } else { parent });
+            freed.push(flag);
+        }
+        // Some cancels first: they must not change what is freed.
+        for c in cancels {
+            match &ctxs[c % ctxs.len()].as_ref().unwrap().1 {
+                Canceller::None => {}
+                Canceller::Plain(f) => f.cancel(),
+                Canceller::Cause(f) => f.cancel(None),
+            }
+        }
+        for (i, c) in ctxs.iter_mut().enumerate() {
+            if !keep[i] {
+                *c = None;
+            }
+        }
+        // A node is alive iff it is kept or is an ancestor of a kept node.
+        let mut alive = vec![false; ctxs.len()];
+        for (i, &kept) in keep.iter().enumerate().take(ctxs.len()) {
+            if kept {
+                let mut j = i;
+                while j != usize::MAX && !alive[j] {
+                    alive[j] = true;
+                    j = parents[j];
+                }
+            }
+        }
+        for (i, f) in freed.iter().enumerate() {
+            if let Some(f) = f {
+                prop_assert_eq!(
+                    f.load(Ordering::SeqCst),
+                    !alive[i],
+                    "value of node {} (kept: {})",
+                    i,
+                    keep[i]
+                );
             }
         }
     }

@@ -161,3 +161,133 @@ fn timers_survive_shrinking_gomaxprocs() {
         });
     });
 }
+
+/// What an `after_func` callback saw of its thread: a G of a runtime
+/// (`num_goroutine() > 0`, `goro::go` works), or not.
+#[derive(Default)]
+struct Seen {
+    in_g: AtomicUsize,
+    off_runtime: AtomicUsize,
+}
+
+impl Seen {
+    fn record(&self) {
+        let spawned = std::panic::catch_unwind(|| drop(goro::go(async {}))).is_ok();
+        if goro::num_goroutine() > 0 && spawned {
+            self.in_g.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.off_runtime.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.in_g.load(Ordering::SeqCst) + self.off_runtime.load(Ordering::SeqCst)
+    }
+}
+
+/// Blocks the calling thread inside a G's poll (a P hog: no `blocking`).
+fn hog(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        std::thread::sleep(MS);
+    }
+}
+
+// The only P is held by a G that never yields, so the runtime's monitor
+// thread fires the overdue timers: each callback must still start in a G
+// of the runtime that armed it.
+#[test]
+fn after_func_fired_behind_a_hog_runs_in_a_g() {
+    guarded(|| {
+        let rt = rt(1);
+        let seen = Arc::new(Seen::default());
+        let s = seen.clone();
+        rt.block_on(async move {
+            let mut timers = Vec::new();
+            for _ in 0..100 {
+                let s = s.clone();
+                timers.push(after_func(2 * MS, move || s.record()));
+            }
+            hog(300 * MS);
+            let t0 = Instant::now();
+            while s.total() < 100 && t0.elapsed() < SLACK * 3 {
+                sleep(MS).await;
+            }
+        });
+        assert_eq!(
+            seen.off_runtime.load(Ordering::SeqCst),
+            0,
+            "ran off the runtime"
+        );
+        assert_eq!(seen.in_g.load(Ordering::SeqCst), 100);
+    });
+}
+
+// A panic in an `after_func` callback ends `run` (it is a G's panic), also
+// when the monitor thread fires it behind a hog.
+#[test]
+fn after_func_panic_ends_run() {
+    guarded(|| {
+        let t0 = Instant::now();
+        let r = std::panic::catch_unwind(|| {
+            let rt = goro::Runtime::builder()
+                .max_procs(1)
+                .detect_deadlock(true) // as `goro::run`: a G's panic ends it
+                .build();
+            rt.block_on(async {
+                let _t = after_func(2 * MS, || panic!("boom in after_func"));
+                hog(100 * MS);
+                sleep(Duration::from_secs(5)).await;
+            })
+        });
+        let p = r.expect_err("the callback's panic must end the runtime's block_on");
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        assert!(msg.contains("boom in after_func"), "{msg:?}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "ended only with main"
+        );
+    });
+}
+
+// Armed from a plain thread (no runtime), the callback runs on a thread of
+// its own: the documented fallback.
+#[test]
+fn after_func_armed_off_runtime_runs_on_a_thread() {
+    guarded(|| {
+        let seen = Arc::new(Seen::default());
+        let s = seen.clone();
+        let _t = after_func(MS, move || s.record());
+        let t0 = Instant::now();
+        while seen.total() == 0 && t0.elapsed() < SLACK {
+            std::thread::sleep(MS);
+        }
+        assert_eq!(seen.off_runtime.load(Ordering::SeqCst), 1);
+    });
+}
+
+// A callback whose runtime has shut down does not run (as a Go program's
+// exit drops its pending AfterFuncs), even when the timer is re-armed from
+// a plain thread and fired by the fallback timer thread.
+#[test]
+fn after_func_of_a_shut_down_runtime_does_not_run() {
+    guarded(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let rt = rt(1);
+        let t = rt.block_on(async move {
+            after_func(Duration::from_secs(3600), move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            })
+        });
+        rt.shutdown();
+        drop(rt);
+        assert!(t.reset(MS), "still pending");
+        std::thread::sleep(50 * MS);
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+    });
+}

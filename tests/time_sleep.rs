@@ -158,3 +158,38 @@ fn join_of_sleeps_in_one_block_on() {
         assert!(e >= Duration::from_millis(20) && e < Duration::from_millis(20) + SLACK);
     });
 }
+
+// Durations too long to represent saturate everywhere: a deadline that
+// never comes, never a panic.
+#[test]
+fn huge_durations_saturate() {
+    guarded(|| {
+        use goro::chan::TryRecvError;
+        use goro::time::{Ticker, Timer, after, after_func, tick};
+        let s = sleep(Duration::MAX);
+        assert!(
+            s.deadline()
+                .is_none_or(|d| d > Instant::now() + Duration::from_secs(86_400))
+        );
+        let t = Timer::new(Duration::MAX);
+        assert!(t.reset(Duration::MAX));
+        let tk = Ticker::new(Duration::MAX);
+        tk.reset(Duration::MAX);
+        let a = after(Duration::MAX);
+        let k = tick(Duration::MAX);
+        let f = after_func(Duration::MAX, || panic!("must not run"));
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(t.c().try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(tk.c().try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(a.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(k.try_recv(), Err(TryRecvError::Empty));
+        assert!(t.stop());
+        assert!(f.stop());
+        goro::run(async {
+            let mut s = pin!(sleep(Duration::MAX));
+            assert!(futures::poll!(s.as_mut()).is_pending());
+            let r = goro::time::timeout(Duration::MAX, async { 1 }).await;
+            assert_eq!(r, Ok(1));
+        });
+    });
+}

@@ -1,11 +1,12 @@
-//! `Ticker`: periods, dropped ticks for slow receivers, stop/reset, panics.
+//! `Ticker` and `tick`: periods, dropped ticks for slow receivers,
+//! stop/reset, panics, and a `tick` that stops with its last receiver.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use goro::chan::TryRecvError;
-use goro::time::Ticker;
+use goro::time::{Ticker, tick};
 
 /// Runs `f` on a thread; fails the test if it does not finish in 30 s.
 fn guarded(f: impl FnOnce() + Send + 'static) {
@@ -116,5 +117,71 @@ fn dropped_ticker_stops() {
         std::thread::sleep(20 * MS);
         // No more ticks, and (as in Go) the channel is never closed.
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "tick after drop");
+    });
+}
+
+#[test]
+fn tick_ticks_every_period() {
+    guarded(|| {
+        let t0 = Instant::now();
+        let rx = tick(5 * MS);
+        let rx2 = rx.clone(); // one channel, shared
+        for i in 1..=4u32 {
+            let v = if i % 2 == 0 { &rx } else { &rx2 }.recv_blocking().unwrap();
+            assert!(v >= t0 + 5 * MS * i, "tick {i} early");
+        }
+        assert_eq!(rx.cap(), 1);
+        assert!(!rx.is_closed(), "a tick channel is never closed");
+    });
+}
+
+#[test]
+fn tick_zero_never_ticks() {
+    guarded(|| {
+        let rx = tick(Duration::ZERO);
+        std::thread::sleep(10 * MS);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert!(!rx.is_closed());
+    });
+}
+
+#[test]
+fn tick_in_a_g_loop() {
+    guarded(|| {
+        let n = goro::run(async {
+            let mut n = 0;
+            for _ in 0..3 {
+                // A fresh `tick` per round, the old one dropped: each
+                // stops with its receiver.
+                let rx = tick(MS);
+                rx.recv().await.unwrap();
+                n += 1;
+            }
+            n
+        });
+        assert_eq!(n, 3);
+    });
+}
+
+// A `tick` whose receivers are all gone stops at its next tick: nothing
+// is sent any more and its heap entry is freed. Armed on this plain thread,
+// the ticks live in the fallback heap, whose entries are counted (fewer
+// than its sweep size, so only the stop can free them).
+#[test]
+fn tick_stops_when_its_receiver_is_dropped() {
+    guarded(|| {
+        const N: usize = 500;
+        let before = goro::time::__fallback_entries();
+        let ticks: Vec<_> = (0..N).map(|_| tick(MS)).collect();
+        ticks[0].recv_blocking().unwrap();
+        assert!(goro::time::__fallback_entries() >= before + N - 50);
+        drop(ticks);
+        let t0 = Instant::now();
+        let mut left = goro::time::__fallback_entries();
+        while left >= before + 50 && t0.elapsed() < SLACK {
+            std::thread::sleep(MS);
+            left = goro::time::__fallback_entries();
+        }
+        assert!(left < before + 50, "{left} entries left, {before} before");
     });
 }

@@ -1,6 +1,7 @@
 //! loom models of the context cancel tree: a parent's cancel racing with
 //! the creation of a child, with the child's own cancel, and with the drop
-//! of the child's last handle (the weak edge).
+//! of the child's last handle (the weak edge); a deadline timer firing
+//! while its context's last handle goes (the timer's weak pointer).
 //!
 //! Run: RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //!      --manifest-path loom-tests/Cargo.toml --test context
@@ -138,6 +139,58 @@ fn siblings_leave_while_parent_cancels() {
         t1.join().unwrap();
         assert_eq!(t2.join().unwrap(), Some(ContextError::Canceled));
         assert_eq!(c.err(), Some(ContextError::Canceled));
+        assert_eq!(parent.__num_children(), 0);
+    });
+}
+
+/// Later than every deadline a model arms.
+fn far() -> std::time::Instant {
+    std::time::Instant::now() + std::time::Duration::from_secs(4 * 3600)
+}
+
+/// The deadline timer fires (its callback upgrades its weak pointer to the
+/// node, on a thread of its own off any runtime) while the context's last
+/// handles are dropped (the node's `Drop` disarms the timer): the upgrade
+/// either wins and cancels a live node, or finds the node gone; never a
+/// freed node.
+#[test]
+fn deadline_fires_while_last_handle_drops() {
+    model(|| {
+        let (parent, cancel_parent) = context::with_cancel(&context::background());
+        let (ctx, cancel) = context::with_timeout(&parent, std::time::Duration::from_secs(3600));
+        let runner = thread::spawn(|| {
+            goro::time::__loom::run_due(far());
+        });
+        drop((ctx, cancel));
+        runner.join().unwrap();
+        // Once the node is gone it has left the parent's set; a firing that
+        // won the upgrade removes it when it has cancelled it.
+        let mut spins = 0;
+        while parent.__num_children() != 0 {
+            spins += 1;
+            assert!(spins < 1000, "the deadline child stayed registered");
+            thread::yield_now();
+        }
+        cancel_parent.cancel();
+    });
+}
+
+/// A parent's cancel takes a deadline child's timer (and disarms its weak
+/// pointer under the child's lock) while the timer fires and the child's
+/// last handle goes: once the parent marked the child DETACHED the child may
+/// be freed, so the firing must already find the pointer gone.
+#[test]
+fn parent_cancel_races_deadline_fire_and_child_drop() {
+    model(|| {
+        let (parent, cancel_parent) = context::with_cancel(&context::background());
+        let (ctx, cancel) = context::with_timeout(&parent, std::time::Duration::from_secs(3600));
+        let runner = thread::spawn(|| {
+            goro::time::__loom::run_due(far());
+        });
+        let dropper = thread::spawn(move || drop((ctx, cancel)));
+        cancel_parent.cancel();
+        runner.join().unwrap();
+        dropper.join().unwrap();
         assert_eq!(parent.__num_children(), 0);
     });
 }

@@ -1,4 +1,6 @@
-//! loom models of goro's timers: stop/reset racing with the firing step.
+//! loom models of goro's timers: stop/reset racing with the firing step,
+//! an `after_func` stopped while it fires, and a `tick` whose receiver goes
+//! while it ticks.
 //!
 //! Run: RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! --manifest-path loom-tests/Cargo.toml --test time
@@ -10,8 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use goro::time::{__loom, Ticker, Timer};
+use goro::time::{__loom, Ticker, Timer, after_func, tick};
 use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering};
 
 /// Later than every deadline a model arms (they are at most an hour out).
 fn far() -> Instant {
@@ -125,5 +128,51 @@ fn stop_races_move_all_to() {
         assert_eq!(dst.len(), 1);
         assert_eq!(dst.run_due(far() + Duration::from_secs(7200)), 1);
         assert_eq!(dst.len(), 0);
+    });
+}
+
+/// An `after_func` stopped while the heap fires it (the firing step's
+/// commit against `stop`, then the spawn outside the locks): exactly one of
+/// "f ran" and "stop returned true". Off any runtime, f runs on a thread of
+/// its own, which the model waits for through `ran`.
+#[test]
+fn after_func_stop_races_fire() {
+    loom::model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let t = after_func(Duration::ZERO, move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let runner = loom::thread::spawn(|| {
+            __loom::run_due(far());
+        });
+        let stopped = t.stop();
+        runner.join().unwrap();
+        if !stopped {
+            // f was handed to its thread: wait for it.
+            while ran.load(Ordering::SeqCst) == 0 {
+                loom::thread::yield_now();
+            }
+        }
+        assert_eq!(ran.load(Ordering::SeqCst), usize::from(!stopped));
+        assert!(!t.stop(), "nothing left to stop");
+    });
+}
+
+/// A `tick` whose last receiver is dropped while the heap runs it: the
+/// ticker stops (no entry left once the heap ran again) whichever came
+/// first, and the heap's zombie accounting ends exact.
+#[test]
+fn tick_receiver_dropped_while_ticking() {
+    loom::model(|| {
+        let rx = tick(Duration::from_nanos(1));
+        let runner = loom::thread::spawn(|| {
+            __loom::run_due(far());
+        });
+        drop(rx);
+        runner.join().unwrap();
+        __loom::run_due(far() + Duration::from_secs(3600));
+        assert_eq!(__loom::entries(), 0);
+        assert_eq!(__loom::zombies(), 0);
     });
 }

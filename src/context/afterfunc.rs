@@ -7,6 +7,11 @@
 //! the cancel (which then starts it in a new G) or [`AfterFuncStop::stop`]
 //! (which then returns true and unlinks the entry). That is Go's `a.once`.
 //!
+//! The entry captures the runtime of the `after_func` call (the runtime's
+//! `Spawner`), so `f` starts in a new G of that runtime whichever thread
+//! cancels the context (a G of another runtime, a plain thread, a deadline
+//! timer).
+//!
 //! Lock order: the entry's slot lock is a leaf (nothing is locked while it
 //! is held); `stop` takes the node's lock after releasing it.
 
@@ -14,6 +19,7 @@ use super::Context;
 use super::cancel::{DETACHED, NodeRef};
 use crate::loom::atomic::{AtomicU32, Ordering};
 use crate::loom::{Arc, Mutex};
+use crate::runtime::Spawner;
 use std::fmt;
 
 type Func = Box<dyn FnOnce() + Send + 'static>;
@@ -25,24 +31,22 @@ pub(crate) struct Entry {
     /// Index in the node's child set or `DETACHED`; written and read under
     /// the node's lock (cancel.rs, `Children`).
     pub(crate) slot: AtomicU32,
+    /// Where `f` runs: the runtime of the `after_func` call. Immutable.
+    home: Spawner,
 }
 
 impl Entry {
-    /// The context is done: start `f` in a new G unless stopped.
+    /// The context is done: start `f` in a new G unless stopped (Go: `go
+    /// a.f()`). Called with no lock held.
     pub(crate) fn fire(&self) {
         let f = self.f.lock().take();
         if let Some(f) = f {
-            spawn_func(f);
+            self.home.spawn_fn(f);
         }
     }
 }
 
-/// Runs `f` in a new G (Go: `go a.f()`).
-fn spawn_func(f: Func) {
-    crate::context::spawn_detached(f);
-}
-
-/// The handle returned by [`after_func`](super::after_func): Go's `stop`
+/// The handle returned by [`after_func`]: Go's `stop`
 /// function.
 ///
 /// # Examples
@@ -100,6 +104,13 @@ impl AfterFuncStop {
 /// Arranges for `f` to run in its own G after `ctx` is done: Go's
 /// `context.AfterFunc`.
 ///
+/// `f` runs in a new G of the runtime whose G called `after_func`,
+/// whichever thread cancels the context (so `f` may call
+/// [`goro::go`](crate::go), and its panic ends [`goro::run`](crate::run));
+/// if that runtime has shut down by then, `f` does not run. Registered from
+/// a plain thread, `f` runs in a G of the runtime whose G cancels the
+/// context, or on a new thread when a plain thread cancels it.
+///
 /// If `ctx` is already done, `f` starts at once (in a new G). Calling it
 /// several times registers independent functions. The returned handle's
 /// [`stop`](AfterFuncStop::stop) unregisters `f`. For a context that is
@@ -128,6 +139,7 @@ where
     let entry = Arc::new(Entry {
         f: Mutex::new(Some(Box::new(f))),
         slot: AtomicU32::new(DETACHED),
+        home: Spawner::current(),
     });
     let node = ctx.cancel_node().cloned();
     if let Some(n) = &node {

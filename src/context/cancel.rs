@@ -9,7 +9,10 @@
 //! so leaving the set is O(1). The parent holds its children *weakly*: an
 //! entry is a plain pointer, and a child unlinks itself when its last
 //! handle goes (its `Drop`), so a forgotten child leaks nothing. The set
-//! also holds `after_func` registrations (strongly: they must run).
+//! also holds `after_func` registrations (strongly: they must run). A
+//! deadline node's timer holds it weakly too ([`WeakNode`]): the node's
+//! `Drop` stops the timer, so a forgotten deadline context is freed at
+//! once with its ancestors' values, not at its deadline.
 //!
 //! `err` is an atomic, read without the lock. The node's lock is a one-byte
 //! `Mutex<()>` packed beside `err`, `kind` and `slot`, guarding an
@@ -37,6 +40,10 @@
 //!   reads `DETACHED`), so it cannot finish while the parent looks at it.
 //!   This also lets a leaving child's removal update the `slot` of the
 //!   sibling moved into its place.
+//! - A deadline node's timer points at it only while the node's memory is
+//!   allocated: the cancel disarms it under the node's lock (before the
+//!   parent may write `DETACHED`), and the `Drop` before the free (see
+//!   deadline.rs).
 //!
 //! # Deadlock safety
 //!
@@ -44,16 +51,18 @@
 //! holds a node's lock while it cancels each child, which takes the child's
 //! lock, recursively down the tree (as Go does). The only other lock a node
 //! takes is its parent node's, to unlink (`detach`, in `cancel` and in
-//! `Drop`), and it does so never holding its own lock. Nothing that could
-//! run user code or drop a context (closing done channels, starting
-//! after-funcs, stopping timers whose closures own contexts, dropping
-//! causes) happens under a context lock: it is collected in a [`Deferred`]
+//! `Drop`), and it does so never holding its own lock (a deadline node's
+//! `Drop` then takes its own lock alone, to take its timer out). Nothing
+//! that could run user code or drop a context (closing done channels,
+//! starting after-funcs, stopping timers, dropping causes) happens under a
+//! context lock: it is collected in a [`Deferred`]
 //! and done after every lock is released. Since the tree has no cycles and
 //! every nested acquisition goes downwards, no cycle of waits can form.
 //! `deadline` and `cause` take one node's lock alone. The other locks of
 //! this module are leaves, never held while taking a
 //! context lock or while cancelling: an after-func's one-shot slot
-//! (afterfunc.rs) and a deadline timer's slot (deadline.rs).
+//! (afterfunc.rs) and a deadline timer's slot (deadline.rs; the cancel
+//! takes it under the node's lock to disarm the timer).
 
 use super::afterfunc::Entry;
 use super::deadline::DeadlineTimer;
@@ -61,7 +70,6 @@ use super::{Cause, Context, ContextError};
 use crate::chan::{Receiver, Sender};
 use crate::loom::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering, fence};
 use crate::loom::{Arc, Mutex, UnsafeCell};
-use crate::sync::slab::Slab;
 use std::ptr::NonNull;
 use std::time::Instant;
 
@@ -127,15 +135,15 @@ fn shrink<T>(v: &mut Vec<T>) {
 }
 
 /// A node's child set (Go: `children map[canceler]struct{}`), in two
-/// parts, each member remembering its index in its `slot` so that leaving
-/// is O(1) (all under the node's lock):
-/// - the child nodes: a dense vector of weak pointers (8 bytes a child);
-///   leaving moves the last child into the hole and updates its `slot`;
-/// - the after-func entries: a [`Slab`] (rare, so the simple structure).
+/// dense vectors, each member remembering its index in its `slot` so that
+/// leaving is O(1): leaving moves the last member into the hole and updates
+/// that member's `slot` (all under the node's lock).
+/// - the child nodes: weak pointers (8 bytes a child);
+/// - the after-func entries: strong references (they must run).
 #[derive(Default)]
 pub(crate) struct Children {
     ctxs: Vec<ChildPtr>,
-    funcs: Slab<Arc<Entry>>,
+    funcs: Vec<Arc<Entry>>,
 }
 
 impl Children {
@@ -162,18 +170,26 @@ impl Children {
 
     /// Adds an after-func entry; returns its index.
     pub(crate) fn push_func(&mut self, e: Arc<Entry>) -> u32 {
-        slot_index(self.funcs.insert(e))
+        let idx = slot_index(self.funcs.len());
+        self.funcs.push(e);
+        idx
     }
 
     /// Removes `e` if it is the entry at its recorded index; marks it
     /// DETACHED. Returns it, to be dropped after the lock is released.
     pub(crate) fn remove_func(&mut self, e: &Arc<Entry>) -> Option<Arc<Entry>> {
-        let idx = e.slot.load(Ordering::Relaxed) as usize;
-        if !self.funcs.get(idx).is_some_and(|f| Arc::ptr_eq(f, e)) {
+        let idx = e.slot.load(Ordering::Relaxed);
+        let i = idx as usize;
+        if !self.funcs.get(i).is_some_and(|f| Arc::ptr_eq(f, e)) {
             return None;
         }
         e.slot.store(DETACHED, Ordering::Relaxed);
-        self.funcs.remove(idx)
+        let removed = self.funcs.swap_remove(i);
+        if let Some(moved) = self.funcs.get(i) {
+            moved.slot.store(idx, Ordering::Relaxed);
+        }
+        shrink(&mut self.funcs);
+        Some(removed)
     }
 
     fn len(&self) -> usize {
@@ -263,6 +279,54 @@ impl NodeRef {
     fn new(node: CancelCtx) -> NodeRef {
         debug_assert_eq!(node.refs.load(Ordering::Relaxed), 1);
         NodeRef(NonNull::from(Box::leak(Box::new(node))))
+    }
+}
+
+/// A pointer to a node that does not keep it alive: the deadline timer's
+/// (deadline.rs), so a context whose handles were all dropped is freed at
+/// once, not at its deadline.
+pub(crate) struct WeakNode(NonNull<CancelCtx>);
+
+// SAFETY: a WeakNode is only dereferenced (in `upgrade`) while the node's
+// memory is allocated, as the caller of `upgrade` guarantees; the node is
+// Send + Sync.
+unsafe impl Send for WeakNode {}
+
+impl NodeRef {
+    /// A weak pointer to this node.
+    pub(crate) fn downgrade(&self) -> WeakNode {
+        WeakNode(self.0)
+    }
+}
+
+impl WeakNode {
+    /// A counted reference to the node, unless its count already reached 0
+    /// (its last handle is gone and it is being freed).
+    ///
+    /// # Safety
+    /// The node's memory must still be allocated (its `Drop` may have
+    /// started but not finished): deadline.rs keeps this so by emptying the
+    /// slot that holds this pointer before the node is freed.
+    pub(crate) unsafe fn upgrade(&self) -> Option<NodeRef> {
+        // SAFETY: the memory is allocated (the caller's guarantee); only
+        // the atomic count is read before the upgrade succeeds.
+        let node = unsafe { self.0.as_ref() };
+        let mut n = node.refs.load(Ordering::Relaxed);
+        loop {
+            if n == 0 {
+                return None;
+            }
+            // Relaxed, as in `NodeRef::clone`: the node was published to
+            // this thread through the slot's lock, and the count's RMWs are
+            // totally ordered with the final decrement in `NodeRef::drop`.
+            match node
+                .refs
+                .compare_exchange(n, n + 1, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(NodeRef(self.0)),
+                Err(cur) => n = cur,
+            }
+        }
     }
 }
 
@@ -515,9 +579,14 @@ impl CancelCtx {
             }
             let extra = inner.extra();
             extra.cause = cause.clone();
-            d.timers.extend(extra.timer.take());
+            if let Some(t) = extra.timer.take() {
+                // Disarmed now, under our lock: once a parent marks us
+                // DETACHED we may be freed before `d` runs (deadline.rs).
+                d.causes.extend(t.disarm());
+                d.timers.push(t);
+            }
             d.close.extend(extra.done_tx.take());
-            d.funcs.extend(extra.children.funcs.drain());
+            d.funcs.extend(std::mem::take(&mut extra.children.funcs));
             for ChildPtr(p) in std::mem::take(&mut extra.children.ctxs) {
                 // SAFETY: a child in our set is alive while we hold our lock
                 // (its Drop unlinks under this lock unless it reads
@@ -569,9 +638,16 @@ impl CancelCtx {
 }
 
 impl Drop for CancelCtx {
-    /// The last handle is gone: leave the parent's set (the weak edge).
+    /// The last handle is gone: leave the parent's set (the weak edge) and
+    /// stop the deadline timer (nothing can observe it any more).
     fn drop(&mut self) {
         self.detach();
+        if self.kind == Kind::Deadline {
+            let timer = self.locked(|inner| inner.extra.as_mut().and_then(|x| x.timer.take()));
+            if let Some(t) = timer {
+                t.stop();
+            }
+        }
     }
 }
 

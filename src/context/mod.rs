@@ -5,7 +5,10 @@
 //! `without_cancel`, ...), the cancel functions, [`cause`], and
 //! [`ContextError`]. The cancel tree (Go's `cancelCtx`/`timerCtx`,
 //! `propagateCancel`, `removeChild`) is in cancel.rs, `AfterFunc` in
-//! afterfunc.rs.
+//! afterfunc.rs, the deadline timer (`timerCtx.timer`) in deadline.rs.
+//! Callbacks (`after_func`, deadline timers) start Gs through the runtime's
+//! one spawner; the package uses the runtime, channels and timers, and
+//! nothing of `goro::sync`.
 //!
 //! A [`Context`] is an enum over the kinds of context: the two empty roots,
 //! a cancellable node (`NodeRef`, a counted pointer to one 40-byte
@@ -626,6 +629,10 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFun
 
 /// [`with_deadline`] at `now + timeout`: Go's `context.WithTimeout`.
 ///
+/// A `timeout` too long to represent as an [`Instant`] (such as
+/// [`Duration::MAX`]) is a deadline that never comes: the child has its
+/// parent's deadline, like [`with_cancel`] (as `time::sleep` saturates).
+///
 /// # Examples
 ///
 /// ```
@@ -636,11 +643,12 @@ pub fn with_deadline(parent: &Context, deadline: Instant) -> (Context, CancelFun
 /// assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
 /// ```
 pub fn with_timeout(parent: &Context, timeout: Duration) -> (Context, CancelFunc) {
-    with_deadline_cause(parent, Instant::now() + timeout, None)
+    with_timeout_cause(parent, timeout, None)
 }
 
 /// [`with_deadline_cause`] at `now + timeout`: Go's
-/// `context.WithTimeoutCause`.
+/// `context.WithTimeoutCause`. A `timeout` too long to represent never
+/// comes, as for [`with_timeout`].
 ///
 /// # Examples
 ///
@@ -659,7 +667,11 @@ pub fn with_timeout_cause(
     timeout: Duration,
     cause: Option<Cause>,
 ) -> (Context, CancelFunc) {
-    with_deadline_cause(parent, Instant::now() + timeout, cause)
+    match Instant::now().checked_add(timeout) {
+        Some(deadline) => with_deadline_cause(parent, deadline, cause),
+        // A deadline that never comes: only the parent can end the child.
+        None => with_cancel(parent),
+    }
 }
 
 /// A child of `parent` done at `deadline` with
@@ -667,9 +679,12 @@ pub fn with_timeout_cause(
 /// when `parent` is done): Go's `context.WithDeadlineCause`.
 ///
 /// If `parent`'s deadline is already earlier, this is [`with_cancel`]. A
-/// deadline in the past gives a context that is already done. The deadline
-/// timer holds the context until it fires or the context is cancelled:
-/// call `cancel` when done with it, as in Go.
+/// deadline in the past gives a context that is already done. Call
+/// `cancel` when done with it, as in Go: that stops the deadline timer at
+/// once. The timer does not keep the context alive: once its handles,
+/// derived contexts, cancel function and [`AfterFuncStop`]s are all
+/// dropped, the context is freed (with what it holds of its ancestors) and
+/// its timer stopped, and its [`after_func`] functions never run.
 ///
 /// # Examples
 ///
@@ -715,14 +730,4 @@ fn never_done() -> crate::chan::Receiver<()> {
     static NEVER: std::sync::OnceLock<(crate::chan::Sender<()>, crate::chan::Receiver<()>)> =
         std::sync::OnceLock::new();
     NEVER.get_or_init(|| crate::chan::chan(0)).1.clone()
-}
-
-/// Runs `f` in a new G of the current runtime (Go: `go f()`); outside a
-/// runtime (a cancel called from an ordinary thread), on a new thread.
-pub(crate) fn spawn_detached(f: Box<dyn FnOnce() + Send + 'static>) {
-    if crate::runtime::current_sched().is_some() {
-        drop(crate::runtime::go(async move { f() }));
-    } else {
-        crate::loom::thread::spawn(f);
-    }
 }

@@ -7,7 +7,9 @@
 //! `runq.rs` (runqput/runqget/runqsteal), `m.rs` (schedule, findRunnable,
 //! entersyscall/exitsyscall), `globrunq.rs` (the global queue's two
 //! classes), `sched.rs` (global queue, idle lists, wakep,
-//! startm, stopm, handoffp, procresize), `registry.rs` (allgs).
+//! startm, stopm, handoffp, procresize), `registry.rs` (allgs),
+//! `timers.rs` (per-P timer heaps, Go's time.go: a timer is a waker or an
+//! action, so the runtime never names a channel).
 //!
 //! # Examples
 //!
@@ -34,6 +36,7 @@ mod sched;
 mod sysmon;
 #[doc(hidden)]
 pub mod testing;
+pub(crate) mod timers;
 mod trace;
 mod wait;
 
@@ -361,30 +364,43 @@ where
         .expect("goro::go called outside a goro runtime (use goro::run or Runtime::spawn)")
 }
 
-/// A handle that spawns Gs on one runtime from any thread, later: for
-/// callbacks that must run "in a new G" but may fire off the runtime's
-/// threads (timer and context `after_func`).
-#[derive(Clone)]
-pub(crate) struct Spawner(Arc<Sched>);
+/// The one spawner of callbacks that run "in a new G" but are fired later,
+/// from whatever thread fires them (timer and context `after_func`; Go
+/// runs such an `f` with `go f()`).
+///
+/// It holds the runtime that was current where it was made (the arming
+/// G's), weakly, so a timer sitting in that runtime's own heap does not keep
+/// the runtime alive. [`Spawner::spawn_fn`] starts the callback in a new G
+/// there, whichever thread calls it (an M, sysmon, a plain thread). Made
+/// off any runtime, it uses the runtime of the thread that fires it, or,
+/// off any runtime there too, a new OS thread.
+#[derive(Clone, Debug)]
+pub(crate) struct Spawner(Option<std::sync::Weak<Sched>>);
 
 impl Spawner {
-    /// Spawns `fut` as a G of the captured runtime (dropped at once if it
-    /// was shut down).
-    #[track_caller]
-    #[allow(dead_code)]
-    pub(crate) fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        spawn_on(&self.0, fut, Location::caller())
+    /// Captures the runtime of this thread (none on a thread that is not
+    /// one of a runtime's Ms).
+    pub(crate) fn current() -> Spawner {
+        Spawner(m::with_m(|m| m.map(|m| Arc::downgrade(&m.sched))))
     }
-}
 
-/// The runtime of this thread, as a [`Spawner`]; None off the runtime.
-#[allow(dead_code)]
-pub(crate) fn current_spawner() -> Option<Spawner> {
-    current_sched().map(Spawner)
+    /// Runs `f` in a new G of the captured runtime (see the type's docs).
+    /// If that runtime was shut down or dropped, `f` is dropped without
+    /// running, as a Go program's exit drops its pending callbacks. Call
+    /// with no lock held: dropping `f` may run user code.
+    #[track_caller]
+    pub(crate) fn spawn_fn(&self, f: impl FnOnce() + Send + 'static) {
+        let site = Location::caller();
+        let sched = match &self.0 {
+            Some(weak) => weak.upgrade(),
+            None => current_sched(),
+        };
+        match sched {
+            Some(s) => drop(spawn_on(&s, async move { f() }, site)),
+            None if self.0.is_some() => drop(f), // its runtime is gone
+            None => drop(crate::loom::thread::spawn(f)),
+        }
+    }
 }
 
 /// The runtime of the G (or M) running on this thread.
@@ -625,9 +641,7 @@ pub(crate) fn set_wait_reason(r: WaitReason) {
 /// the heap's earliest, a sleeping M is told to wake by then (Go's
 /// `wakeNetPoller`). Err when this thread is not an M (the caller uses the
 /// fallback timer thread).
-pub(crate) fn add_timer(
-    t: crate::time::timers::TimerRef,
-) -> Result<(), crate::time::timers::TimerRef> {
+pub(crate) fn add_timer(t: timers::TimerRef) -> Result<(), timers::TimerRef> {
     m::with_m(|m| {
         let Some(m) = m else { return Err(t) };
         // An M that lost its P in the middle of a poll still belongs to the

@@ -16,9 +16,9 @@
 use super::g::GRef;
 use super::owner::PollOwner;
 use super::runq::LocalQueue;
+use super::timers::Timers;
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
-use crate::time::timers::Timers;
 
 /// On the idle list.
 pub(crate) const P_IDLE: u8 = 0;

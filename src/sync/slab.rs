@@ -2,9 +2,7 @@
 //! insert and O(1) remove by index.
 //!
 //! Used for the waiter lists of [`WaitGroup`](super::WaitGroup) and the
-//! semaphore behind `ErrGroup::set_limit`, and for the child sets of the
-//! context cancel tree (a child remembers its index, so leaving its parent's
-//! set is O(1), like deleting from Go's `map[canceler]struct{}`).
+//! semaphore behind `ErrGroup::set_limit`.
 //! Not concurrent: every slab lives behind its owner's lock.
 
 /// One slot: a value, or a link in the free list.
@@ -41,6 +39,7 @@ impl<T> Slab<T> {
     }
 
     /// Number of occupied slots.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -93,6 +92,7 @@ impl<T> Slab<T> {
     }
 
     /// The value at `idx`, if occupied.
+    #[cfg(test)]
     pub(crate) fn get(&self, idx: usize) -> Option<&T> {
         match self.entries.get(idx)? {
             Entry::Occupied(v) => Some(v),
@@ -118,11 +118,6 @@ impl<T> Slab<T> {
                 Entry::Occupied(v) => Some(v),
                 Entry::Vacant(_) => None,
             })
-    }
-
-    /// Capacity of the backing storage (tests check that it shrinks back).
-    pub(crate) fn capacity(&self) -> usize {
-        self.entries.capacity()
     }
 }
 

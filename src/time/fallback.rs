@@ -2,7 +2,9 @@
 //!
 //! When `crate::runtime::add_timer` finds no P (a plain thread, e.g.
 //! `goro::block_on(time::sleep(d))` on `main`), the timer goes into one
-//! process-wide [`Timers`] served by a thread started on first use. The
+//! process-wide heap (the runtime's [`Timers`]) served by a thread started
+//! on first use. That thread belongs to no runtime: an `after_func` armed
+//! off any runtime runs on a new thread of its own when it fires here. The
 //! thread runs due timers, then parks on a condition variable until the
 //! earliest deadline (no fixed tick, no busy wait); an `add` that makes a new
 //! earliest deadline notifies it. Go has no equivalent (every Go thread is an
@@ -17,7 +19,7 @@
 //! Under `cfg(loom)` there is no thread: the heap is a per-model static
 //! driven by hand through `time::__loom`.
 
-use super::timers::{TimerRef, Timers};
+use crate::runtime::timers::{TimerRef, Timers};
 
 #[cfg(not(loom))]
 mod imp {
@@ -48,6 +50,11 @@ mod imp {
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
         })
+    }
+
+    /// The fallback heap (for tests counting its entries).
+    pub(crate) fn timers() -> &'static Timers {
+        &get().timers
     }
 
     /// Adds `t` to the fallback heap, waking (or starting) its thread when

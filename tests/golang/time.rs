@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use goro::chan::{Sender, TryRecvError};
-use goro::time::{Ticker, Timer, after, after_func, sleep};
+use goro::time::{Ticker, Timer, after, after_func, sleep, tick};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -350,5 +350,53 @@ fn timer_chan_no_stale_values() {
             Err(TryRecvError::Empty),
             "stale tick after Reset"
         );
+    });
+}
+
+// Go: TestTick. Go's `Tick(d)` returns nil for `d <= 0`; goro's `tick` takes
+// an unsigned `Duration`, so zero gives the analogue: a channel that never
+// receives and is never closed.
+#[test]
+fn tick_zero_is_a_nil_channel() {
+    guarded(|| {
+        let c = tick(Duration::ZERO);
+        std::thread::sleep(5 * MS);
+        assert_eq!(c.try_recv(), Err(TryRecvError::Empty));
+        assert!(!c.is_closed());
+        // A positive period ticks (Go's TestTicker on the `Tick` wrapper).
+        let c = tick(MS);
+        for _ in 0..3 {
+            c.recv_blocking().unwrap();
+        }
+    });
+}
+
+// Go: TestTimerGC. Go checks that 10,000 forgotten `After(Hour)`,
+// `Tick(Hour)`, `NewTimer(Hour)` and `NewTicker(Hour)` leave fewer than
+// 10,000 allocations after a GC. goro has no GC: a forgotten timer is freed
+// when its last handle or receiver goes (`Timer`, `Ticker`), or by the heap
+// sweep that runs as the heap grows (`after`, `tick`). Armed on this plain
+// thread, they all land in the fallback heap, whose entries are counted.
+#[test]
+fn timer_gc() {
+    guarded(|| {
+        const N: usize = 10_000;
+        let hour = Duration::from_secs(3600);
+        type Forget = fn(Duration);
+        let runs: [(&str, Forget); 4] = [
+            ("After", |d| drop(after(d))),
+            ("Tick", |d| drop(tick(d))),
+            ("NewTimer", |d| drop(Timer::new(d))),
+            ("NewTicker", |d| drop(Ticker::new(d))),
+        ];
+        for (what, f) in runs {
+            let before = goro::time::__fallback_entries();
+            for _ in 0..N {
+                f(hour);
+            }
+            let after = goro::time::__fallback_entries();
+            let inuse = after.saturating_sub(before);
+            assert!(inuse < N, "{what} did not get freed: {inuse} heap entries");
+        }
     });
 }

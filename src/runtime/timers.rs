@@ -1,16 +1,24 @@
-//! Timer heaps: one per P, plus the process-wide fallback heap (Go's
-//! `timers` and `timer` in `runtime/time.go`).
+//! Timer heaps: one per P, plus heaps a caller owns (the time package's
+//! fallback heap for timers armed off any runtime). Go's `timers` and
+//! `timer` in `runtime/time.go`.
+//!
+//! The runtime knows a timer only as "something to do at `when`": a sleep
+//! (wake the stored waker; [`Kind::Wake`], no dispatch), or a
+//! [`TimerAction`] supplied by the time package (the channel send of
+//! `Timer`/`Ticker`/`after`/`tick`, the spawn of `after_func`), called
+//! through one `dyn` call when the timer fires, as Go calls `t.f`. A timer
+//! is one allocation, [`TimerShared`], whose last field is the action.
 //!
 //! A [`Timers`] is a lock and a 4-ary min-heap of entries `(when, generation,
 //! TimerRef)`. The scheduler runs [`Timers::run_due`] before looking for work
 //! and parks an idle M until [`Timers::next_when`]; the P that armed a timer
 //! owns its entry until it fires or the P is removed ([`Timers::move_all_to`]).
 //!
-//! A timer ([`TimerShared`]) has its own lock (Go's `t.mu`) guarding its
-//! state: the pending deadline `when` (0 = not pending), its `period`, the
-//! Go 1.23 sequence number `seq` (bumped by every stop/reset, so a value
-//! computed for an older arming is never delivered), and which heap holds its
-//! live entry (`ts`, with that entry's `generation` and key `entry_when`).
+//! A timer has its own lock (Go's `t.mu`) guarding its state: the pending
+//! deadline `when` (0 = not pending), its `period`, the Go 1.23 sequence
+//! number `seq` (bumped by every stop/reset, so a value computed for an
+//! older arming is never delivered), and which heap holds its live entry
+//! (`ts`, with that entry's `generation` and key `entry_when`).
 //!
 //! Deletion is lazy, as in Go: stopping a timer leaves its entry in the heap
 //! as a *zombie* (counted in that heap's `zombies`); resetting it to a later
@@ -18,24 +26,29 @@
 //! top; resetting it to an earlier time orphans the old entry (a zombie whose
 //! `generation` no longer matches) and adds a new one to the current P.
 //! Zombies are removed when they reach the top, and all at once when they
-//! exceed a quarter of the heap. A full sweep also runs when a heap holding channel
-//! timers has doubled since the last one: it drops channel timers whose
-//! receivers were all dropped (nobody can observe them fire), which Go 1.23
-//! leaves to its garbage collector.
+//! exceed a quarter of the heap.
+//!
+//! Timers nobody can observe ([`Kind::Deliver`] timers whose action reports
+//! [`TimerAction::is_observed`] false, e.g. a timer channel whose receivers
+//! were all dropped) are dropped instead of fired when they come due, and
+//! by a full sweep that also runs when a heap holding such timers has
+//! doubled since the last one (Go 1.23 leaves them to its garbage
+//! collector), so a loop of forgotten `after(long)` stays bounded.
 //!
 //! Firing happens outside the heap lock, in batches of [`BATCH`]: the heap
 //! lock is held only to pop due entries (and re-key periodic ones); the
-//! wakers are woken, channel values sent and `after_func` Gs started after
-//! it is released. A channel or func timer popped for firing stays pending
-//! (`when != 0`, no heap) until the firing step re-locks it and finds `seq`
-//! unchanged; a `stop` or `reset` in between bumps `seq`, so it wins and
-//! reports that it prevented the delivery (Go's `isSending` case).
+//! wakers are woken and the actions called after it is released. An
+//! action-kind timer popped for firing stays pending (`when != 0`, no heap)
+//! until the action commits through [`Firing::run_if_current`], which
+//! re-locks the timer and finds `seq` unchanged; a `stop` or `reset` in
+//! between bumps `seq`, so it wins and reports that it prevented the
+//! delivery (Go's `isSending` case).
 //!
-//! Stop/reset and the firing step of a channel timer serialize on the
-//! timer's send lock (Go's `t.sendLock`): the send and the `seq` check are
-//! atomic with respect to a stop/reset, which drains any value sent before
-//! it, so Go 1.23's rule holds: after `stop`/`reset` returns, no value of an
-//! older arming is received.
+//! Stop/reset and that commit serialize on the timer's send lock (Go's
+//! `t.sendLock`): the delivery and the `seq` check are atomic with respect
+//! to a stop/reset, which drains any value delivered before it, so Go
+//! 1.23's rule holds: after `stop`/`reset` returns, no value of an older
+//! arming is received.
 //!
 //! # Invariants
 //! - `t.ts == H` (non-null) iff heap `H` holds an entry `e` for `t` with
@@ -54,14 +67,16 @@
 //!   always points to a live `Core`.
 //!
 //! # Deadlock safety
-//! Lock order: `t.sendLock`, then heap lock, then `t.mu`; a channel's lock
-//! (and, through a wake-up, the scheduler's locks) only under `t.sendLock`
-//! alone. In detail:
+//! Lock order: `t.sendLock`, then heap lock, then `t.mu`. An action's
+//! commit closure (a channel send, and through it a wake-up and the
+//! scheduler's locks) runs under `t.sendLock` alone; an action's own work
+//! after the commit (a spawn) runs under no timer lock. In detail:
 //! - heap lock → `t.mu` (add, run, clean, move; the scheduler calls
 //!   `move_all_to` under its idle-list lock, so nothing may wake a G while
-//!   holding a `t.mu`);
-//! - `t.sendLock` → `t.mu` (stop, reset, the firing step), then `t.mu` is
-//!   released before the send or drain touches the channel;
+//!   holding a `t.mu`); `is_observed` is called there too, so it must take
+//!   no lock (it reads a counter);
+//! - `t.sendLock` → `t.mu` (stop, reset, the commit), then `t.mu` is
+//!   released before the delivery or the drain runs;
 //! - no path takes a heap lock or `t.sendLock` while holding a `t.mu`
 //!   (callers of [`Timers::add`] hold no timer lock); two heap locks are held
 //!   together only in `move_all_to`, taken in address order.
@@ -115,21 +130,90 @@ pub(crate) fn nanos_after(d: Duration) -> u64 {
 // ---------------------------------------------------------------------------
 // One timer.
 
-/// What firing a timer does. Fixed at creation.
+/// What firing a timer does, in the runtime's terms. Fixed at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// `time::sleep`: wake the waker stored in the timer's state.
+    /// A sleep: wake the waker stored in the timer's state (the action is
+    /// never called; no dynamic dispatch on this path).
     Wake,
-    /// `time::after_func`: run the function in a new G (or thread). The
-    /// owner takes it out when it drops a stopped timer, so a zombie entry
-    /// never holds user code whose drop could run under a heap lock.
-    Func(Mutex<Option<AfterFn>>),
-    /// `Timer`, `after`, `Ticker`: send the deadline on the channel
-    /// (capacity 1; a full channel drops the value, as Go's ticker does).
-    Chan(crate::chan::Sender<Instant>),
+    /// Call the action; its effect always matters (an `after_func`).
+    Func,
+    /// Call the action, which delivers to observers that may all go away
+    /// (a timer channel: Go's `isChan`). Once
+    /// [`TimerAction::is_observed`] is false the timer is dropped, not
+    /// fired.
+    Deliver,
 }
 
-/// The function of an `after_func` timer.
-pub(crate) type AfterFn = std::sync::Arc<dyn Fn() + Send + Sync>;
+/// What a [`Kind::Func`] or [`Kind::Deliver`] timer does when it fires:
+/// supplied by the time package, so the runtime never names a channel.
+pub(crate) trait TimerAction: Send + Sync + 'static {
+    /// The timer came due for the arming `firing` stands for. An action
+    /// commits through [`Firing::run_if_current`] (which skips the commit
+    /// if a stop or reset came first) and returns true if it delivered.
+    /// Called with no lock held.
+    fn fire(&self, firing: Firing<'_>) -> bool;
+
+    /// Whether anyone could still observe a delivery (for
+    /// [`Kind::Deliver`] timers). Called under the heap and timer locks:
+    /// must take no lock and run no user code.
+    fn is_observed(&self) -> bool {
+        true
+    }
+
+    /// The timer's owner let go of its last handle while the timer is not
+    /// pending, so it can never fire again: drop anything that holds user
+    /// code now (not later under a heap lock, in a zombie's clean-up).
+    fn release(&self) {}
+}
+
+/// The action of a sleep timer: none (it is never called).
+pub(crate) struct NoAction;
+
+impl TimerAction for NoAction {
+    fn fire(&self, _: Firing<'_>) -> bool {
+        false
+    }
+}
+
+/// A timer popped as due, handed to [`TimerAction::fire`].
+pub(crate) struct Firing<'a> {
+    t: &'a TimerShared,
+    seq: u64,
+    when: u64,
+}
+
+impl Firing<'_> {
+    /// The deadline this firing is for (Go sends `Now()` minus the
+    /// lateness, i.e. the same instant).
+    pub(crate) fn when(&self) -> Instant {
+        from_nanos(self.when).unwrap_or_else(Instant::now)
+    }
+
+    /// Runs `f` (the delivery) if the timer is still as it was when it was
+    /// popped (`seq` unchanged); for a one-shot timer this also marks it
+    /// fired. `f` runs under the send lock but not the timer lock (a send
+    /// may wake a G, and the scheduler takes heap and timer locks under its
+    /// own locks); it must not run user code. A stop/reset that returns
+    /// before this bumped `seq`, so the stale delivery is skipped; one that
+    /// comes after waits for it and drains it. Go: the `sendLock` half of
+    /// `unlockAndRun`.
+    pub(crate) fn run_if_current<R>(self, f: impl FnOnce() -> R) -> Option<R> {
+        let _send = self.t.send_lock.lock();
+        let mut st = self.t.state.lock();
+        if st.seq != self.seq {
+            return None;
+        }
+        if st.period == 0 {
+            // Normally the timer has no entry now (it was popped). A late
+            // `add` from an older reset may have given it one since; that
+            // entry becomes a zombie, so the timer fires once.
+            st.set_when(0);
+        }
+        drop(st);
+        Some(f())
+    }
+}
 
 /// The mutable part of a timer, under `TimerShared::state` (Go's `t.mu`).
 struct TState {
@@ -149,31 +233,37 @@ struct TState {
     waker: Option<Waker>,
 }
 
-/// One timer: its lock-protected state and its action.
-pub(crate) struct TimerShared {
+/// One timer: its lock-protected state and what it does. One allocation;
+/// handled as `TimerShared<dyn TimerAction>` ([`TimerRef`]).
+pub(crate) struct TimerShared<A: ?Sized + TimerAction = dyn TimerAction> {
     /// Go's `t.sendLock`: held by stop/reset (around the `seq` bump and the
-    /// drain) and by the firing step (around the `seq` check and the
-    /// send), so a send never overlaps a stop/reset. Taken before `state`;
-    /// never held with a heap lock.
+    /// drain) and by the commit of a firing (around the `seq` check and
+    /// the delivery), so a delivery never overlaps a stop/reset. Taken
+    /// before `state`; never held with a heap lock.
     send_lock: Mutex<()>,
     /// Go's `t.mu`. Written by owners (arm/stop/reset) and by heaps.
     state: Mutex<TState>,
     /// Immutable after creation.
     kind: Kind,
+    /// Immutable after creation; called only for `Func`/`Deliver` timers.
+    action: A,
 }
 
 // SAFETY: `TState::ts` is a raw pointer only read or written under `state`'s
 // lock; the `Core` it points to is kept alive while it is set (a `Timers`
 // clears the pointers of its entries under their locks before it is freed),
-// and `Core` is itself `Sync`. Every other field is `Send`.
-unsafe impl Send for TimerShared {}
-// SAFETY: as above: all interior mutability goes through the lock.
-unsafe impl Sync for TimerShared {}
+// and `Core` is itself `Sync`. Every other field is `Send` (the action is
+// `Send + Sync` by its trait bound).
+unsafe impl<A: ?Sized + TimerAction> Send for TimerShared<A> {}
+// SAFETY: as above: all interior mutability goes through the locks, and
+// the action is `Sync`.
+unsafe impl<A: ?Sized + TimerAction> Sync for TimerShared<A> {}
 
-impl std::fmt::Debug for TimerShared {
+impl<A: ?Sized + TimerAction> std::fmt::Debug for TimerShared<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let st = self.state.lock();
         f.debug_struct("Timer")
+            .field("kind", &self.kind)
             .field("when", &st.when)
             .field("period", &st.period)
             .finish()
@@ -210,18 +300,33 @@ impl TState {
     }
 }
 
+/// Makes the one allocation of a timer and erases its action's type.
+fn new_ref<A: TimerAction>(t: TimerShared<A>) -> TimerRef {
+    let t: std::sync::Arc<TimerShared> = std::sync::Arc::new(t);
+    #[cfg(loom)]
+    let t = crate::loom::Arc::from_std(t);
+    t
+}
+
 impl TimerShared {
-    /// A timer of the given kind, not yet armed.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn new(kind: Kind) -> TimerRef {
-        Self::new_armed(kind, 0, 0, None)
+    /// A sleep timer already armed for `when` (encoded; 0 = not armed)
+    /// that wakes `waker`. The caller hands it to a heap (`add_timer`)
+    /// next.
+    pub(crate) fn new_sleep(when: u64, waker: Option<Waker>) -> TimerRef {
+        Self::new_armed(Kind::Wake, when, 0, waker, NoAction)
     }
 
-    /// A timer already armed for `when` (encoded; 0 = not armed) with
-    /// `period`: its one allocation. The caller hands it to a heap
-    /// (`add_timer`) next.
-    pub(crate) fn new_armed(kind: Kind, when: u64, period: u64, waker: Option<Waker>) -> TimerRef {
-        crate::loom::Arc::new(TimerShared {
+    /// A timer of `kind` doing `action`, armed for `when` (encoded; 0 = not
+    /// armed) with `period` (0 = one-shot): its one allocation. The caller
+    /// hands it to a heap (`add_timer`) next.
+    pub(crate) fn new_armed<A: TimerAction>(
+        kind: Kind,
+        when: u64,
+        period: u64,
+        waker: Option<Waker>,
+        action: A,
+    ) -> TimerRef {
+        new_ref(TimerShared {
             send_lock: Mutex::new(()),
             state: Mutex::new(TState {
                 when,
@@ -233,19 +338,25 @@ impl TimerShared {
                 waker,
             }),
             kind,
+            action,
         })
     }
 
-    /// The action of this timer.
-    pub(crate) fn kind(&self) -> &Kind {
-        &self.kind
+    /// What firing this timer does.
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The timer's action (for its owner: `release`).
+    pub(crate) fn action(&self) -> &dyn TimerAction {
+        &self.action
     }
 
     /// Arms or re-arms the timer for `when` (encoded, non-zero) with `period`
     /// (0 = one-shot). `drain` runs under the send lock after `seq` was
     /// bumped (a timer channel drains its buffered value there, so no value
-    /// of an older arming survives: the firing step sends under the same
-    /// lock). Returns `(prevented, needs_add)`: `prevented` if the timer was
+    /// of an older arming survives: a firing commits under the same lock).
+    /// Returns `(prevented, needs_add)`: `prevented` if the timer was
     /// pending or `drain` removed a value (Go 1.23's `Reset` result); when
     /// `needs_add`, the caller must hand the timer to a heap (`add_timer`),
     /// holding no timer lock. Go: `timer.modify`.
@@ -257,14 +368,16 @@ impl TimerShared {
         drain: impl FnOnce() -> bool,
     ) -> (bool, bool) {
         debug_assert!(when != 0);
-        let _send = self.send_lock.lock();
+        let send = self.send_lock.lock();
         let mut st = self.state.lock();
         let pending = st.when != 0;
         st.seq = st.seq.wrapping_add(1);
         st.period = period;
-        if waker.is_some() {
-            st.waker = waker;
-        }
+        // A replaced waker is dropped after the locks are released.
+        let old_waker = match waker {
+            Some(w) => st.waker.replace(w),
+            None => None,
+        };
         let needs_add = if !st.ts.is_null() && when >= st.entry_when {
             // Later (or equal): keep the entry, re-keyed when it surfaces.
             st.set_when(when);
@@ -276,6 +389,8 @@ impl TimerShared {
         };
         drop(st);
         let drained = drain();
+        drop(send);
+        drop(old_waker);
         (pending || drained, needs_add)
     }
 
@@ -303,40 +418,19 @@ impl TimerShared {
         if st.when == 0 {
             return true;
         }
-        match &st.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => st.waker = Some(waker.clone()),
-        }
+        let old = match &st.waker {
+            Some(w) if w.will_wake(waker) => None,
+            _ => st.waker.replace(waker.clone()),
+        };
+        drop(st);
+        // A replaced waker is dropped after the lock is released.
+        drop(old);
         false
     }
 
     /// Whether the timer is pending (armed and not fired or stopped).
     pub(crate) fn is_pending(&self) -> bool {
         self.state.lock().when != 0
-    }
-
-    /// Runs `f` (the channel send, or taking the `after_func` function) if
-    /// the timer is still as it was when the firing step popped it (`seq`
-    /// unchanged); for a one-shot timer this also marks it fired. `f` runs
-    /// under the send lock but not the timer lock (a send may wake a G,
-    /// and the scheduler takes heap and timer locks under its own locks).
-    /// A stop/reset that returns before this bumped `seq`, so the stale
-    /// send is skipped; one that comes after waits for the send and drains
-    /// it. Go: the `sendLock` half of `unlockAndRun`.
-    pub(crate) fn fire_if_current<R>(&self, seq: u64, f: impl FnOnce() -> R) -> Option<R> {
-        let _send = self.send_lock.lock();
-        let mut st = self.state.lock();
-        if st.seq != seq {
-            return None;
-        }
-        if st.period == 0 {
-            // Normally the timer has no entry now (it was popped). A late
-            // `add` from an older reset may have given it one since; that
-            // entry becomes a zombie, so the timer fires once.
-            st.set_when(0);
-        }
-        drop(st);
-        Some(f())
     }
 }
 
@@ -373,13 +467,13 @@ struct Core {
     zombies: AtomicUsize,
     /// Heap length that triggers the next full sweep; under the heap lock.
     sweep_at: AtomicUsize,
-    /// Upper bound on channel-timer entries (exact after a sweep); under
-    /// the heap lock. No channel timers, no growth-triggered sweep.
-    chans: AtomicUsize,
+    /// Upper bound on `Kind::Deliver` entries (exact after a sweep); under
+    /// the heap lock. None, no growth-triggered sweep.
+    watched: AtomicUsize,
 }
 
-/// A timer heap: one per P (Go's `p.timers`), plus the fallback heap used
-/// outside any runtime. See the module docs.
+/// A timer heap: one per P (Go's `p.timers`), plus the time package's
+/// fallback heap for timers armed outside any runtime. See the module docs.
 pub(crate) struct Timers {
     core: Box<Core>,
 }
@@ -398,8 +492,9 @@ impl std::fmt::Debug for Timers {
 enum Fire {
     /// A sleep: wake it.
     Wake(Waker),
-    /// A channel/func timer or a ticker: fire it if `seq` still matches.
-    /// `when` is the deadline it fired for.
+    /// An action timer (one-shot or periodic): call its action, which
+    /// commits only if `seq` still matches. `when` is the deadline it
+    /// fired for.
     Seq(TimerRef, u64, u64),
 }
 
@@ -420,7 +515,7 @@ impl Timers {
                 firing: AtomicUsize::new(0),
                 zombies: AtomicUsize::new(0),
                 sweep_at: AtomicUsize::new(SWEEP_MIN),
-                chans: AtomicUsize::new(0),
+                watched: AtomicUsize::new(0),
             }),
         }
     }
@@ -437,7 +532,7 @@ impl Timers {
     pub(crate) fn add(&self, t: TimerRef) -> bool {
         let mut h = self.core.heap.lock();
         if h.len() >= self.core.sweep_at.load(Ordering::Relaxed)
-            && self.core.chans.load(Ordering::Relaxed) > 0
+            && self.core.watched.load(Ordering::Relaxed) > 0
         {
             self.sweep_locked(&mut h);
         } else if self.core.zombies.load(Ordering::Relaxed) > 0 {
@@ -452,8 +547,8 @@ impl Timers {
         st.entry_when = st.when;
         let (when, generation) = (st.when, st.generation);
         drop(st);
-        if matches!(t.kind, Kind::Chan(_)) {
-            self.core.chans.fetch_add(1, Ordering::Relaxed);
+        if t.kind == Kind::Deliver {
+            self.core.watched.fetch_add(1, Ordering::Relaxed);
         }
         h.push(Entry {
             when,
@@ -482,8 +577,7 @@ impl Timers {
         len.saturating_sub(self.core.zombies.load(Ordering::Relaxed))
     }
 
-    /// Entries, zombies included (for the loom models).
-    #[cfg(loom)]
+    /// Entries, zombies included (for tests and the loom models).
     pub(crate) fn entries(&self) -> usize {
         self.core.len.load(Ordering::Relaxed)
     }
@@ -496,7 +590,7 @@ impl Timers {
 
     /// Whether there are no live timers (none in the heap, none being
     /// fired).
-    #[allow(dead_code)]
+    #[cfg_attr(loom, allow(dead_code))] // sysmon and the deadlock check
     pub(crate) fn is_empty(&self) -> bool {
         // Acquire: pairs with the Release decrement in `run_due`, so a
         // caller that sees the batch done also sees its Gs readied.
@@ -542,7 +636,6 @@ impl Timers {
 
     /// Moves every live timer into `dst` (a P removed by procresize); returns
     /// true if `dst`'s earliest deadline changed. Go: `timers.take`.
-    #[cfg_attr(not(any(test, loom)), allow(dead_code))] // procresize calls it
     pub(crate) fn move_all_to(&self, dst: &Timers) -> bool {
         if std::ptr::eq(self, dst) {
             return false;
@@ -570,8 +663,8 @@ impl Timers {
             st.entry_when = st.when;
             let when = st.when;
             drop(st);
-            if matches!(e.t.kind, Kind::Chan(_)) {
-                dst.core.chans.fetch_add(1, Ordering::Relaxed);
+            if e.t.kind == Kind::Deliver {
+                dst.core.watched.fetch_add(1, Ordering::Relaxed);
             }
             dst_h.push(Entry {
                 when,
@@ -582,7 +675,7 @@ impl Timers {
             siftup(&mut dst_h, i);
         }
         debug_assert_eq!(self.core.zombies.load(Ordering::Relaxed), 0);
-        self.core.chans.store(0, Ordering::Relaxed);
+        self.core.watched.store(0, Ordering::Relaxed);
         self.publish(&src_h);
         dst.publish(&dst_h);
         dst_h.first().map_or(u64::MAX, |e| e.when) < before
@@ -626,28 +719,29 @@ impl Timers {
         self.publish(h);
     }
 
-    /// Removes every dead entry, and every channel timer nobody can receive
-    /// from any more (all its receivers dropped: Go 1.23 lets the garbage
-    /// collector take such timers), then re-heapifies. Run when zombies
+    /// Removes every dead entry, and every `Deliver` timer nobody can
+    /// observe any more (a timer channel whose receivers were all dropped:
+    /// Go 1.23 lets the garbage collector take such timers), then
+    /// re-heapifies. Run when zombies
     /// exceed a quarter of the heap, and when the heap has doubled since the
     /// last sweep, so a loop of forgotten `after(long)` stays bounded.
     fn sweep_locked(&self, h: &mut Vec<Entry>) {
         let me = self.core_ptr();
         let mut zombies = 0;
-        let mut chans = 0;
+        let mut watched = 0;
         let no_zombies = self.core.zombies.load(Ordering::Relaxed) == 0;
         h.retain(|e| {
             let unobservable = unreachable(&e.t);
             if no_zombies && !unobservable {
                 // No dead entries exist: only unobservable ones need a look.
-                chans += usize::from(matches!(e.t.kind, Kind::Chan(_)));
+                watched += usize::from(e.t.kind == Kind::Deliver);
                 return true;
             }
             let mut st = e.t.state.lock();
             let own = st.ts == me && st.generation == e.generation;
             if own && st.when != 0 {
                 if !unobservable {
-                    chans += usize::from(matches!(e.t.kind, Kind::Chan(_)));
+                    watched += usize::from(e.t.kind == Kind::Deliver);
                     return true;
                 }
                 // Live but unobservable: drop it (it was not a zombie).
@@ -665,7 +759,7 @@ impl Timers {
         for i in (0..h.len().div_ceil(4)).rev() {
             siftdown(h, i);
         }
-        self.core.chans.store(chans, Ordering::Relaxed);
+        self.core.watched.store(watched, Ordering::Relaxed);
         self.core
             .sweep_at
             .store((2 * h.len()).max(SWEEP_MIN), Ordering::Relaxed);
@@ -676,30 +770,28 @@ impl Timers {
 /// The heap size below which no growth-triggered sweep happens.
 const SWEEP_MIN: usize = 1024;
 
-/// Whether firing `t` could never be observed: a channel timer whose every
-/// receiver was dropped (a count that never rises again once it is 0).
+/// Whether firing `t` could never be observed: a `Deliver` timer whose
+/// action says nobody is left (for a timer channel, a receiver count that
+/// never rises again once it is 0).
 fn unreachable(t: &TimerShared) -> bool {
-    match &t.kind {
-        Kind::Chan(tx) => {
-            tx.hchan()
-                .receivers
-                .load(std::sync::atomic::Ordering::Relaxed)
-                == 0
-        }
-        _ => false,
-    }
+    t.kind == Kind::Deliver && !t.action.is_observed()
 }
 
 impl Drop for Timers {
     /// Detaches every own entry (their timers never fire from this heap).
+    /// The entries are dropped after the heap lock is released: the last
+    /// reference to a timer may be an entry's, and its action may hold
+    /// user code.
     fn drop(&mut self) {
         let me = self.core_ptr();
-        for e in self.core.heap.lock().drain(..) {
+        let entries = std::mem::take(&mut *self.core.heap.lock());
+        for e in &entries {
             let mut st = e.t.state.lock();
             if st.ts == me {
                 st.ts = std::ptr::null();
             }
         }
+        drop(entries);
     }
 }
 
@@ -760,6 +852,14 @@ impl Timers {
             st.entry_when = st.when;
             return Top::Rekey(st.when);
         }
+        if top.t.kind == Kind::Deliver && !top.t.action.is_observed() {
+            // Nobody can observe it (every receiver of a timer channel is
+            // gone, e.g. a dropped `tick`): drop it instead of firing. It
+            // turns dead here (counted as a zombie) and is popped as one.
+            st.set_when(0);
+            st.ts = std::ptr::null();
+            return Top::Dead;
+        }
         let fired_when = st.when;
         if st.period > 0 {
             // A ticker: the next tick after `now` (ticks missed by a late
@@ -802,7 +902,7 @@ fn fire(f: Fire) -> bool {
             w.wake();
             true
         }
-        Fire::Seq(t, seq, when) => super::fire_timer(&t, seq, when),
+        Fire::Seq(t, seq, when) => t.action.fire(Firing { t: &t, seq, when }),
     }
 }
 
@@ -860,6 +960,7 @@ fn pop_top(h: &mut Vec<Entry>) -> Entry {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::loom::atomic::AtomicBool;
     use std::sync::{Arc, Mutex as StdMutex};
     use std::task::Wake;
 
@@ -878,7 +979,7 @@ mod tests {
 
     /// Arms a sleep-kind timer for `base + at_us` and adds it to `ts`.
     fn arm(ts: &Timers, log: &Log, id: usize, base: Instant, at_us: u64) -> TimerRef {
-        let t = TimerShared::new(Kind::Wake);
+        let t = TimerShared::new_sleep(0, None);
         let w = Waker::from(Arc::new(Rec {
             id,
             log: log.clone(),
@@ -961,7 +1062,7 @@ mod tests {
         let ts = Timers::new();
         let b = base();
         let mk = |us: u64| {
-            let t = TimerShared::new(Kind::Wake);
+            let t = TimerShared::new_sleep(0, None);
             t.modify(to_nanos(b + Duration::from_micros(us)), 0, None, || false);
             t
         };
@@ -1120,22 +1221,46 @@ mod tests {
         assert_eq!(other.run_due(b), 1);
     }
 
+    /// A test action: counts deliveries; observed while `observed` is set.
+    #[derive(Default)]
+    struct Probe {
+        observed: AtomicBool,
+        fired: AtomicUsize,
+    }
+
+    struct ProbeAction(Arc<Probe>);
+
+    impl TimerAction for ProbeAction {
+        fn fire(&self, firing: Firing<'_>) -> bool {
+            let p = &self.0;
+            firing
+                .run_if_current(|| p.fired.fetch_add(1, Ordering::Relaxed))
+                .is_some()
+        }
+        fn is_observed(&self) -> bool {
+            self.0.observed.load(Ordering::Relaxed)
+        }
+    }
+
+    /// A `kind` timer armed for `at` with a probe that is observed or not.
+    fn probe(kind: Kind, at: Instant, period: u64, observed: bool) -> (TimerRef, Arc<Probe>) {
+        let p = Arc::new(Probe::default());
+        p.observed.store(observed, Ordering::Relaxed);
+        let t = TimerShared::new_armed(kind, to_nanos(at), period, None, ProbeAction(p.clone()));
+        (t, p)
+    }
+
     #[test]
-    fn unobservable_channel_timers_are_swept_as_the_heap_grows() {
+    fn unobservable_timers_are_swept_as_the_heap_grows() {
         let ts = Timers::new();
         let b = base();
         let mut kept = Vec::new();
         for i in 0..5000u64 {
-            let (tx, rx) = crate::chan::chan::<Instant>(1);
-            let t = TimerShared::new_armed(
-                Kind::Chan(tx),
-                to_nanos(b + Duration::from_micros(i)),
-                0,
-                None,
-            );
+            let at = b + Duration::from_micros(i);
+            let (t, p) = probe(Kind::Deliver, at, 0, i % 10 == 0);
             ts.add(t.clone());
             if i % 10 == 0 {
-                kept.push((t, rx)); // still observable
+                kept.push((t, p)); // still observable
             }
         }
         let entries = ts.core.len.load(Ordering::Relaxed);
@@ -1147,12 +1272,60 @@ mod tests {
         for (t, _) in &kept {
             assert!(t.is_pending(), "an observable timer was swept");
         }
-        // Everything kept still fires.
+        // Everything kept still fires, and nothing else does.
         let n = ts.run_due(b + Duration::from_secs(1));
-        assert!(n >= kept.len(), "fired {n} of {} kept", kept.len());
-        for (_, rx) in &kept {
-            assert!(rx.try_recv().is_ok());
+        assert_eq!(n, kept.len());
+        for (_, p) in &kept {
+            assert_eq!(p.fired.load(Ordering::Relaxed), 1);
         }
+    }
+
+    #[test]
+    fn func_timers_are_never_swept() {
+        let ts = Timers::new();
+        let b = base();
+        let probes: Vec<_> = (0..3000u64)
+            .map(|i| {
+                let (t, p) = probe(Kind::Func, b + Duration::from_micros(i), 0, false);
+                ts.add(t);
+                p
+            })
+            .collect();
+        assert_eq!(ts.len(), 3000);
+        assert_eq!(ts.run_due(b + Duration::from_secs(1)), 3000);
+        assert!(probes.iter().all(|p| p.fired.load(Ordering::Relaxed) == 1));
+    }
+
+    #[test]
+    fn an_unobserved_ticker_is_dropped_when_it_comes_due() {
+        let ts = Timers::new();
+        let b = base();
+        let (t, p) = probe(Kind::Deliver, b, 1000, true);
+        ts.add(t.clone());
+        assert_eq!(ts.run_due(b), 1);
+        assert_eq!(ts.run_due(b + Duration::from_micros(1)), 1);
+        assert_eq!(ts.len(), 1, "a ticker keeps its entry");
+        // The last observer goes: the next due tick drops the entry.
+        p.observed.store(false, Ordering::Relaxed);
+        assert_eq!(ts.run_due(b + Duration::from_micros(2)), 0);
+        assert_eq!(ts.core.len.load(Ordering::Relaxed), 0);
+        assert_eq!(ts.core.zombies.load(Ordering::Relaxed), 0);
+        assert!(!t.is_pending());
+        assert_eq!(p.fired.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_stop_between_pop_and_commit_wins() {
+        let b = base();
+        let (t, p) = probe(Kind::Deliver, b, 0, true);
+        let firing = Firing {
+            t: &t,
+            seq: 0,
+            when: to_nanos(b),
+        };
+        assert!(t.stop(|| false), "still pending while being fired");
+        assert!(!t.action.fire(firing), "the stale firing is skipped");
+        assert_eq!(p.fired.load(Ordering::Relaxed), 0);
     }
 
     #[test]
