@@ -359,9 +359,9 @@ where
     F::Output: Send + 'static,
 {
     let site = Location::caller();
-    // Borrows the M's runtime handle (no reference-count traffic per spawn).
-    m::with_m(|m| m.map(|m| spawn_on(&m.sched, fut, site)))
-        .expect("goro::go called outside a goro runtime (use goro::run or Runtime::spawn)")
+    let sched = current_sched()
+        .expect("goro::go called outside a goro runtime (use goro::run or Runtime::spawn)");
+    spawn_on(&sched, fut, site)
 }
 
 /// The one spawner of callbacks that run "in a new G" but are fired later,
