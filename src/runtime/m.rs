@@ -865,8 +865,8 @@ fn steal_work(ctx: &MCtx, p: &P) -> Option<GRef> {
                 }
                 backoff_for_runnext(victim);
             }
-            // SAFETY: this M owns p.
             let spill = |over| sched.global_push_batch(over);
+            // SAFETY: this M owns p.
             if let Some(g) = unsafe { p.runq.steal_from(&victim.runq, last, spill) } {
                 return Some(g);
             }

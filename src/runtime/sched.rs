@@ -10,9 +10,10 @@
 //! `global` (the global run queue; taken under `idle` when a P put idle
 //! flushes its yielded Gs or a retired P's queue moves to the global
 //! queue) → a P's timer heap lock (a retired P's timers move to P 0) →
-//! `sleeper` → an M's park slot (`MPark::hand`/`poke`, a leaf). `threads`,
-//! `watchers`, `panic` and `sysmon_note` are leaves taken under none of
-//! the others. Code that only needs the global queue's length reads
+//! `sleeper` → an M's park slot (`MPark::hand`/`poke`, a leaf). `threads`
+//! is held while a thread starts (`newm`), which takes `idle` only after
+//! releasing it on failure; `watchers`, `panic` and `sysmon_note` are
+//! leaves taken under none of the others. Code that only needs the global queue's length reads
 //! `global_len` (an atomic mirror) instead of taking `global`.
 //!
 //! # Deadlock safety
@@ -585,29 +586,42 @@ impl Sched {
             return;
         }
         let sched = self.clone();
+        // Under `threads`, as in `newm`: shutdown joins every thread.
+        let mut threads = self.threads.lock();
+        if self.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
         let h = std::thread::Builder::new()
             .name("goro-sysmon".into())
             .spawn(move || super::sysmon::sysmon(sched))
             .expect("runtime: failed to create the sysmon thread");
-        self.threads.lock().push(h);
+        threads.push(h);
     }
 
     #[cfg(loom)]
     fn start_sysmon(self: &Arc<Self>) {}
 
-    /// Go's `newm`: a new M (OS thread) that starts with P `p`. Panics,
-    /// as Go throws, when no thread can be created; it first gives `p` and
-    /// the spinning slot back, so the runtime stays consistent for whoever
-    /// catches the panic.
+    /// Go's `newm`: a new M (OS thread) that starts with P `p`. The thread
+    /// starts under the `threads` lock, after a check of the shutdown flag:
+    /// every M is either in the list that shutdown joins, or never starts
+    /// (its P goes back). Panics, as Go throws, when no thread can be
+    /// created; it first gives `p` and the spinning slot back, so the
+    /// runtime stays consistent for whoever catches the panic.
     fn newm(self: &Arc<Self>, p: Option<usize>, spinning: bool) {
         self.start_sysmon();
         let n = self.mcount.fetch_add(1, Ordering::Relaxed);
         if n >= MAX_THREADS {
-            self.newm_failed(p, spinning);
+            self.unstart(p, spinning);
             panic!("runtime: program exceeds {MAX_THREADS}-thread limit");
         }
         let sched = self.clone();
         let id = self.next_mid();
+        let mut threads = self.threads.lock();
+        if self.shutdown.load(Ordering::SeqCst) {
+            drop(threads);
+            self.unstart(p, spinning);
+            return;
+        }
         let h = if self.take_spawn_fault() {
             Err(std::io::Error::other(
                 "thread start failed on purpose (testing)",
@@ -618,9 +632,10 @@ impl Sched {
                 .spawn(move || m::mstart(sched, id, p, spinning))
         };
         match h {
-            Ok(h) => self.threads.lock().push(h),
+            Ok(h) => threads.push(h),
             Err(e) => {
-                self.newm_failed(p, spinning);
+                drop(threads);
+                self.unstart(p, spinning);
                 panic!("runtime: failed to create new OS thread: {e}")
             }
         }
@@ -629,7 +644,7 @@ impl Sched {
     /// Undoes, for an M that never started, what `newm` and its caller
     /// did for it: the thread count, the spinning slot, the P.
     #[cold]
-    fn newm_failed(&self, p: Option<usize>, spinning: bool) {
+    fn unstart(&self, p: Option<usize>, spinning: bool) {
         self.mcount.fetch_sub(1, Ordering::Relaxed);
         if spinning {
             self.nmspinning.fetch_sub(1, Ordering::SeqCst);
