@@ -525,16 +525,25 @@ impl Drop for MExit<'_> {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(ptr::null()));
         let ctx = self.0;
+        let sched = &ctx.sched;
+        if ctx.spinning.replace(false) {
+            sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
         if ctx.pollval.get() == 0 {
             if let Some(p) = ctx.p() {
                 ctx.set_p(None);
-                ctx.sched.pidleput(p); // closes it after shutdown
+                sched.pidleput(p); // closes it after shutdown
+                // Unwinding: work published while we held the P found no
+                // idle P to wake an M for (the consumer half of the dance).
+                crate::loom::atomic::fence(Ordering::SeqCst);
+                if !sched.shutdown.load(Ordering::SeqCst)
+                    && (sched.global_len() > 0 || sched.any_local_work())
+                {
+                    sched.wakep();
+                }
             }
         }
-        if ctx.spinning.replace(false) {
-            ctx.sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
-        }
-        ctx.sched.mcount.fetch_sub(1, Ordering::Relaxed);
+        sched.mcount.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
