@@ -4,10 +4,13 @@
 //! program's `main`): [`run`], [`go`], [`Runtime`], [`gosched`],
 //! [`num_goroutine`], [`gomaxprocs`], [`blocking`], [`block_on`]. The pieces
 //! mirror Go's proc.go: `g.rs` (G, waker = goready, JoinHandle), `p.rs`,
+//! `owner.rs` (who owns a P: the M, sysmon's retake, shutdown's close),
 //! `runq.rs` (runqput/runqget/runqsteal), `m.rs` (schedule, findRunnable,
 //! entersyscall/exitsyscall), `globrunq.rs` (the global queue's two
-//! classes), `sched.rs` (global queue, idle lists, wakep,
-//! startm, stopm, handoffp, procresize), `registry.rs` (allgs).
+//! classes), `sched.rs` (global queue, idle lists, wakep, startm, stopm,
+//! handoffp, procresize, shutdown), `registry.rs` (allgs), `sysmon.rs`,
+//! `trace.rs` (dumps, checkdead, schedtrace), `park.rs` (`block_on` on a
+//! plain thread), `testing.rs` (hidden hooks for the models).
 //!
 //! # Examples
 //!
@@ -245,7 +248,11 @@ impl Runtime {
 
     /// Shuts the runtime down: stops its Ms, joins their threads, and drops
     /// every G that has not finished (their `JoinHandle`s report
-    /// cancellation). Idempotent; dropping the `Runtime` does the same.
+    /// cancellation). Gs still inside a poll or a blocking call after a
+    /// short grace period (one for all of them) are not waited for: each is
+    /// dropped by its own thread when that poll ends. A spawn racing the
+    /// shutdown either runs or is cancelled. Idempotent; dropping the
+    /// `Runtime` does the same.
     ///
     /// # Examples
     ///
@@ -627,7 +634,9 @@ pub fn gomaxprocs(n: usize) -> usize {
 /// Runs a blocking closure on the current thread as Go runs a blocking
 /// system call: inside a G, the P is handed to another M for the duration,
 /// so the P's other Gs keep running; afterwards the G continues once a P
-/// is free. Outside a G it just calls `f`.
+/// is free. Outside a G it just calls `f`. Inside `f` the G has no
+/// cooperative budget (channel operations there never yield), as tokio's
+/// `block_in_place`.
 ///
 /// # Examples
 ///

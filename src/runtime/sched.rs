@@ -18,9 +18,12 @@
 //!
 //! # Deadlock safety
 //! No lock here is held while calling user code or dropping a G (whose
-//! future's or output's drop is user code): Gs refused by a closed queue
-//! (`global_push_batch`) and everything shutdown drains are dropped after
-//! the locks are released. Waking a thread (`MPark::hand`, condvar
+//! future's or output's drop is user code): Gs refused by the closed
+//! global queue (`global_push_batch`, `global_push_head`, `flush_yields`)
+//! are dropped after `global` is released, and none of those runs under
+//! `idle` by then (the idle list closes first, and a P put on a closed
+//! idle list is closed, not flushed); everything shutdown drains is
+//! dropped with no lock held. Waking a thread (`MPark::hand`, condvar
 //! notifications) takes only the leaf lock of that thread's slot.
 //!
 //! # Invariants
