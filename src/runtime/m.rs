@@ -963,7 +963,7 @@ fn acquire_or_stop(ctx: &MCtx) -> bool {
 pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
     let entered = with_m(|m| {
         let m = m?;
-        if m.pollval.get() == 0 || m.in_syscall.get() {
+        if m.cur_g.get().is_null() || m.in_syscall.get() {
             return None; // not inside a poll, or already inside `blocking`
         }
         Some(entersyscall(m))
