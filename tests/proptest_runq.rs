@@ -9,7 +9,11 @@
 //! - a put on a full ring (`TEST_RUNQ_SIZE` Gs) moves the oldest half of the
 //!   ring plus the G being put to the global queue, in that order
 //!   (`runqputslow`), and returns them.
-//! - `get`: runnext first (`from_runnext == true`), then FIFO.
+//! - `get` (the scheduler's `runqget` plus `execute`'s time slice): runnext
+//!   first (`from_runnext == true`), then FIFO; but once
+//!   `TEST_RUNNEXT_BUDGET` runnext picks have chained in one time slice and
+//!   the ring is not empty, runnext goes to the tail and the oldest G runs
+//!   (a new slice starts with every G not taken from runnext).
 //! - `steal_from(victim, steal_next)`: takes the oldest half, rounded up, of
 //!   the victim's ring; runs the last one stolen and puts the others at the
 //!   thief's tail in order. With an empty ring and `steal_next`, takes the
@@ -19,7 +23,7 @@
 //! Every id is put once; at the end every id has been seen exactly once
 //! (got, stolen-and-run, overflowed, or drained).
 
-use goro::runtime::testing::{TEST_RUNQ_SIZE, TestRunQueue};
+use goro::runtime::testing::{TEST_RUNNEXT_BUDGET, TEST_RUNQ_SIZE, TestRunQueue};
 use proptest::prelude::*;
 use std::collections::{HashSet, VecDeque};
 
@@ -46,6 +50,12 @@ enum Op {
     Drain {
         q: usize,
     },
+    /// `k` times: put a fresh id with `next`, then get (a G readying the
+    /// next one in a chain, long enough to reach the runnext budget).
+    Chain {
+        q: usize,
+        k: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -55,6 +65,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..NQ).prop_map(|q| Op::Get { q }),
         3 => (0..NQ, 0..NQ, any::<bool>()).prop_map(|(thief, victim, next)| Op::Steal { thief, victim, next }),
         1 => (0..NQ).prop_map(|q| Op::Drain { q }),
+        1 => (0..NQ, 1usize..(2 * TEST_RUNNEXT_BUDGET as usize)).prop_map(|(q, k)| Op::Chain { q, k }),
     ]
 }
 
@@ -62,6 +73,8 @@ fn op() -> impl Strategy<Value = Op> {
 struct Model {
     next: Option<u64>,
     ring: VecDeque<u64>,
+    /// Runnext picks in the current time slice.
+    streak: u32,
 }
 
 impl Model {
@@ -89,9 +102,18 @@ impl Model {
 
     fn get(&mut self) -> Option<(u64, bool)> {
         if let Some(n) = self.next.take() {
-            return Some((n, true));
+            if self.streak < TEST_RUNNEXT_BUDGET || self.ring.is_empty() {
+                self.streak += 1;
+                return Some((n, true));
+            }
+            self.streak = 0;
+            let head = self.ring.pop_front();
+            assert!(self.put(n, false).is_empty(), "model: no room");
+            return head.map(|g| (g, false));
         }
-        self.ring.pop_front().map(|g| (g, false))
+        let g = self.ring.pop_front()?;
+        self.streak = 0;
+        Some((g, false))
     }
 
     fn steal_into(&mut self, victim: &mut Model, steal_next: bool) -> Option<u64> {
@@ -109,6 +131,7 @@ impl Model {
     }
 
     fn drain(&mut self) -> Vec<u64> {
+        self.streak = 0;
         let mut out: Vec<u64> = self.next.take().into_iter().collect();
         out.extend(self.ring.drain(..));
         out
@@ -188,6 +211,20 @@ fn run_ops_on(qs: &[TestRunQueue], ops: Vec<Op>) {
                 assert_eq!(got, ms[q].drain(), "drain q{q}");
                 seen.all(got);
             }
+            Op::Chain { q, k } => {
+                for _ in 0..k {
+                    let id = next_id;
+                    next_id += 1;
+                    // SAFETY: single-threaded use.
+                    let over = unsafe { qs[q].put(id, true) };
+                    assert_eq!(over, ms[q].put(id, true), "chain put({id}) on q{q}");
+                    seen.all(over);
+                    // SAFETY: single-threaded use.
+                    let got = unsafe { qs[q].get() };
+                    assert_eq!(got, ms[q].get(), "chain get on q{q}");
+                    seen.all(got.map(|(id, _)| id));
+                }
+            }
         }
         for (q, m) in qs.iter().zip(&ms) {
             assert_eq!(q.len(), m.len(), "len");
@@ -259,6 +296,29 @@ fn overflow_through_runnext_kicks_old_runnext() {
         assert_eq!(q.get(), Some((501, true)));
         assert_eq!(q.get(), Some((TEST_RUNQ_SIZE as u64 / 2, false)));
     }
+}
+
+/// Go's inheritTime, bounded: a G that keeps readying the next one into
+/// runnext (a ping-pong) gets `TEST_RUNNEXT_BUDGET` picks in a row; the
+/// next pick goes to the tail and the oldest waiting G runs.
+#[test]
+fn runnext_chain_yields_to_the_ring_after_its_budget() {
+    let q = TestRunQueue::new();
+    // SAFETY: (all calls below) single-threaded.
+    unsafe {
+        assert!(q.put(1000, false).is_empty()); // waits in the ring
+        for id in 0..TEST_RUNNEXT_BUDGET as u64 {
+            assert!(q.put(id, true).is_empty());
+            assert_eq!(q.get(), Some((id, true)));
+        }
+        assert!(q.put(77, true).is_empty());
+        assert_eq!(q.get(), Some((1000, false)), "the ring's G runs");
+        assert_eq!(q.get(), Some((77, false)), "runnext went to the tail");
+        // a new slice: runnext first again
+        assert!(q.put(78, true).is_empty());
+        assert_eq!(q.get(), Some((78, true)));
+    }
+    assert!(q.drain().is_empty());
 }
 
 #[test]

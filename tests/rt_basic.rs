@@ -237,3 +237,40 @@ fn go_outside_runtime_panics() {
     });
     assert!(r.is_err());
 }
+
+/// A waker that panics when woken (a foreign executor's, say).
+struct PanicWaker;
+
+impl std::task::Wake for PanicWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics");
+    }
+}
+
+/// A JoinHandle polled with a waker that panics: the G's completion wakes
+/// it on an M, and the panic unwinds that M's loop and ends its thread.
+/// The M gives its P up on the way out (and clears its thread-local
+/// state), so the runtime's one P keeps running Gs.
+#[test]
+fn runtime_survives_an_m_unwinding() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let v = guard(60, || {
+        let rt = goro::Runtime::builder().max_procs(1).build();
+        let (tx, rx) = goro::chan::<()>(0);
+        let mut h = rt.spawn(async move {
+            rx.recv().await;
+            1
+        });
+        let waker = Waker::from(Arc::new(PanicWaker));
+        let mut cx = Context::from_waker(&waker);
+        assert!(std::pin::Pin::new(&mut h).poll(&mut cx).is_pending());
+        tx.send_blocking(()).unwrap();
+        while !h.is_finished() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(h);
+        rt.block_on(async { goro::go(async { 2 }).await.unwrap() })
+    });
+    assert_eq!(v, 2);
+}

@@ -10,14 +10,16 @@
 //!
 //! `take` serves `ready` first, except every `FRESH_TURN`-th batch, which
 //! serves `fresh` first, so neither class can starve the other. Why: a
-//! program that spawns faster than its Gs run (W12: 100,000 sleepers)
-//! parks tens of thousands of never-started Gs here; in one FIFO a G whose
-//! timer fired, overflowing its P's local queue, would wait behind all of
-//! them, and its wake-up would be tens of milliseconds late. Work that has
+//! program that spawns faster than its Gs run (W12's sleepers) parks tens
+//! of thousands of never-started Gs here; in one FIFO a G whose timer
+//! fired, overflowing its P's local queue, would wait behind all of them,
+//! and its wake-up would be late by the time they take to run. Work that has
 //! started finishes first; new work still gets one batch in `FRESH_TURN`.
 //! Within each class the order is Go's FIFO.
 //!
-//! Not synchronized itself: `Sched` keeps it under its `global` lock.
+//! Not synchronized itself: `Sched` keeps it under its `global` lock. Shutdown
+//! closes it (`close_and_drain`); `Sched` then drops, after unlocking, what
+//! it would have queued.
 
 use super::g::GRef;
 use std::collections::VecDeque;
@@ -32,6 +34,9 @@ pub(crate) struct GlobalRunq {
     fresh: VecDeque<GRef>,
     /// Batches taken so far (picks the `FRESH_TURN` ones).
     batches: u32,
+    /// Set by shutdown: nothing is queued again (`Sched` drops what it is
+    /// handed instead).
+    closed: bool,
 }
 
 impl GlobalRunq {
@@ -77,7 +82,18 @@ impl GlobalRunq {
         b.drain(..from_b).for_each(f);
     }
 
-    /// Every G, for shutdown.
+    /// Whether shutdown closed the queue.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Closes the queue (shutdown) and takes every G out.
+    pub(crate) fn close_and_drain(&mut self) -> Vec<GRef> {
+        self.closed = true;
+        self.drain_all()
+    }
+
+    /// Every G, in class order.
     pub(crate) fn drain_all(&mut self) -> Vec<GRef> {
         let mut out: Vec<GRef> = self.ready.drain(..).collect();
         out.extend(self.fresh.drain(..));

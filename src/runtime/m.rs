@@ -15,22 +15,36 @@
 //! # Retake
 //! Each poll is bracketed by `owner.begin_poll`/`end_poll`, a blocking call
 //! by `enter_syscall`/`exit_syscall`, and queue operations made from inside
-//! a poll go through `owner_op` (`owner.rs` has the handshake), except a
-//! wake into an empty runnext: runnext is only ever swapped or CASed, so
-//! the waker swaps without the handshake and checks ownership after
-//! (`ready_put_local`), saving a CAS per wake (W1 −8%, W2 `spsc/0` −12%).
-//! If the P was retaken, the woken G is taken back, unless someone already
-//! took it, right after the swap or at the end of the poll. An M that
-//! loses its P to sysmon in the middle of a poll finishes the poll without
-//! one (a future cannot be preempted), then looks for a P like any idle M.
-//! An M back from a blocking call whose P was retaken waits for a P before
-//! the poll goes on (`wait_for_p`, Go's exitsyscall0): it joins `pwait`,
-//! and a P goes to the longest waiter when one is put idle or handed off,
-//! and from a running M every 61st tick or when its local queue is empty.
+//! a poll go through `owner_op` (`owner.rs` has the handshake; every step
+//! that another party may race is a CAS from the exact expected value),
+//! except a wake into an empty runnext: runnext is only ever swapped or
+//! CASed, so the waker swaps without the handshake and checks ownership
+//! after (`ready_put_local`), saving a CAS per wake. If the P was retaken,
+//! the woken G is taken back, unless someone already took it, right after
+//! the swap or at the end of the poll. `MCtx::p` is this M's belief: inside
+//! a poll it may be stale (sysmon retook the P), so nothing inside a poll
+//! touches the P but through those CASes (`owned_put`, `with_owned_p`).
+//!
+//! An M that loses its P to sysmon in the middle of a poll finishes the
+//! poll without one (a future cannot be preempted), then looks for a P like
+//! any idle M. An M back from a blocking call whose P was retaken (or that
+//! had lost it before the call began) waits for a P before the poll goes on
+//! (`wait_for_p`, Go's exitsyscall0): it joins `pwait`, and a P goes to the
+//! longest waiter when one is put idle or handed off, and from a running M
+//! every 61st tick or when its local queue is empty.
+//!
+//! # Shutdown
+//! Shutdown closes every P (`owner.rs`'s `CLOSED`): an M inside a poll or a
+//! blocking call then fails its next CAS, finishes the poll without a P,
+//! and drops the G's future itself (`lost_after_poll`); an M between polls
+//! exits and gives its P up.
 //!
 //! # Thread-local state
 //! `CURRENT` points at the `MCtx` on this M's stack while it runs; Gs find
-//! their P through it (for `goready`'s runnext and `go`'s runqput).
+//! their P through it (for `goready`'s runnext and `go`'s runqput). It,
+//! `cur_g` and `in_syscall` are reset by guards (`MExit`, `Polling`,
+//! `Syscall`), so a panic unwinding through the loop or a blocking call
+//! leaves none of them pointing at a dead frame.
 
 use super::g::{self, GRef, Header};
 use super::owner::PollOwner;
@@ -48,7 +62,7 @@ use std::time::Instant;
 
 /// Runnext picks one time slice may chain before the next runnext G goes
 /// to the tail (so a ping-pong pair cannot starve the rest of the queue).
-const RUNNEXT_BUDGET: u32 = 64;
+pub(super) const RUNNEXT_BUDGET: u32 = 64;
 
 /// How an M parks: its slot says what it was handed.
 #[derive(Default)]
@@ -157,14 +171,10 @@ const COOP_BUDGET: u32 = 128;
 ///
 /// Why more selects than operations: a `for { select { … } }` loop is Go's
 /// event loop, and a G that yields goes to the back of its P's queue, from
-/// where an idle P steals it. Yielding a select loop every 128 selects
-/// (about 5 µs) kept moving it, and the Gs it had just woken, between the
-/// two Ps: in W5 (one G selecting over four channels fed by four senders)
-/// the senders parked once every 15 messages, against once every 40 with
-/// 512, and W5 was 15% faster in alternating runs (30 pairs), W6 3%.
-/// More (2048) lost again, and a larger budget for plain operations made
-/// W4 (one channel, four senders, one receiver: best when they share a
-/// P) 10-30% slower.
+/// where an idle P steals it. Yielding a select loop as often as a plain
+/// operation loop kept moving it, and the Gs it had just woken, between
+/// Ps, so its senders parked far more often (BENCHMARKS.md, W5 and W6,
+/// has the measurements behind this value and the ones that lost).
 const SELECT_BUDGET: u32 = 512;
 
 /// Charges one operation to the running G's budget. `Pending` (after
@@ -200,7 +210,11 @@ pub(crate) fn coop_spend() -> bool {
 }
 
 /// Takes one from the running G's budget `which`; false (taking nothing)
-/// when it is spent.
+/// when it is spent. Inside `blocking` there is no budget (tokio's
+/// `block_in_place` stops its budget too): the thread is not the P's, and
+/// a `block_on` in there that yields would only poll itself again, for
+/// ever. Checked only once the budget is spent, so it costs the fast path
+/// nothing; `blocking` restores the G's budget when it returns.
 #[inline(always)]
 fn coop_charge(which: impl FnOnce(&MCtx) -> &Cell<u32>) -> bool {
     with_m(|m| {
@@ -211,7 +225,7 @@ fn coop_charge(which: impl FnOnce(&MCtx) -> &Cell<u32>) -> bool {
         let budget = which(m);
         let b = budget.get();
         if b == 0 {
-            return false;
+            return m.in_syscall.get();
         }
         budget.set(b - 1);
         true
@@ -258,7 +272,7 @@ impl MCtx {
 /// until it holds a P again (`wait_for_p`), as a Go G is preempted at a
 /// call: without the stop, a hog that keeps spawning runs beside the M
 /// that took its P over, one thread more than `gomaxprocs`, and every lock
-/// it takes can be descheduled with it (W7 slowed threefold in some runs).
+/// it takes can be descheduled with it.
 pub(crate) fn spawn_put_local(sched: &Arc<Sched>, g: GRef) -> Option<GRef> {
     match put_local(sched, g, true, false) {
         Ok(_) => None,
@@ -312,6 +326,25 @@ fn owned_put(m: &MCtx, p: &P, g: GRef, next: bool) -> Result<Option<Overflow>, G
             m.lost_p(); // sysmon took the P while we were polling
             Err(slot.take().expect("not put"))
         }
+    }
+}
+
+impl MCtx {
+    /// Runs `f` on this M's P if the M provably owns it: between polls
+    /// (only its owner reaches a P then), or inside a poll under the
+    /// ownership handshake (`owner_op`). None, without running `f`, if the
+    /// M holds no P or lost it during this poll (it then holds none).
+    pub(crate) fn with_owned_p<R>(&self, f: impl FnOnce(&P) -> R) -> Option<R> {
+        let p = self.p()?;
+        let v = self.pollval.get();
+        if v == 0 {
+            return Some(f(p));
+        }
+        let r = p.owner.owner_op(v, || f(p));
+        if r.is_none() {
+            self.lost_p();
+        }
+        r
     }
 }
 
@@ -470,13 +503,48 @@ pub(crate) fn mstart(sched: Arc<Sched>, id: usize, p: Option<usize>, spinning: b
         sched,
     };
     ctx.set_p(p.and_then(|i| ctx.sched.p(i)));
-    CURRENT.with(|c| c.set(&ctx as *const MCtx));
+    let exit = MExit::enter(&ctx);
     schedule(&ctx);
-    CURRENT.with(|c| c.set(ptr::null()));
-    if let Some(p) = ctx.p() {
-        ctx.sched.pidleput(p);
+    drop(exit);
+}
+
+/// Sets `CURRENT` for the M's life and, when the M ends (shutdown, or a
+/// panic unwinding out of the loop), clears it and gives up what the M
+/// holds: its P if it is between polls (a P inside a poll keeps this M's
+/// poll value, which sysmon or shutdown takes), and its spinning count.
+struct MExit<'a>(&'a MCtx);
+
+impl<'a> MExit<'a> {
+    fn enter(ctx: &'a MCtx) -> Self {
+        CURRENT.with(|c| c.set(ctx as *const MCtx));
+        MExit(ctx)
     }
-    ctx.sched.mcount.fetch_sub(1, Ordering::Relaxed);
+}
+
+impl Drop for MExit<'_> {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(ptr::null()));
+        let ctx = self.0;
+        let sched = &ctx.sched;
+        if ctx.spinning.replace(false) {
+            sched.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+        if ctx.pollval.get() == 0 {
+            if let Some(p) = ctx.p() {
+                ctx.set_p(None);
+                sched.pidleput(p); // closes it after shutdown
+                // Unwinding: work published while we held the P found no
+                // idle P to wake an M for (the consumer half of the dance).
+                crate::loom::atomic::fence(Ordering::SeqCst);
+                if !sched.shutdown.load(Ordering::SeqCst)
+                    && (sched.global_len() > 0 || sched.any_local_work())
+                {
+                    sched.wakep();
+                }
+            }
+        }
+        sched.mcount.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Go's `schedule`: find a G, run it, forever (until shutdown).
@@ -495,6 +563,25 @@ fn resetspinning(ctx: &MCtx) {
     ctx.sched.wakep();
 }
 
+/// `cur_g` for the length of one poll: cleared when dropped, also by a
+/// panic unwinding out of the poll, before the G's reference goes.
+struct Polling<'a>(&'a MCtx);
+
+impl<'a> Polling<'a> {
+    #[inline]
+    fn enter(ctx: &'a MCtx, h: &Header) -> Self {
+        ctx.cur_g.set(h as *const Header);
+        Polling(ctx)
+    }
+}
+
+impl Drop for Polling<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.cur_g.set(ptr::null());
+    }
+}
+
 /// Go's `execute`: polls `g` once on this M.
 fn execute(ctx: &MCtx, g: GRef, inherit: bool) {
     let h = g.header();
@@ -511,12 +598,10 @@ fn execute(ctx: &MCtx, g: GRef, inherit: bool) {
         return; // cancelled by shutdown
     }
     let p = ctx.p().expect("execute without a P");
-    if !inherit {
-        p.next_streak.store(0, Ordering::Relaxed);
-    }
+    new_slice(p, inherit);
     h.wait_reason.store(0, Ordering::Relaxed);
     h.mark_started();
-    ctx.cur_g.set(h as *const Header);
+    let polling = Polling::enter(ctx, h);
     // A waker borrowing the registry's/queue's reference: no count traffic.
     // SAFETY: `g` keeps the header alive for the whole poll; clones of this
     // waker take their own references.
@@ -531,12 +616,31 @@ fn execute(ctx: &MCtx, g: GRef, inherit: bool) {
     ctx.begin_poll(p);
     // SAFETY: we moved the state to RUNNING above.
     let res = unsafe { g.poll(&mut cx) };
-    ctx.end_poll();
-    ctx.cur_g.set(ptr::null());
+    let kept = ctx.end_poll();
+    drop(polling);
     match res {
         Poll::Ready(panicked) => goexit(ctx, g, panicked),
-        Poll::Pending => park_or_requeue(ctx, g),
+        Poll::Pending if kept => park_or_requeue(ctx, g),
+        Poll::Pending => lost_after_poll(ctx, g),
     }
+}
+
+/// After a Pending poll that lost its P (sysmon retook it, or shutdown
+/// closed it): at shutdown the G's future is dropped here, by the M that
+/// holds it (shutdown's `cancel_all` skips a G being polled); otherwise
+/// the G parks or goes to the global queue.
+#[cold]
+fn lost_after_poll(ctx: &MCtx, g: GRef) {
+    if !ctx.sched.shutdown.load(Ordering::Acquire) {
+        park_or_requeue(ctx, g);
+        return;
+    }
+    ctx.yield_global.set(false);
+    ctx.sched.ngoroutine.fetch_sub(1, Ordering::Relaxed);
+    let reg = ctx.sched.registry.remove(&g);
+    // We hold the poll (RUNNING, or NOTIFIED by a wake since): the claim.
+    g.cancel_claimed();
+    drop(reg);
 }
 
 /// Go's `goexit0`: the G finished.
@@ -655,7 +759,7 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
                 return Some((g, false));
             }
         }
-        if let Some(r) = runqget(p) {
+        if let Some(r) = runqget(sched, p) {
             return Some(r);
         }
         if give_p_to_waiter(ctx, p) {
@@ -664,7 +768,7 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
         if let Some(g) = global_then_yields(sched, p, 0) {
             return Some((g, false));
         }
-        if let Some(r) = runqget(p) {
+        if let Some(r) = runqget(sched, p) {
             return Some(r); // a yielded G
         }
         if let Some(g) = try_steal(ctx, p) {
@@ -698,7 +802,8 @@ fn give_p_to_waiter(ctx: &MCtx, p: &P) -> bool {
 
 /// runqget with Go's inheritTime, bounded: a chain of runnext picks longer
 /// than `RUNNEXT_BUDGET` sends the next one to the tail when others wait.
-fn runqget(p: &P) -> Option<(GRef, bool)> {
+/// The caller owns `p`.
+pub(super) fn runqget(sched: &Sched, p: &P) -> Option<(GRef, bool)> {
     if let Some(g) = p.runq.take_runnext() {
         let streak = p.next_streak.load(Ordering::Relaxed);
         if streak < RUNNEXT_BUDGET || p.runq.is_empty() {
@@ -707,15 +812,25 @@ fn runqget(p: &P) -> Option<(GRef, bool)> {
         }
         p.next_streak.store(0, Ordering::Relaxed);
         // The slice is used up: the oldest G runs, runnext goes to the tail
-        // (room is certain: we just took a slot and only the owner puts).
+        // (there is room: we just took a slot and only the owner puts; an
+        // overflow would still go to the global queue, never be lost).
         let head = p.runq.pop_head();
         // SAFETY: the caller owns p.
-        let over = unsafe { p.runq.put(g, false) };
-        debug_assert!(over.is_none());
-        std::mem::forget(over);
+        if let Some(over) = unsafe { p.runq.put(g, false) } {
+            sched.global_push_batch(over);
+        }
         return head.map(|g| (g, false));
     }
     p.runq.pop_head().map(|g| (g, false))
+}
+
+/// Go's `execute`'s time-slice bookkeeping for a G taken from anywhere but
+/// runnext (`inherit` false): a new slice starts. The caller owns `p`.
+#[inline]
+pub(super) fn new_slice(p: &P, inherit: bool) {
+    if !inherit {
+        p.next_streak.store(0, Ordering::Relaxed);
+    }
 }
 
 /// The spinning and stealing part of findRunnable.
@@ -753,14 +868,15 @@ fn steal_work(ctx: &MCtx, p: &P) -> Option<GRef> {
             if last {
                 if victim.timers.next_when().is_some_and(|w| w <= sched.now()) {
                     victim.timers.run_due(sched.now());
-                    if let Some((g, _)) = runqget(p) {
+                    if let Some((g, _)) = runqget(sched, p) {
                         return Some(g);
                     }
                 }
                 backoff_for_runnext(victim);
             }
+            let spill = |over| sched.global_push_batch(over);
             // SAFETY: this M owns p.
-            if let Some(g) = unsafe { p.runq.steal_from(&victim.runq, last) } {
+            if let Some(g) = unsafe { p.runq.steal_from(&victim.runq, last, spill) } {
                 return Some(g);
             }
         }
@@ -838,50 +954,79 @@ fn acquire_or_stop(ctx: &MCtx) -> bool {
 
 // ---- blocking calls (entersyscall / exitsyscall) ------------------------------
 
-/// Go's `entersyscall` + `handoffp`: if this thread is an M holding a P, the
-/// P goes to another M for the duration of `f`; afterwards the M waits for
-/// any P (exitsyscall) before the G's poll continues.
+/// Go's `entersyscall` + `handoffp`: if this thread is an M polling a G,
+/// its P becomes sysmon's to retake and hand to another M for the duration
+/// of `f`; afterwards the M waits for a P (exitsyscall) before the G's poll
+/// continues. An M that lost its P earlier in this poll (sysmon retook it
+/// from a long poll) runs `f` without one, and waits for a P after it too.
+/// Inside `f` the G has no cooperative budget (`coop_charge`).
 pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
     let entered = with_m(|m| {
         let m = m?;
-        let p = m.p()?;
-        let v = m.pollval.get();
-        if v == 0 {
-            return None; // not inside a poll: nothing to hand off
+        if m.cur_g.get().is_null() || m.in_syscall.get() {
+            return None; // not inside a poll, or already inside `blocking`
         }
-        m.sched.nsyscall.fetch_add(1, Ordering::SeqCst);
-        // From here the P is sysmon's to retake (Go's entersyscall).
-        p.owner.enter_syscall(v);
-        m.set_p(None);
-        m.in_syscall.set(true);
-        m.sched.wake_sysmon();
-        Some(p as *const P)
+        Some(entersyscall(m))
     });
-    let Some(p) = entered else { return f() };
-    struct Exit(*const P);
-    impl Drop for Exit {
-        fn drop(&mut self) {
-            with_m(|m| {
-                let m = m.expect("exitsyscall off an M");
-                exitsyscall(m, self.0);
-            });
-        }
-    }
-    let _exit = Exit(p);
+    let _exit = entered;
     f()
+}
+
+/// An M inside `blocking`: what `exitsyscall` needs, run when dropped (also
+/// by a panic unwinding out of `f`).
+struct Syscall {
+    /// The P handed off (null: the M held none when the call began).
+    p: *const P,
+    /// The G's cooperative budgets when the call began.
+    budget: (u32, u32),
+}
+
+impl Drop for Syscall {
+    fn drop(&mut self) {
+        with_m(|m| {
+            let m = m.expect("exitsyscall off an M");
+            exitsyscall(m, self);
+        });
+    }
+}
+
+/// Go's `entersyscall`: the P's word goes from this poll's value to "in a
+/// system call" by CAS, so a P that sysmon already retook (and may have
+/// handed to another M) is never claimed back by a stale owner.
+fn entersyscall(m: &MCtx) -> Syscall {
+    let v = m.pollval.get();
+    m.sched.nsyscall.fetch_add(1, Ordering::SeqCst);
+    m.in_syscall.set(true);
+    let budget = (m.budget.get(), m.select_budget.get());
+    let p = match m.p() {
+        Some(p) if p.owner.enter_syscall(v) => {
+            m.set_p(None);
+            // From here the P is sysmon's to retake.
+            m.sched.wake_sysmon();
+            p as *const P
+        }
+        Some(_) => {
+            m.lost_p(); // sysmon retook it while the G ran
+            ptr::null()
+        }
+        None => ptr::null(),
+    };
+    Syscall { p, budget }
 }
 
 /// Go's `exitsyscall`: keep the old P if sysmon did not retake it (fast
 /// path), else wait for any P and start a new poll on it.
-fn exitsyscall(m: &MCtx, p: *const P) {
+fn exitsyscall(m: &MCtx, s: &Syscall) {
     m.sched.nsyscall.fetch_sub(1, Ordering::SeqCst);
     m.in_syscall.set(false);
+    m.budget.set(s.budget.0);
+    m.select_budget.set(s.budget.1);
     // SAFETY: Ps live as long as the Sched.
-    let p = unsafe { &*p };
-    let v = m.pollval.get();
-    if p.owner.exit_syscall(v) {
-        m.set_p(Some(p));
-        return;
+    if let Some(p) = unsafe { s.p.as_ref() } {
+        if p.owner.exit_syscall(m.pollval.get()) {
+            m.set_p(Some(p));
+            return;
+        }
     }
     // The P was retaken: like Go's exitsyscall0, wait for a P before the
     // G goes on (we are in the middle of its poll, so the M waits with it).
@@ -918,6 +1063,22 @@ fn wait_for_p(m: &MCtx) {
         Some(p) => m.begin_poll(p),
         None => m.pollval.set(0), // shutdown: finish the poll without a P
     }
+}
+
+/// Shutdown (`Sched::close_ps`) called on an M of `sched` between polls:
+/// the M closes its own P, which the shutdown would otherwise wait for,
+/// and goes on without it (to its exit).
+pub(crate) fn close_own_p(sched: &Sched) {
+    with_m(|m| {
+        let Some(m) = m else { return };
+        if !ptr::eq(Arc::as_ptr(&m.sched), sched) || m.pollval.get() != 0 {
+            return;
+        }
+        if let Some(p) = m.p() {
+            m.set_p(None);
+            p.owner.close_owned();
+        }
+    })
 }
 
 /// The G being polled on this thread, if any.

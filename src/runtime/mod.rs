@@ -4,12 +4,15 @@
 //! program's `main`): [`run`], [`go`], [`Runtime`], [`gosched`],
 //! [`num_goroutine`], [`gomaxprocs`], [`blocking`], [`block_on`]. The pieces
 //! mirror Go's proc.go: `g.rs` (G, waker = goready, JoinHandle), `p.rs`,
+//! `owner.rs` (who owns a P: the M, sysmon's retake, shutdown's close),
 //! `runq.rs` (runqput/runqget/runqsteal), `m.rs` (schedule, findRunnable,
 //! entersyscall/exitsyscall), `globrunq.rs` (the global queue's two
-//! classes), `sched.rs` (global queue, idle lists, wakep,
-//! startm, stopm, handoffp, procresize), `registry.rs` (allgs),
-//! `timers.rs` (per-P timer heaps, Go's time.go: a timer is a waker or an
-//! action, so the runtime never names a channel).
+//! classes), `sched.rs` (global queue, idle lists, wakep, startm, stopm,
+//! handoffp, procresize, shutdown), `registry.rs` (allgs), `sysmon.rs`,
+//! `trace.rs` (dumps, checkdead, schedtrace), `park.rs` (`block_on` on a
+//! plain thread), `timers.rs` (per-P timer heaps, Go's time.go: a timer is
+//! a waker or an action, so the runtime never names a channel),
+//! `testing.rs` (hidden hooks for the models).
 //!
 //! # Examples
 //!
@@ -248,7 +251,11 @@ impl Runtime {
 
     /// Shuts the runtime down: stops its Ms, joins their threads, and drops
     /// every G that has not finished (their `JoinHandle`s report
-    /// cancellation). Idempotent; dropping the `Runtime` does the same.
+    /// cancellation). Gs still inside a poll or a blocking call after a
+    /// short grace period (one for all of them) are not waited for: each is
+    /// dropped by its own thread when that poll ends. A spawn racing the
+    /// shutdown either runs or is cancelled. Idempotent; dropping the
+    /// `Runtime` does the same.
     ///
     /// # Examples
     ///
@@ -418,26 +425,52 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    let (run, join) = new_g(sched, fut, site);
+    publish(sched, run);
+    JoinHandle::new(join)
+}
+
+/// Allocates a G for `fut`: (its run reference, its JoinHandle reference).
+fn new_g<F>(sched: &Arc<Sched>, fut: F, site: &'static Location<'static>) -> (g::GRef, g::GRef)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let id = sched.next_goid();
     let parent = m::with_current_g(|h| h.id).unwrap_or(0);
-    let (run, join) = g::GRef::new(fut, sched.clone(), id, parent, site);
+    g::GRef::new(fut, sched.clone(), id, parent, site)
+}
+
+/// `newproc` once the G exists: registers it, queues it and wakes an M.
+/// A G spawned after shutdown closed the registry never runs: it is
+/// cancelled here, so its JoinHandle resolves.
+fn publish(sched: &Arc<Sched>, run: g::GRef) {
     if sched.shutdown.load(Ordering::Acquire) {
-        // SAFETY-free path: a G created after shutdown never runs.
-        run.header().state.store(g::RUNNING, Ordering::Relaxed);
-        run.cancel_claimed();
-        return JoinHandle::new(join);
+        return never_runs(run);
     }
     sched.ngoroutine.fetch_add(1, Ordering::Relaxed);
-    sched.registry.insert(run.clone_ref());
+    if let Err(reg) = sched.registry.insert(run.clone_ref()) {
+        sched.ngoroutine.fetch_sub(1, Ordering::Relaxed);
+        drop(reg);
+        return never_runs(run);
+    }
     if let Some(run) = m::spawn_put_local(sched, run) {
         sched.global_push_batch(Some(run));
     }
     sched.wakep();
-    JoinHandle::new(join)
+}
+
+/// Cancels a G nobody else has seen yet (it was never published).
+#[cold]
+fn never_runs(run: g::GRef) {
+    // The claim: nobody else holds a run reference to it.
+    run.header().state.store(g::RUNNING, Ordering::Relaxed);
+    run.cancel_claimed();
 }
 
 /// Runs `fut` as a G and parks this thread until it ends. The G may borrow
-/// from the caller: we never return before it has finished or been dropped.
+/// from the caller: we never return or unwind before it has finished or
+/// been dropped (`Borrowed`).
 fn block_on_sched<F>(
     sched: &Arc<Sched>,
     fut: F,
@@ -458,11 +491,18 @@ where
     };
     let boxed: Pin<Box<dyn Future<Output = ()> + Send + '_>> = Box::pin(main);
     // SAFETY: the G is finished or its future dropped before this function
-    // returns or unwinds: we wait for the JoinHandle below, and shutdown
-    // (the only other way out) drops every G's future before we read it.
+    // returns or unwinds, and before `out` goes: on every way out,
+    // `Borrowed` (declared after `out`, so dropped before it) waits for
+    // that, cancelling the G first if it is not done.
     let boxed: Pin<Box<dyn Future<Output = ()> + Send + 'static>> =
         unsafe { std::mem::transmute(boxed) };
-    let mut h = spawn_on(sched, boxed, site);
+    let (run, join) = new_g(sched, boxed, site);
+    let _borrowed = Borrowed {
+        sched,
+        g: run.clone_ref(),
+    };
+    publish(sched, run);
+    let mut h = JoinHandle::<()>::new(join);
     let parker = Arc::new(ThreadParker::new());
     let waker = Waker::from(parker.clone());
     sched.add_watcher(&waker);
@@ -486,6 +526,22 @@ where
             }
             panic!("goro: the runtime was shut down while block_on was waiting")
         }
+    }
+}
+
+/// Guards a G whose future borrows from `block_on_sched`'s caller: when
+/// dropped (the normal return, or a panic unwinding the caller's frame,
+/// e.g. from `newm`), the G is cancelled if it has not finished, and this
+/// waits until its future is gone (if another M is polling it, until that
+/// poll ends).
+struct Borrowed<'a> {
+    sched: &'a Arc<Sched>,
+    g: g::GRef,
+}
+
+impl Drop for Borrowed<'_> {
+    fn drop(&mut self) {
+        self.sched.cancel_and_wait(&self.g);
     }
 }
 
@@ -594,7 +650,9 @@ pub fn gomaxprocs(n: usize) -> usize {
 /// Runs a blocking closure on the current thread as Go runs a blocking
 /// system call: inside a G, the P is handed to another M for the duration,
 /// so the P's other Gs keep running; afterwards the G continues once a P
-/// is free. Outside a G it just calls `f`.
+/// is free. Outside a G it just calls `f`. Inside `f` the G has no
+/// cooperative budget (channel operations there never yield), as tokio's
+/// `block_in_place`.
 ///
 /// # Examples
 ///
@@ -641,16 +699,27 @@ pub(crate) fn set_wait_reason(r: WaitReason) {
 /// the heap's earliest, a sleeping M is told to wake by then (Go's
 /// `wakeNetPoller`). Err when this thread is not an M (the caller uses the
 /// fallback timer thread).
+///
+/// Only a P this M provably owns takes the timer (between polls, or
+/// inside a poll under the ownership handshake): a P that sysmon retook
+/// may be retired by `procresize` meanwhile, and a timer added to a
+/// retired P's heap would never fire. An M that holds no P (it lost it in
+/// the middle of a poll, or is inside `blocking`) still belongs to the
+/// runtime: its G's timer goes on P 0's heap (never retired; the heap has
+/// its own lock), so the runtime fires it and the deadlock check sees it.
 pub(crate) fn add_timer(t: timers::TimerRef) -> Result<(), timers::TimerRef> {
     m::with_m(|m| {
         let Some(m) = m else { return Err(t) };
-        // An M that lost its P in the middle of a poll still belongs to the
-        // runtime: its G's timer goes on P 0's heap (never retired), so the
-        // runtime fires it and the deadlock check sees it.
-        let Some(p) = m.p().or_else(|| m.sched.p(0)) else {
-            return Err(t);
+        let mut t = Some(t);
+        let mut add = |p: &p::P| p.timers.add(t.take().expect("added once"));
+        let earliest = match m.with_owned_p(&mut add) {
+            Some(e) => e,
+            None => match m.sched.p(0) {
+                Some(p0) => add(p0),
+                None => return Err(t.take().expect("not added")),
+            },
         };
-        if p.timers.add(t) {
+        if earliest {
             m.sched.timer_changed();
         }
         Ok(())
@@ -703,7 +772,6 @@ pub fn schedtrace_line() -> String {
 /// Charges one channel operation to the running G's cooperative budget;
 /// see `m::coop_proceed`. Channel futures call it first.
 #[inline]
-#[allow(dead_code)]
 pub(crate) fn coop_proceed(cx: &mut Context<'_>) -> Poll<()> {
     m::coop_proceed(cx)
 }

@@ -2,17 +2,18 @@
 //!
 //! A P owns a local run queue and `runnext`, its scheduling tick, and (with
 //! the timers) its timer heap. At any moment a P is idle (on the idle list),
-//! owned by exactly one M (running, or in a blocking call), or dead (its id is
-//! at or above `gomaxprocs`). Only the owning M touches the owner-only parts.
+//! owned by exactly one M (running, or in a blocking call), dead (its id is
+//! at or above `gomaxprocs`), or closed by shutdown. Only the owning M
+//! touches the owner-only parts.
 //!
 //! `yields` holds the Gs that called `gosched` on this P and have not been
 //! queued again yet: the owner moves them behind its local queue once that
 //! runs dry (`Sched::yields_to_local`), or to the global queue in one batch
 //! (`Sched::flush_yields`, see `m::gosched_put`), instead of taking the
 //! global lock once per yield. Ownership of a P moves only through the idle
-//! lock, `handoffp` or the retake handshake (`owner.rs`), each of which
-//! orders the old owner's last access before the new owner's first.
-
+//! lock, `handoffp`, the retake handshake or shutdown's close (`owner.rs`),
+//! each of which orders the old owner's last access before the new owner's
+//! first.
 use super::g::GRef;
 use super::owner::PollOwner;
 use super::runq::LocalQueue;
@@ -49,11 +50,14 @@ pub(crate) struct P {
     nyield: AtomicUsize,
 }
 
-// SAFETY: `yields` is touched only by the P's owner (see the module docs);
-// every other field is atomic or internally synchronized.
+// `P` is Send by its fields. It is not Sync by them only because of
+// `yields` (an `UnsafeCell`), which needs no lock: it is touched only by
+// the P's owner (`push_yield`, `drain_yields` are `unsafe fn`s with that
+// contract), and every change of owner orders the old owner's accesses
+// before the new one's (module docs). Every other field is atomic or has
+// its own lock.
+// SAFETY: as above.
 unsafe impl Sync for P {}
-// SAFETY: as for `Sync`; `GRef`s are `Send`.
-unsafe impl Send for P {}
 
 impl P {
     pub(crate) fn new(id: usize) -> Self {

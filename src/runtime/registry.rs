@@ -2,8 +2,12 @@
 //! checks (Go's `allgs`).
 //!
 //! Sharded by goid (runs of `SHARD_RUN` consecutive goids per shard) so
-//! that spawns and exits on different Ms rarely meet on one lock. Each shard is a slab of `GRef`s: the registry holds one
-//! reference per live G, dropped when the G ends.
+//! that spawns and exits on different Ms rarely meet on one lock. Each
+//! shard is a slab of `GRef`s under its own lock: the registry holds one
+//! reference per live G, dropped when the G ends. Shutdown closes every
+//! shard under its lock (tokio's `OwnedTasks` close), so a spawn racing
+//! it either registers its G before (and shutdown cancels it) or is
+//! refused (and cancels it itself).
 
 use super::g::GRef;
 use crate::loom::Mutex;
@@ -19,6 +23,8 @@ const SHARD_RUN: usize = 64;
 struct Slab {
     slots: Vec<Option<GRef>>,
     free: Vec<usize>,
+    /// Set by shutdown (`close_and_take_all`): no G is added again.
+    closed: bool,
 }
 
 /// All live Gs.
@@ -38,10 +44,14 @@ impl Registry {
     }
 
     /// Adds `g` (taking its reference); records the key in its header.
-    pub(crate) fn insert(&self, g: GRef) {
+    /// `Err(g)` once shutdown closed the registry: the G must not run.
+    pub(crate) fn insert(&self, g: GRef) -> Result<(), GRef> {
         let shard = (g.header().id as usize / SHARD_RUN) % SHARDS;
         let h = g.header() as *const super::g::Header;
         let mut s = self.shards[shard].lock();
+        if s.closed {
+            return Err(g);
+        }
         let idx = match s.free.pop() {
             Some(i) => {
                 s.slots[i] = Some(g);
@@ -56,6 +66,7 @@ impl Registry {
         let hdr = unsafe { &*h };
         hdr.reg_key
             .store(idx * SHARDS + shard, crate::loom::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// Removes `g`, returning the registry's reference.
@@ -99,11 +110,14 @@ impl Registry {
         all
     }
 
-    /// Takes every G out (shutdown).
-    pub(crate) fn take_all(&self) -> Vec<GRef> {
+    /// Closes the registry and takes every G out (shutdown). A shard is
+    /// closed and emptied under its lock, so an `insert` either lands
+    /// before (and its G is returned here) or fails.
+    pub(crate) fn close_and_take_all(&self) -> Vec<GRef> {
         let mut all = Vec::new();
         for sh in self.shards.iter() {
             let mut s = sh.lock();
+            s.closed = true;
             all.extend(s.slots.drain(..).flatten());
             s.free.clear();
         }

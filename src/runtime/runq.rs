@@ -46,6 +46,34 @@ pub(crate) struct LocalQueue {
     /// A G to run next, ahead of the ring (Go's `runnext`). Owner (and a
     /// waker on the owner's M, `swap_runnext`) swaps; thieves CAS to null.
     runnext: AtomicPtr<Header>,
+    /// Debug builds: set while the owner is inside `put`, so two Ms that
+    /// both believe they own the P are seen (`owner::clash`) when their
+    /// puts overlap. A detector, not part of the protocol: a std atomic,
+    /// which loom does not explore.
+    #[cfg(debug_assertions)]
+    producing: std::sync::atomic::AtomicBool,
+}
+
+/// Debug builds: marks one `put` in progress; a second at the same time
+/// means two producers on a single-producer ring.
+#[cfg(debug_assertions)]
+struct OneProducer<'a>(&'a std::sync::atomic::AtomicBool);
+
+#[cfg(debug_assertions)]
+impl<'a> OneProducer<'a> {
+    fn enter(flag: &'a std::sync::atomic::AtomicBool) -> Self {
+        if flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            super::owner::clash();
+        }
+        OneProducer(flag)
+    }
+}
+
+#[cfg(debug_assertions)]
+impl Drop for OneProducer<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// What `put` could not keep: half the ring plus the new G, for the global
@@ -62,6 +90,8 @@ impl LocalQueue {
             tail: AtomicU32::new(0),
             buf,
             runnext: AtomicPtr::new(ptr::null_mut()),
+            #[cfg(debug_assertions)]
+            producing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -99,6 +129,8 @@ impl LocalQueue {
     /// # Safety
     /// Only the P's owner may call this.
     pub(crate) unsafe fn put(&self, g: GRef, next: bool) -> Option<Overflow> {
+        #[cfg(debug_assertions)]
+        let _one = OneProducer::enter(&self.producing);
         let mut g = g;
         if next {
             // AcqRel: Release publishes `g`'s state to a thief's Acquire
@@ -179,18 +211,6 @@ impl LocalQueue {
             .map(|p| unsafe { GRef::from_raw(p) })
     }
 
-    /// Go's `runqget`. Owner only. Returns the G and whether it came from
-    /// runnext (it then inherits the current time slice).
-    ///
-    /// # Safety
-    /// Only the P's owner may call this.
-    pub(crate) unsafe fn get(&self) -> Option<(GRef, bool)> {
-        if let Some(g) = self.take_runnext() {
-            return Some((g, true));
-        }
-        self.pop_head().map(|g| (g, false))
-    }
-
     /// Takes runnext (owner, or a thief in its last round).
     pub(crate) fn take_runnext(&self) -> Option<GRef> {
         let next = self.runnext.load(Ordering::Acquire);
@@ -236,10 +256,18 @@ impl LocalQueue {
     /// Go's `runqgrab` + `runqsteal`: moves half (rounded up) of `victim`'s
     /// ring into this (the thief's own, empty-ish) queue and returns one G to
     /// run. With `steal_next`, an empty ring yields the victim's runnext.
+    /// Should this queue have no room (findRunnable steals only when its
+    /// local queue is empty, so it does), what overflows goes to `spill`
+    /// (the global queue), as in `put`.
     ///
     /// # Safety
     /// Only this queue's owner may call this (it fills its own ring).
-    pub(crate) unsafe fn steal_from(&self, victim: &LocalQueue, steal_next: bool) -> Option<GRef> {
+    pub(crate) unsafe fn steal_from(
+        &self,
+        victim: &LocalQueue,
+        steal_next: bool,
+        mut spill: impl FnMut(Overflow),
+    ) -> Option<GRef> {
         // On the stack (at most half the ring): a steal allocates nothing.
         let mut grabbed = [std::ptr::null_mut::<Header>(); (RUNQ_SIZE / 2) as usize];
         let n = loop {
@@ -274,10 +302,8 @@ impl LocalQueue {
         for &p in &grabbed[..n - 1] {
             // SAFETY: the CAS gave us these references; we are this queue's
             // owner.
-            let overflow = unsafe { self.put(GRef::from_raw(p), false) };
-            debug_assert!(overflow.is_none(), "a thief's queue had no room");
-            if let Some(batch) = overflow {
-                victim_overflow_leak(batch);
+            if let Some(batch) = unsafe { self.put(GRef::from_raw(p), false) } {
+                spill(batch);
             }
         }
         // SAFETY: as above.
@@ -294,12 +320,6 @@ impl LocalQueue {
         }
         out
     }
-}
-
-/// Unreachable in practice (a thief steals only into an empty queue); kept
-/// so that a logic error cannot drop Gs silently: they are leaked instead.
-fn victim_overflow_leak(batch: Overflow) {
-    std::mem::forget(batch);
 }
 
 impl Drop for LocalQueue {

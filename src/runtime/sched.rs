@@ -2,16 +2,29 @@
 //! spinning accounting, and the functions that move Ps between Ms.
 //!
 //! Mirrors Go's `schedt` (runtime2.go) and `globrunqput`, `globrunqget`,
-//! `pidleput`, `pidleget`, `wakep`, `startm`, `stopm`, `handoffp`,
+//! `pidleput`, `pidleget`, `wakep`, `startm`, `stopm`, `newm`, `handoffp`,
 //! `procresize` (proc.go).
 //!
 //! # Locks
-//! `idle` (idle Ps and idle Ms) and
-//! `global` (the global run queue) are never held together: code that needs
-//! both takes `global` first and releases it before `idle`, or reads
-//! `global_len` (an atomic mirror) instead. Neither is held while waking a
-//! thread's condvar... except `MPark::hand`, which takes only the M's own
-//! slot lock, a leaf.
+//! In the order they may be taken: `idle` (idle Ps, idle Ms, `pwait`) →
+//! `global` (the global run queue; taken under `idle` when a P put idle
+//! flushes its yielded Gs or a retired P's queue moves to the global
+//! queue) → a P's timer heap lock (a retired P's timers move to P 0) →
+//! `sleeper` → an M's park slot (`MPark::hand`/`poke`, a leaf). `threads`
+//! is held while a thread starts (`newm`), which takes `idle` only after
+//! releasing it on failure; `watchers`, `panic` and `sysmon_note` are
+//! leaves taken under none of the others. Code that only needs the global queue's length reads
+//! `global_len` (an atomic mirror) instead of taking `global`.
+//!
+//! # Deadlock safety
+//! No lock here is held while calling user code or dropping a G (whose
+//! future's or output's drop is user code): Gs refused by the closed
+//! global queue (`global_push_batch`, `global_push_head`, `flush_yields`)
+//! are dropped after `global` is released, and none of those runs under
+//! `idle` by then (the idle list closes first, and a P put on a closed
+//! idle list is closed, not flushed); everything shutdown drains is
+//! dropped with no lock held. Waking a thread (`MPark::hand`, condvar
+//! notifications) takes only the leaf lock of that thread's slot.
 //!
 //! # Invariants
 //! - A P is on the idle list iff its status is `P_IDLE`; `npidle` is the
@@ -19,6 +32,7 @@
 //! - A P with id ≥ `gomaxprocs` is never on the idle list; one still owned
 //!   by an M is retired by that M at its next schedule.
 //! - `nmspinning` counts Ms with `spinning == true`.
+//! - An idle P's ownership word (`owner.rs`) is 0 (debug builds check it).
 //!
 //! # Lost wake-ups (Go's "delicate dance")
 //! A producer publishes work, then (SeqCst fence) reads `nmspinning` and
@@ -31,6 +45,24 @@
 //! then holds only the woken G (in runnext). That M runs it when the
 //! current poll ends; if the poll goes on, sysmon retakes the P (it has a
 //! queued G) and hands it to another M. So the work is never stranded.
+//!
+//! # Shutdown
+//! Close bits, as tokio's worker has for spawns during shutdown: after the
+//! `shutdown` flag, `shutdown()` wakes every M and joins them, giving those
+//! still inside a poll or a blocking call one grace period in all
+//! (`SHUTDOWN_GRACE`), then:
+//! 1. closes every P (`close_ps`): the idle list is closed under `idle`
+//!    (no P is taken from it or put on it again: a P given up from then on
+//!    is closed by its owner), and every other P is taken by the CAS to
+//!    the terminal owner state, from a poll or a blocking call, or closed
+//!    by its M as it exits. After this no M owns a P, so this thread may
+//!    drain them all, yield buffers included;
+//! 2. closes the registry (`Registry::close_and_take_all`: a spawn that
+//!    loses the race gets a cancelled G) and drops the future of every G
+//!    not being polled; an M polling one when its P closed drops that G's
+//!    future itself after the poll (`m::lost_after_poll`);
+//! 3. closes the global queue and drains it and every P: a G pushed later
+//!    is dropped at once, so no G is left holding the runtime alive.
 
 use super::g::{GRef, Header};
 use super::globrunq::GlobalRunq;
@@ -54,11 +86,18 @@ pub(crate) const MAX_PROCS: usize = 1024;
 pub(crate) const MAX_PROCS: usize = 4;
 /// Go's default limit on OS threads (`debug.SetMaxThreads`).
 pub(crate) const MAX_THREADS: usize = 10_000;
+/// How long shutdown waits, in all, for Ms still inside a poll or a
+/// blocking call before it leaves them to finish on their own.
+#[cfg(not(loom))]
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
 /// P status: retired by `procresize`.
 pub(crate) const P_DEAD: u8 = 2;
 
 #[derive(Default)]
 struct Idle {
+    /// Set once by shutdown (`close_ps`): no P is taken from or put on the
+    /// idle list again.
+    closed: bool,
     /// Idle Ps (ids).
     ps: Vec<usize>,
     /// Parked Ms waiting for a P.
@@ -121,6 +160,8 @@ pub(crate) struct Sched {
     /// A coarse clock (ns since epoch), refreshed whenever an M reads time.
     pub(crate) coarse_now: CachePadded<AtomicU64>,
     pub(crate) detect_deadlock: bool,
+    /// Thread starts `newm` is to fail (`testing::fail_thread_spawns`).
+    spawn_faults: AtomicUsize,
     /// Set once when the first M starts sysmon.
     sysmon_started: AtomicBool,
     /// True while sysmon sleeps deeply (all Ps idle); it then waits on
@@ -130,10 +171,13 @@ pub(crate) struct Sched {
     sysmon_cv: Condvar,
 }
 
-// SAFETY: the raw P pointers are owned by Sched and freed only in Drop.
-unsafe impl Send for Sched {}
-// SAFETY: as above; Ps are Sync (atomics and locks).
-unsafe impl Sync for Sched {}
+// `Sched` is Send and Sync by its fields. `allp`'s `AtomicPtr<P>` would
+// make it so whatever `P` is; sharing `&P` between Ms is sound because `P`
+// is Send and Sync itself, which this checks.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<P>();
+};
 
 impl Sched {
     pub(crate) fn new(procs: usize, detect_deadlock: bool) -> Arc<Sched> {
@@ -167,6 +211,7 @@ impl Sched {
             epoch: Instant::now(),
             coarse_now: CachePadded(AtomicU64::new(0)),
             detect_deadlock,
+            spawn_faults: AtomicUsize::new(0),
             sysmon_started: AtomicBool::new(false),
             sysmon_sleeping: AtomicBool::new(false),
             sysmon_note: Mutex::new(false),
@@ -223,9 +268,16 @@ impl Sched {
         self.global_len.load(Ordering::Acquire)
     }
 
-    /// Go's `globrunqput` (tail) for a batch, keeping order.
+    /// Go's `globrunqput` (tail) for a batch, keeping order. After
+    /// shutdown closed the queue, the batch is dropped instead, after the
+    /// lock is released.
     pub(crate) fn global_push_batch(&self, batch: impl IntoIterator<Item = GRef>) {
         let mut q = self.global.lock();
+        if q.is_closed() {
+            drop(q);
+            drop(batch);
+            return;
+        }
         for g in batch {
             q.push(g);
         }
@@ -233,9 +285,15 @@ impl Sched {
         self.global_len.store(q.len(), Ordering::Release);
     }
 
-    /// Go's `globrunqputhead` for a batch, keeping the batch's order.
+    /// Go's `globrunqputhead` for a batch, keeping the batch's order
+    /// (dropped, after unlocking, once the queue is closed).
     pub(crate) fn global_push_head(&self, batch: Vec<GRef>) {
         let mut q = self.global.lock();
+        if q.is_closed() {
+            drop(q);
+            drop(batch);
+            return;
+        }
         q.push_head(batch);
         self.global_len.store(q.len(), Ordering::Release);
     }
@@ -247,10 +305,27 @@ impl Sched {
             return;
         }
         let mut q = self.global.lock();
+        if q.is_closed() {
+            drop(q);
+            let mut gs = Vec::new();
+            // SAFETY: the caller owns p.
+            unsafe { p.drain_yields(|g| gs.push(g)) };
+            drop(gs);
+            return;
+        }
         // SAFETY: the caller owns p.
         unsafe { p.drain_yields(|g| q.push(g)) };
         // Release: pairs with the Acquire in global_len.
         self.global_len.store(q.len(), Ordering::Release);
+    }
+
+    /// Takes every G out of the global queue (test queues; shutdown uses
+    /// `close_global`).
+    pub(crate) fn global_drain(&self) -> Vec<GRef> {
+        let mut q = self.global.lock();
+        let gs = q.drain_all();
+        self.global_len.store(0, Ordering::Release);
+        gs
     }
 
     /// Moves `p`'s buffered yields to the tail of its own local queue, in
@@ -322,9 +397,13 @@ impl Sched {
     }
 
     fn pidleget_locked(&self, idle: &mut Idle) -> Option<&P> {
+        if idle.closed {
+            return None;
+        }
         let id = idle.ps.pop()?;
         self.npidle.fetch_sub(1, Ordering::SeqCst);
         let p = self.p(id).expect("idle P not allocated");
+        p.owner.debug_check_unowned();
         p.status.store(P_RUNNING, Ordering::Relaxed);
         Some(p)
     }
@@ -336,6 +415,13 @@ impl Sched {
     }
 
     fn pidleput_locked(&self, idle: &mut Idle, p: &P) {
+        if idle.closed {
+            // Shutdown: the caller, the P's owner, closes it instead; the
+            // shutdown drains its Gs.
+            p.owner.close_owned();
+            return;
+        }
+        p.owner.debug_check_unowned();
         // An idle P holds no G: yielded ones go where Go put them.
         self.flush_yields(p);
         if p.id >= self.gomaxprocs.load(Ordering::Relaxed) {
@@ -437,10 +523,21 @@ impl Sched {
         }
     }
 
-    /// Go's `startm`: hands P `p` to an idle M, or a new one.
+    /// Go's `startm`: hands P `p` (owned by the caller) to an idle M, or a
+    /// new one. After shutdown the P goes back instead (`pidleput`, which
+    /// closes it once the idle list is closed): no M starts any more.
     pub(crate) fn startm(self: &Arc<Self>, p: usize, spinning: bool) {
         let m = {
             let mut idle = self.idle.lock();
+            if self.shutdown.load(Ordering::SeqCst) {
+                let p = self.p(p).expect("startm: P not allocated");
+                self.pidleput_locked(&mut idle, p);
+                drop(idle);
+                if spinning {
+                    self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                }
+                return;
+            }
             let m = idle.ms.pop();
             if m.is_some() {
                 self.nmidle.fetch_sub(1, Ordering::Relaxed);
@@ -493,31 +590,86 @@ impl Sched {
             return;
         }
         let sched = self.clone();
+        // Under `threads`, as in `newm`: shutdown joins every thread.
+        let mut threads = self.threads.lock();
+        if self.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
         let h = std::thread::Builder::new()
             .name("goro-sysmon".into())
             .spawn(move || super::sysmon::sysmon(sched))
             .expect("runtime: failed to create the sysmon thread");
-        self.threads.lock().push(h);
+        threads.push(h);
     }
 
     #[cfg(loom)]
     fn start_sysmon(self: &Arc<Self>) {}
 
+    /// Go's `newm`: a new M (OS thread) that starts with P `p`. The thread
+    /// starts under the `threads` lock, after a check of the shutdown flag:
+    /// every M is either in the list that shutdown joins, or never starts
+    /// (its P goes back). Panics, as Go throws, when no thread can be
+    /// created; it first gives `p` and the spinning slot back, so the
+    /// runtime stays consistent for whoever catches the panic.
     fn newm(self: &Arc<Self>, p: Option<usize>, spinning: bool) {
         self.start_sysmon();
         let n = self.mcount.fetch_add(1, Ordering::Relaxed);
         if n >= MAX_THREADS {
+            self.unstart(p, spinning);
             panic!("runtime: program exceeds {MAX_THREADS}-thread limit");
         }
         let sched = self.clone();
         let id = self.next_mid();
-        let h = crate::loom::thread::Builder::new()
-            .name(format!("goro-m{id}"))
-            .spawn(move || m::mstart(sched, id, p, spinning));
-        match h {
-            Ok(h) => self.threads.lock().push(h),
-            Err(e) => panic!("runtime: failed to create new OS thread: {e}"),
+        let mut threads = self.threads.lock();
+        if self.shutdown.load(Ordering::SeqCst) {
+            drop(threads);
+            self.unstart(p, spinning);
+            return;
         }
+        let h = if self.take_spawn_fault() {
+            Err(std::io::Error::other(
+                "thread start failed on purpose (testing)",
+            ))
+        } else {
+            crate::loom::thread::Builder::new()
+                .name(format!("goro-m{id}"))
+                .spawn(move || m::mstart(sched, id, p, spinning))
+        };
+        match h {
+            Ok(h) => threads.push(h),
+            Err(e) => {
+                drop(threads);
+                self.unstart(p, spinning);
+                panic!("runtime: failed to create new OS thread: {e}")
+            }
+        }
+    }
+
+    /// Undoes, for an M that never started, what `newm` and its caller
+    /// did for it: the thread count, the spinning slot, the P.
+    #[cold]
+    fn unstart(&self, p: Option<usize>, spinning: bool) {
+        self.mcount.fetch_sub(1, Ordering::Relaxed);
+        if spinning {
+            self.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+        if let Some(p) = p.and_then(|i| self.p(i)) {
+            self.pidleput(p);
+        }
+    }
+
+    /// Makes the next `n` thread starts of `newm` fail (testing hook).
+    pub(crate) fn inject_spawn_faults(&self, n: usize) {
+        self.spawn_faults.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether this thread start is to fail (testing hook); counts it.
+    fn take_spawn_fault(&self) -> bool {
+        self.spawn_faults.load(Ordering::Relaxed) > 0
+            && self
+                .spawn_faults
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
     }
 
     /// Go's `stopm` (the list half): parks `m` on the idle list until handed
@@ -759,8 +911,11 @@ impl Sched {
         }
     }
 
-    /// Stops every M, joins their threads (except the caller's own and Ms
-    /// stuck in a blocking call), then drops every remaining G's future.
+    /// Stops every M and joins their threads (not the caller's own; one
+    /// grace period in all for Ms still inside a poll or a blocking call,
+    /// which are then left to finish it), closes every P, the registry and
+    /// the global queue, and drops every remaining G's future (see the
+    /// module docs, "Shutdown").
     pub(crate) fn shutdown(self: &Arc<Self>) {
         if self.shutdown.swap(true, Ordering::SeqCst) {
             return;
@@ -784,75 +939,143 @@ impl Sched {
             self.sysmon_cv.notify_all();
         }
         let threads: Vec<_> = self.threads.lock().drain(..).collect();
-        for t in threads {
-            join_m(t, self.nsyscall.load(Ordering::SeqCst) > 0);
-        }
+        join_ms(threads);
+        self.close_ps();
         self.cancel_all();
         self.wake_watchers();
     }
 
-    /// Drops the futures of every G still alive (after the Ms stopped).
-    fn cancel_all(&self) {
-        let gs = self.registry.take_all();
-        for g in &gs {
-            let h: &Header = g.header();
-            let mut s = h.state.load(Ordering::Acquire);
-            loop {
-                if s != super::g::IDLE && s != super::g::SCHEDULED {
-                    break; // done, or running on a detached M
-                }
-                match h.state.compare_exchange(
-                    s,
-                    super::g::RUNNING,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
-                        self.ngoroutine.fetch_sub(1, Ordering::Relaxed);
-                        g.cancel_claimed();
-                        break;
+    /// Shutdown's step 1: every P to the terminal owner state (`CLOSED`).
+    /// Idle and retired Ps are closed under the idle lock; a P in a poll or
+    /// a blocking call is taken by CAS; a P whose M is between polls is
+    /// waited for (the M exits and closes it, or starts a poll this then
+    /// takes: neither takes long).
+    fn close_ps(&self) {
+        {
+            let mut idle = self.idle.lock();
+            idle.closed = true;
+            let n = idle.ps.len();
+            for id in idle.ps.drain(..) {
+                let p = self.p(id).expect("idle P not allocated");
+                let closed = p.owner.close(true);
+                debug_assert!(closed, "an idle P was owned");
+            }
+            self.npidle.fetch_sub(n, Ordering::SeqCst);
+            for i in 0..MAX_PROCS {
+                if let Some(p) = self.p(i) {
+                    if p.status.load(Ordering::Relaxed) == P_DEAD {
+                        p.owner.close(true);
                     }
-                    Err(cur) => s = cur,
                 }
             }
+        }
+        // The caller may itself be an M of this runtime between polls.
+        m::close_own_p(self);
+        for i in 0..MAX_PROCS {
+            let Some(p) = self.p(i) else { continue };
+            while !p.owner.close(false) {
+                crate::loom::yield_now();
+            }
+        }
+    }
+
+    /// Claims a G that is not being polled (IDLE or SCHEDULED → RUNNING)
+    /// and drops its future; false if it is done or being polled.
+    fn claim_and_cancel(&self, g: &GRef) -> bool {
+        let h: &Header = g.header();
+        let mut s = h.state.load(Ordering::Acquire);
+        loop {
+            if s != super::g::IDLE && s != super::g::SCHEDULED {
+                return false;
+            }
+            // AcqRel: Acquire sees the last poll's effects before we drop
+            // the future; Release orders the claim before a waker's CAS.
+            match h.state.compare_exchange(
+                s,
+                super::g::RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.ngoroutine.fetch_sub(1, Ordering::Relaxed);
+                    g.cancel_claimed();
+                    return true;
+                }
+                Err(cur) => s = cur,
+            }
+        }
+    }
+
+    /// Cancels `g` (a G of this runtime whose future borrows from a frame
+    /// that is unwinding: `Runtime::block_on`) and returns once its future
+    /// is dropped or finished: claimed here if nobody polls it, else waited
+    /// for until the M polling it lets go (its poll ends).
+    pub(crate) fn cancel_and_wait(&self, g: &GRef) {
+        loop {
+            if g.header().state.load(Ordering::Acquire) == super::g::DONE {
+                return;
+            }
+            if self.claim_and_cancel(g) {
+                drop(self.registry.remove(g));
+                return;
+            }
+            crate::loom::yield_now();
+        }
+    }
+
+    /// Shutdown's steps 2 and 3 (after `close_ps`: this thread owns every
+    /// P): drops the futures of every G not being polled, then every queued
+    /// reference, with no lock held.
+    fn cancel_all(&self) {
+        let gs = self.registry.close_and_take_all();
+        for g in &gs {
+            self.claim_and_cancel(g);
         }
         drop(gs);
-        let drained: Vec<GRef> = self.global.lock().drain_all();
-        self.global_len.store(0, Ordering::Release);
-        drop(drained);
+        let mut drained: Vec<GRef> = {
+            let mut q = self.global.lock();
+            let gs = q.close_and_drain();
+            self.global_len.store(0, Ordering::Release);
+            gs
+        };
         for i in 0..MAX_PROCS {
             if let Some(p) = self.p(i) {
-                drop(p.runq.drain());
-                // SAFETY: every M has stopped: nobody owns the P any more.
-                unsafe { p.drain_yields(drop) };
+                debug_assert!(p.owner.is_closed(), "P {i} not closed at shutdown");
+                drained.extend(p.runq.drain());
+                // SAFETY: `close_ps` closed every P: no M owns one.
+                unsafe { p.drain_yields(|g| drained.push(g)) };
             }
         }
+        drop(drained);
     }
 }
 
-/// Joins an M's thread, unless it is the caller's own, or it is inside a
-/// user's blocking call that may never return (then it stays detached and
-/// exits when the call returns).
+/// Joins the Ms' threads but the caller's own. Ms that have not finished
+/// after `SHUTDOWN_GRACE` (in all, not each) are left detached: they are
+/// inside a poll or a user's blocking call that may never return, and exit
+/// when it does (their P is closed, see `close_ps`).
 #[cfg(not(loom))]
-fn join_m(t: std::thread::JoinHandle<()>, syscalls: bool) {
-    if t.thread().id() == std::thread::current().id() {
-        return;
-    }
-    if syscalls && !t.is_finished() {
-        let deadline = Instant::now() + std::time::Duration::from_millis(100);
+fn join_ms(threads: Vec<std::thread::JoinHandle<()>>) {
+    let me = std::thread::current().id();
+    let deadline = Instant::now() + SHUTDOWN_GRACE;
+    for t in threads {
+        if t.thread().id() == me {
+            continue;
+        }
         while !t.is_finished() && Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        if !t.is_finished() {
-            return;
+        if t.is_finished() {
+            let _ = t.join();
         }
     }
-    let _ = t.join();
 }
 
 #[cfg(loom)]
-fn join_m(t: loom::thread::JoinHandle<()>, _syscalls: bool) {
-    let _ = t.join();
+fn join_ms(threads: Vec<loom::thread::JoinHandle<()>>) {
+    for t in threads {
+        let _ = t.join();
+    }
 }
 
 impl Drop for Sched {
