@@ -102,18 +102,20 @@ impl<T> Returned<T> {
 }
 
 /// A channel (Go's `hchan`): 128 bytes for any `T` (checked by a test), so
-/// with its `Arc` header a channel is one 144-byte allocation (W10 counts
-/// it in every parked G). Not over-aligned on purpose: an alignment above
-/// 16 sends every `make(chan)` through the allocator's slow aligned path
-/// and wastes up to the alignment per channel; measured on W1-W5, cache
-/// padding bought nothing that noise could not hide.
+/// with its `Arc` header a channel is one 144-byte allocation (the
+/// parked-G memory benchmark counts it in every parked G). Not
+/// over-aligned on purpose: an alignment above 16 sends every `make(chan)`
+/// through the allocator's slow aligned path and wastes up to the
+/// alignment per channel; on the channel benchmarks, cache padding bought
+/// nothing that noise could not hide.
 ///
 /// `repr(C)`, in this order: what every send or receive that neither parks
 /// nor wakes writes (the lock, the `qcount` mirror, then in `state`
 /// `sendx`, `recvx`, `qcount`) takes the first 48 bytes (checked by a
 /// test): at most two cache lines move per operation under contention
 /// (the default layout spread those fields over 100 bytes, up to three
-/// lines); the rest is read-mostly. Measured 3-5% on W3, W4 and W6.
+/// lines); the rest is read-mostly. It measured faster on the contended
+/// channel and select benchmarks.
 #[repr(C)]
 pub(crate) struct HChan<T> {
     /// Guards `state` and `buf`.
@@ -1104,7 +1106,8 @@ mod tests {
     use super::HChan;
     use std::mem::{align_of, size_of};
 
-    /// W10 counts the channel in each parked G's bytes: keep it at 128
+    /// The parked-G memory benchmark counts the channel in each parked G's
+    /// bytes: keep it at 128
     /// bytes whatever `T` is (the values live in the separate ring) and
     /// without over-alignment.
     #[test]

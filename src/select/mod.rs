@@ -7,7 +7,10 @@
 //! operand traits [`RecvOperand`]/[`SendOperand`] and the type-erased
 //! [`Select`]. The algorithm itself (Go's `selectgo`: a random poll order,
 //! locking every channel in address order, three passes, one sudog per case
-//! sharing one "done" word) lives in `selectgo.rs`.
+//! sharing one "done" word) lives in `selectgo.rs`. `selectgo` is `unsafe`
+//! (its parked cases must outlive it); the macro's expansion is its sound
+//! caller by construction, so `select!` needs no `unsafe` from its user
+//! (`selectgo.rs` gives the argument).
 //!
 //! # Semantics (Go's, exactly)
 //!

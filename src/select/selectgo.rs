@@ -567,9 +567,9 @@ fn shuffle_live(live: impl Iterator<Item = bool>, out: &mut [u16]) -> usize {
 /// ready at once. The expansion indexes an array of the cases with the
 /// order (one `try_alone` call site, whose target is the same for cases of
 /// one type) rather than matching on it: a match on a random index costs a
-/// mispredicted branch on every step that tests it, measured at 8-10% of
-/// W5 and W6. If none
-/// completes, the expansion runs [`selectgo`] with
+/// mispredicted branch on every step that tests it, which measured slower
+/// on the select benchmarks. If none completes, the expansion runs
+/// [`selectgo`] with
 /// [`SelectGo::after_pass0`], which draws a fresh order for pass 1.
 #[doc(hidden)]
 #[derive(Debug)]
