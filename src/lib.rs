@@ -117,3 +117,7 @@ pub mod context;
 
 // ---- time (issue 5) ----
 pub mod time;
+
+// ---- net, signal: on the runtime's network poller ----
+#[cfg(not(loom))]
+pub mod net;

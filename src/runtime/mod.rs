@@ -25,6 +25,8 @@ mod g;
 mod gcache;
 mod globrunq;
 mod m;
+// [netpoll] the network poller (Go's netpoll.go).
+mod netpoll;
 mod owner;
 mod p;
 mod park;
@@ -39,6 +41,10 @@ mod wait;
 
 pub use g::{JoinError, JoinHandle};
 pub use wait::WaitReason;
+
+// [netpoll] the poller's types for goro::net.
+#[cfg(not(loom))]
+pub(crate) use netpoll::{Dir, PollDesc, WaitReg, timeout_error};
 
 pub(crate) use park::ThreadParker;
 

@@ -60,7 +60,8 @@ pub(crate) fn sysmon(sched: Arc<Sched>) {
         let now = sched.now();
         let retook = retake(&sched, &mut seen, now);
         let kicked = kick_timers(&sched, now);
-        idle_rounds = if retook || kicked {
+        let polled = super::netpoll::sysmon_poll(&sched); // [netpoll] 10 ms
+        idle_rounds = if retook || kicked || polled {
             0
         } else {
             idle_rounds.saturating_add(1)

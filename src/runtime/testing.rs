@@ -8,6 +8,9 @@ use super::sched::Sched;
 use std::panic::Location;
 use std::sync::Arc;
 
+// [netpoll] the waiter word, for loom-tests/tests/netpoll.rs.
+pub use super::netpoll::TestWaiter;
+
 /// A local run queue of dummy Gs, identified by number.
 pub struct TestRunQueue {
     q: LocalQueue,
