@@ -13,7 +13,7 @@ async fn echo_server() -> std::net::SocketAddr {
     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = ln.local_addr().unwrap();
     goro::go(async move {
-        while let Ok((mut c, _)) = ln.accept().await {
+        while let Ok((c, _)) = ln.accept().await {
             goro::go(async move {
                 let mut buf = [0u8; 4096];
                 loop {
@@ -36,7 +36,7 @@ async fn echo_server() -> std::net::SocketAddr {
 fn echo_round_trip() {
     run(10, async {
         let addr = echo_server().await;
-        let mut c = TcpStream::connect(addr).await.unwrap();
+        let c = TcpStream::connect(addr).await.unwrap();
         for i in 0..100u32 {
             let msg = i.to_le_bytes();
             c.write_all(&msg).await.unwrap();
@@ -54,7 +54,7 @@ fn echo_1000_concurrent_connections() {
         let wg = goro::sync::WaitGroup::new();
         for i in 0..1000u32 {
             wg.go(async move {
-                let mut c = TcpStream::connect(addr).await.unwrap();
+                let c = TcpStream::connect(addr).await.unwrap();
                 for j in 0..5u32 {
                     let msg = [i.to_le_bytes(), j.to_le_bytes()].concat();
                     c.write_all(&msg).await.unwrap();
@@ -72,8 +72,8 @@ fn echo_1000_concurrent_connections() {
 fn half_close_reads_eof_and_can_still_write() {
     run(10, async {
         let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
-        let (mut s, _) = ln.accept().await.unwrap();
+        let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+        let (s, _) = ln.accept().await.unwrap();
         c.write_all(b"last words").await.unwrap();
         c.shutdown(Shutdown::Write).unwrap();
         let mut got = Vec::new();
@@ -98,7 +98,7 @@ fn half_close_reads_eof_and_can_still_write() {
 fn peer_reset_is_an_error() {
     run(10, async {
         let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+        let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
         let (s, _) = ln.accept().await.unwrap();
         // SO_LINGER 0: close sends RST.
         socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
@@ -112,7 +112,7 @@ fn peer_reset_is_an_error() {
 fn write_after_peer_closed_is_an_error_not_sigpipe() {
     run(10, async {
         let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+        let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
         let (s, _) = ln.accept().await.unwrap();
         drop(s);
         let mut failed = None;
@@ -175,8 +175,8 @@ fn dropped_accept_loses_no_connection() {
 fn dropped_read_loses_no_bytes() {
     run(10, async {
         let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
-        let (mut s, _) = ln.accept().await.unwrap();
+        let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+        let (s, _) = ln.accept().await.unwrap();
         // A read parked, then cancelled.
         let r = timeout(Duration::from_millis(10), c.read(&mut [0; 8])).await;
         assert!(r.is_err());
@@ -196,7 +196,7 @@ fn dropped_read_loses_no_bytes() {
 fn split_halves_read_and_write_in_two_gs() {
     run(20, async {
         let addr = echo_server().await;
-        let (mut r, mut w) = TcpStream::connect(addr).await.unwrap().into_split();
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
         const N: usize = 1 << 20;
         let reader = goro::go(async move {
             let mut got = 0usize;
@@ -227,8 +227,7 @@ fn std_round_trip_and_fds() {
         let (s, _) = ln.accept().await.unwrap();
         let mut std_c = c.into_std().unwrap();
         std::io::Write::write_all(&mut std_c, b"std").unwrap();
-        let mut s = s;
-        let mut buf = [0; 3];
+                let mut buf = [0; 3];
         s.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"std");
         let _back = TcpStream::from_std(std_c).unwrap();

@@ -17,6 +17,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::loom::Mutex;
+use crate::loom::atomic::{AtomicBool, Ordering};
+
 /// A source registered with the poller.
 pub(crate) struct Registered<S: mio::event::Source> {
     /// None only after `into_inner`.
@@ -143,34 +146,50 @@ impl StreamIo for mio::net::UnixStream {
 }
 
 /// Bytes a cancelled `read_exact` had read: the next reads return them
-/// first, so a dropped read loses nothing.
+/// first, so a dropped read loses nothing. Shared by the Gs reading one
+/// stream (reads take `&self`, as Go's `Conn` does).
 #[derive(Default)]
-pub(crate) struct Unread(Vec<u8>);
+pub(crate) struct Unread {
+    /// Whether `buf` is non-empty; written under `buf`'s lock (Release),
+    /// read first without it (Acquire) so a plain read takes no lock.
+    has: AtomicBool,
+    buf: Mutex<Vec<u8>>,
+}
 
 impl Unread {
+    /// Moves buffered bytes into `buf`; None if there were none.
     #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Moves buffered bytes into `buf`; how many.
-    pub(crate) fn take(&mut self, buf: &mut [u8]) -> usize {
-        let n = self.0.len().min(buf.len());
-        buf[..n].copy_from_slice(&self.0[..n]);
-        self.0.drain(..n);
-        n
+    pub(crate) fn take(&self, buf: &mut [u8]) -> Option<usize> {
+        if !self.has.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut b = self.buf.lock();
+        if b.is_empty() {
+            return None;
+        }
+        let n = b.len().min(buf.len());
+        buf[..n].copy_from_slice(&b[..n]);
+        b.drain(..n);
+        self.has.store(!b.is_empty(), Ordering::Release);
+        Some(n)
     }
 
     /// Copies buffered bytes into `buf` without consuming them.
-    pub(crate) fn peek(&self, buf: &mut [u8]) -> usize {
-        let n = self.0.len().min(buf.len());
-        buf[..n].copy_from_slice(&self.0[..n]);
-        n
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> Option<usize> {
+        if !self.has.load(Ordering::Acquire) {
+            return None;
+        }
+        let b = self.buf.lock();
+        let n = b.len().min(buf.len());
+        buf[..n].copy_from_slice(&b[..n]);
+        (!b.is_empty()).then_some(n)
     }
 
     /// Puts `bytes` back in front.
-    pub(crate) fn push_front(&mut self, bytes: &[u8]) {
-        self.0.splice(0..0, bytes.iter().copied());
+    pub(crate) fn push_front(&self, bytes: &[u8]) {
+        let mut b = self.buf.lock();
+        b.splice(0..0, bytes.iter().copied());
+        self.has.store(!b.is_empty(), Ordering::Release);
     }
 }
 
@@ -178,11 +197,11 @@ impl Unread {
 /// parking until data, EOF (0) or an error. Cancel safe.
 pub(crate) async fn read<S: StreamIo>(
     io: &Registered<S>,
-    unread: &mut Unread,
+    unread: &Unread,
     buf: &mut [u8],
 ) -> io::Result<usize> {
-    if !unread.is_empty() {
-        return Ok(unread.take(buf));
+    if let Some(n) = unread.take(buf) {
+        return Ok(n);
     }
     io.op(Dir::Read, |s| s.read_io(buf)).await
 }
@@ -190,13 +209,13 @@ pub(crate) async fn read<S: StreamIo>(
 /// `read` for `poll_read` implementations.
 pub(crate) fn poll_read<S: StreamIo>(
     io: &Registered<S>,
-    unread: &mut Unread,
+    unread: &Unread,
     reg: &mut u64,
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>> {
-    if !unread.is_empty() {
-        return Poll::Ready(Ok(unread.take(buf)));
+    if let Some(n) = unread.take(buf) {
+        return Poll::Ready(Ok(n));
     }
     io.poll_op(Dir::Read, cx, reg, |s| s.read_io(buf))
 }
@@ -207,8 +226,8 @@ pub(crate) async fn peek<S: StreamIo>(
     unread: &Unread,
     buf: &mut [u8],
 ) -> io::Result<usize> {
-    if !unread.is_empty() {
-        return Ok(unread.peek(buf));
+    if let Some(n) = unread.peek(buf) {
+        return Ok(n);
     }
     io.op(Dir::Read, |s| s.peek_io(buf)).await
 }
@@ -236,7 +255,7 @@ pub(crate) async fn write_all<S: StreamIo>(io: &Registered<S>, mut buf: &[u8]) -
 /// it was dropped go back to the stream (`Unread`).
 pub(crate) struct ReadExact<'a, S: StreamIo> {
     pub(crate) io: &'a Registered<S>,
-    pub(crate) unread: &'a mut Unread,
+    pub(crate) unread: &'a Unread,
     pub(crate) buf: &'a mut [u8],
     pub(crate) filled: usize,
     pub(crate) reg: u64,

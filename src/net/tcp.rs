@@ -338,8 +338,8 @@ impl TcpStream {
     ///     assert_eq!(got, b"hi");
     /// });
     /// ```
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        nio::read(&self.io, &mut self.unread, buf).await
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        nio::read(&self.io, &self.unread, buf).await
     }
 
     /// Reads exactly `buf.len()` bytes (Go's `io.ReadFull`); EOF first is
@@ -361,10 +361,10 @@ impl TcpStream {
     ///     assert_eq!(&buf, b"abcdef");
     /// });
     /// ```
-    pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
+    pub fn read_exact<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
         ReadExact {
             io: &self.io,
-            unread: &mut self.unread,
+            unread: &self.unread,
             buf,
             filled: 0,
             reg: 0,
@@ -389,7 +389,7 @@ impl TcpStream {
     ///     assert_eq!(&buf, b"x");
     /// });
     /// ```
-    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         nio::peek(&self.io, &self.unread, buf).await
     }
 
@@ -408,7 +408,7 @@ impl TcpStream {
     ///     assert_eq!(c.write(b"hey").await.unwrap(), 3);
     /// });
     /// ```
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
         nio::write(&self.io, buf).await
     }
 
@@ -426,7 +426,7 @@ impl TcpStream {
     /// #   let _ = ln;
     /// });
     /// ```
-    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         nio::write_all(&self.io, buf).await
     }
 
@@ -687,8 +687,8 @@ impl TcpStream {
     }
 
     #[cfg_attr(not(any(feature = "futures-io", feature = "tokio")), allow(dead_code))]
-    pub(crate) fn parts(&mut self) -> (&Registered<mio::net::TcpStream>, &mut Unread, &mut [u64; 2]) {
-        (&self.io, &mut self.unread, &mut self.regs)
+    pub(crate) fn parts(&mut self) -> (&Registered<mio::net::TcpStream>, &Unread, &mut [u64; 2]) {
+        (&self.io, &self.unread, &mut self.regs)
     }
 
     #[cfg_attr(not(any(feature = "futures-io", feature = "tokio")), allow(dead_code))]
@@ -825,15 +825,15 @@ impl OwnedReadHalf {
     ///     assert_eq!(r.read(&mut [0; 4]).await.unwrap(), 0);
     /// });
     /// ```
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        nio::read(&self.io, &mut self.unread, buf).await
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        nio::read(&self.io, &self.unread, buf).await
     }
 
     /// As [`TcpStream::read_exact`] (cancel safe).
-    pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
+    pub fn read_exact<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
         ReadExact {
             io: &self.io,
-            unread: &mut self.unread,
+            unread: &self.unread,
             buf,
             filled: 0,
             reg: 0,
@@ -841,7 +841,7 @@ impl OwnedReadHalf {
     }
 
     /// As [`TcpStream::peek`].
-    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         nio::peek(&self.io, &self.unread, buf).await
     }
 
@@ -861,8 +861,8 @@ impl OwnedReadHalf {
     }
 
     #[cfg_attr(not(any(feature = "futures-io", feature = "tokio")), allow(dead_code))]
-    pub(crate) fn parts(&mut self) -> (&Registered<mio::net::TcpStream>, &mut Unread, &mut [u64; 2]) {
-        (&self.io, &mut self.unread, &mut self.regs)
+    pub(crate) fn parts(&mut self) -> (&Registered<mio::net::TcpStream>, &Unread, &mut [u64; 2]) {
+        (&self.io, &self.unread, &mut self.regs)
     }
 }
 
@@ -879,12 +879,12 @@ impl OwnedWriteHalf {
     ///     assert_eq!(w.write(b"x").await.unwrap(), 1);
     /// });
     /// ```
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
         nio::write(&self.io, buf).await
     }
 
     /// As [`TcpStream::write_all`].
-    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         nio::write_all(&self.io, buf).await
     }
 

@@ -143,16 +143,16 @@ impl UnixStream {
     }
 
     /// As [`TcpStream::read`](super::TcpStream::read).
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        nio::read(&self.io, &mut self.unread, buf).await
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        nio::read(&self.io, &self.unread, buf).await
     }
 
     /// As [`TcpStream::read_exact`](super::TcpStream::read_exact) (cancel
     /// safe).
-    pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
+    pub fn read_exact<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
         ReadExact {
             io: &self.io,
-            unread: &mut self.unread,
+            unread: &self.unread,
             buf,
             filled: 0,
             reg: 0,
@@ -160,17 +160,17 @@ impl UnixStream {
     }
 
     /// As [`TcpStream::peek`](super::TcpStream::peek).
-    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         nio::peek(&self.io, &self.unread, buf).await
     }
 
     /// As [`TcpStream::write`](super::TcpStream::write).
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
         nio::write(&self.io, buf).await
     }
 
     /// As [`TcpStream::write_all`](super::TcpStream::write_all).
-    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         nio::write_all(&self.io, buf).await
     }
 
@@ -235,8 +235,8 @@ impl UnixStream {
     }
 
     #[cfg_attr(not(any(feature = "futures-io", feature = "tokio")), allow(dead_code))]
-    pub(crate) fn parts(&mut self) -> (&Registered<mio::net::UnixStream>, &mut Unread, &mut [u64; 2]) {
-        (&self.io, &mut self.unread, &mut self.regs)
+    pub(crate) fn parts(&mut self) -> (&Registered<mio::net::UnixStream>, &Unread, &mut [u64; 2]) {
+        (&self.io, &self.unread, &mut self.regs)
     }
 
     #[cfg_attr(not(any(feature = "futures-io", feature = "tokio")), allow(dead_code))]
@@ -263,15 +263,15 @@ pub struct OwnedWriteHalf {
 
 impl OwnedReadHalf {
     /// As [`UnixStream::read`].
-    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        nio::read(&self.io, &mut self.unread, buf).await
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        nio::read(&self.io, &self.unread, buf).await
     }
 
     /// As [`UnixStream::read_exact`].
-    pub fn read_exact<'a>(&'a mut self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
+    pub fn read_exact<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
         ReadExact {
             io: &self.io,
-            unread: &mut self.unread,
+            unread: &self.unread,
             buf,
             filled: 0,
             reg: 0,
@@ -284,19 +284,19 @@ impl OwnedReadHalf {
     }
 
     #[cfg_attr(not(any(feature = "futures-io", feature = "tokio")), allow(dead_code))]
-    pub(crate) fn parts(&mut self) -> (&Registered<mio::net::UnixStream>, &mut Unread, &mut [u64; 2]) {
-        (&self.io, &mut self.unread, &mut self.regs)
+    pub(crate) fn parts(&mut self) -> (&Registered<mio::net::UnixStream>, &Unread, &mut [u64; 2]) {
+        (&self.io, &self.unread, &mut self.regs)
     }
 }
 
 impl OwnedWriteHalf {
     /// As [`UnixStream::write`].
-    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
         nio::write(&self.io, buf).await
     }
 
     /// As [`UnixStream::write_all`].
-    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         nio::write_all(&self.io, buf).await
     }
 
