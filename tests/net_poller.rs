@@ -64,9 +64,10 @@ fn ten_thousand_connections_on_gomaxprocs_plus_a_few_threads() {
     drop(srv.stdin.take());
     assert!(srv.wait().unwrap().success());
     eprintln!("{n} threads served {CONNS} connections");
-    // The harness's two threads, sysmon, the Ms running the Ps, the one
-    // blocked in the poller, and a spare or two.
-    assert!(n <= PROCS + 6, "{n} threads for {CONNS} connections on {PROCS} Ps");
+    // The harness's two threads, sysmon, the M stuck in the blocking
+    // stdin read, the Ms running the Ps, the one blocked in the poller, and
+    // spares from `blocking` hand-offs: a few, not one per connection.
+    assert!(n <= PROCS + 8, "{n} threads for {CONNS} connections on {PROCS} Ps");
 }
 
 /// What follows `tag` on the first line of `out` holding it (the test
@@ -104,6 +105,14 @@ fn echo_server_child() {
             let mut l = String::new();
             std::io::stdin().read_line(&mut l).unwrap();
         });
+        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .map(|d| {
+                d.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+                    .map(|c| c.trim().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        eprintln!("server threads: {names:?}");
         println!("threads {}", threads());
         goro::blocking(|| {
             let mut rest = Vec::new();
