@@ -121,3 +121,5 @@ pub mod time;
 // ---- net, signal: on the runtime's network poller ----
 #[cfg(not(loom))]
 pub mod net;
+#[cfg(not(loom))]
+pub mod signal;

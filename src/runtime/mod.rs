@@ -33,6 +33,8 @@ mod park;
 mod registry;
 mod runq;
 mod sched;
+// [signal] process-wide signal delivery and the SIGQUIT dump (sigqueue.go).
+pub(crate) mod sigqueue;
 mod sysmon;
 #[doc(hidden)]
 pub mod testing;
@@ -149,9 +151,9 @@ impl Builder {
     /// ```
     pub fn build(self) -> Runtime {
         let procs = self.max_procs.unwrap_or_else(default_procs);
-        Runtime {
-            sched: Sched::new(procs, self.detect_deadlock),
-        }
+        let sched = Sched::new(procs, self.detect_deadlock);
+        sigqueue::runtime_started(&sched); // [signal] SIGQUIT dumps it
+        Runtime { sched }
     }
 }
 

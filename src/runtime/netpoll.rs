@@ -618,7 +618,21 @@ mod imp {
         /// Registers `src` with the current thread's poller (Go's
         /// `poll_runtime_pollOpen`), for both directions, edge-triggered.
         pub(crate) fn register(src: &mut impl mio::event::Source) -> io::Result<Arc<PollDesc>> {
-            let poller = current_poller()?;
+            Self::register_on(current_poller()?, src)
+        }
+
+        /// `register` with the process poller (whatever the thread): for
+        /// process-wide sources (the signal self-pipe).
+        pub(crate) fn register_process(
+            src: &mut impl mio::event::Source,
+        ) -> io::Result<Arc<PollDesc>> {
+            Self::register_on(process_poller()?, src)
+        }
+
+        fn register_on(
+            poller: Arc<NetPoll>,
+            src: &mut impl mio::event::Source,
+        ) -> io::Result<Arc<PollDesc>> {
             let pd = Arc::new_cyclic(|me| PollDesc {
                 poller: poller.clone(),
                 rg: Waiter::new(),
@@ -664,9 +678,21 @@ mod imp {
             dir: Dir,
             cx: &mut Context<'_>,
             reg: &mut u64,
-            mut op: impl FnMut() -> io::Result<R>,
+            op: impl FnMut() -> io::Result<R>,
         ) -> Poll<io::Result<R>> {
             std::task::ready!(crate::runtime::coop_proceed(cx));
+            self.poll_io_uncharged(dir, cx, reg, op)
+        }
+
+        /// `poll_io` without the cooperative budget (a waker that is not a
+        /// G's: the signal reader, which must never yield to itself).
+        pub(crate) fn poll_io_uncharged<R>(
+            &self,
+            dir: Dir,
+            cx: &mut Context<'_>,
+            reg: &mut u64,
+            mut op: impl FnMut() -> io::Result<R>,
+        ) -> Poll<io::Result<R>> {
             let w = self.waiter(dir);
             loop {
                 let seen = w.load();
