@@ -984,7 +984,8 @@ mod imp {
 
     /// What an idle M without a P does after `block_idle`.
     pub(crate) enum Idle<'a> {
-        /// Not the poller's M: park on the futex as before.
+        /// Park on the futex as before (not the poller's M, or every P is
+        /// busy).
         Park,
         /// Polled (woken, timed out, or Gs were queued): look again.
         Again,
@@ -993,21 +994,28 @@ mod imp {
     }
 
     /// The last idle M blocks in the poller until the earliest timer
-    /// (findRunnable's `netpoll(delay)`), when Gs wait on I/O and no other
-    /// M is there. Woken Gs go onto an idle P, which the M takes.
+    /// (findRunnable's `netpoll(delay)`), when Gs wait on I/O, a P is idle
+    /// and no other M is there. Woken Gs go onto an idle P, which the M
+    /// takes; with none left, to the global queue, and the M parks.
     pub(crate) fn block_idle(sched: &Arc<Sched>) -> Idle<'_> {
         let Some(net) = sched.net.get() else {
             return Idle::Park;
         };
-        if net.waiters.load(Ordering::SeqCst) == 0 || net.blocker.swap(true, Ordering::SeqCst) {
+        // Go's M reaches netpoll(delay) right after giving up its P: only
+        // block here while a P is idle for what wakes (with every P busy,
+        // their Ms poll when their queues run dry, and sysmon every 10 ms).
+        if net.waiters.load(Ordering::SeqCst) == 0
+            || sched.npidle.load(Ordering::SeqCst) == 0
+            || net.blocker.swap(true, Ordering::SeqCst)
+        {
             return Idle::Park;
         }
         // SeqCst (the swap above, then these loads): a timer published
-        // after our read of the heaps sees `blocker` and breaks the poll.
-        if sched.shutdown.load(Ordering::SeqCst)
-            || sched.global_len() > 0
-            || sched.any_local_work()
-        {
+        // after our read of the heaps sees `blocker` and breaks the poll;
+        // so does shutdown. Queued work is not checked: the caller found
+        // no idle P for it, and work queued from now on starts an M
+        // (`wakep`), as in Go, where the M in netpoll is not an idle M.
+        if sched.shutdown.load(Ordering::SeqCst) {
             net.blocker.store(false, Ordering::SeqCst);
             return Idle::Again;
         }
@@ -1028,8 +1036,10 @@ mod imp {
                 Idle::Run(p)
             }
             None => {
+                // Every P is busy: they run the Gs; this M stops (Go:
+                // injectglist, then stopm).
                 inject(sched, None, gs);
-                Idle::Again
+                Idle::Park
             }
         }
     }
@@ -1057,27 +1067,25 @@ mod imp {
     }
 
     /// sysmon's poll: when Gs wait on I/O and nobody has polled for 10 ms
-    /// (every M busy), poll once and queue what woke. True if any G woke.
-    pub(crate) fn sysmon_poll(sched: &Arc<Sched>) -> bool {
+    /// (every M busy), poll once and queue what woke.
+    pub(crate) fn sysmon_poll(sched: &Arc<Sched>) {
         let Some(net) = sched.net.get() else {
-            return false;
+            return;
         };
         if net.waiters.load(Ordering::Relaxed) == 0 || net.blocker.load(Ordering::Relaxed) {
-            return false;
+            return;
         }
         let last = Duration::from_nanos(net.last_poll.load(Ordering::Relaxed));
         if net.epoch.elapsed().saturating_sub(last) < SYSMON_POLL {
-            return false;
+            return;
         }
         let Some(st) = net.poll.try_lock() else {
-            return false;
+            return;
         };
         let wakers = net.poll_once(st, Some(Duration::ZERO));
         let mut gs = Vec::new();
         collect_gs(sched, wakers, &mut gs);
-        let woke = !gs.is_empty();
         inject(sched, None, gs);
-        woke
     }
 
     /// Gs (waits) parked on the runtime's sockets: alive for the deadlock
@@ -1119,9 +1127,7 @@ mod imp {
         false
     }
     pub(crate) fn shutdown(_: &Sched) {}
-    pub(crate) fn sysmon_poll(_: &Arc<Sched>) -> bool {
-        false
-    }
+    pub(crate) fn sysmon_poll(_: &Arc<Sched>) {}
     pub(crate) fn io_waiters(_: &Sched) -> usize {
         0
     }

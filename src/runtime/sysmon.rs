@@ -60,8 +60,8 @@ pub(crate) fn sysmon(sched: Arc<Sched>) {
         let now = sched.now();
         let retook = retake(&sched, &mut seen, now);
         let kicked = kick_timers(&sched, now);
-        let polled = super::netpoll::sysmon_poll(&sched); // [netpoll] 10 ms
-        idle_rounds = if retook || kicked || polled {
+        super::netpoll::sysmon_poll(&sched); // [netpoll] 10 ms
+        idle_rounds = if retook || kicked {
             0
         } else {
             idle_rounds.saturating_add(1)
