@@ -564,8 +564,9 @@ mod imp {
         rg: Waiter,
         /// Write direction (Go's `wg`).
         wg: Waiter,
-        /// Deadlines; set by `set_deadline`, read by their timers.
-        dl: Mutex<Deadlines>,
+        /// Deadlines (allocated by the first `set_deadline`: most sockets
+        /// never have one); set by `set_deadline`, read by their timers.
+        dl: Mutex<Option<Box<Deadlines>>>,
         me: Weak<PollDesc>,
     }
 
@@ -637,7 +638,7 @@ mod imp {
                 poller: poller.clone(),
                 rg: Waiter::new(),
                 wg: Waiter::new(),
-                dl: Mutex::new(Deadlines::default()),
+                dl: Mutex::new(None),
                 me: me.clone(),
             });
             let token = Token(Arc::as_ptr(&pd) as usize);
@@ -764,7 +765,11 @@ mod imp {
             let i = dir as usize;
             let w = self.waiter(dir);
             let mut out = Vec::new();
-            let mut dl = self.dl.lock();
+            let mut guard = self.dl.lock();
+            if guard.is_none() && d.is_none() {
+                return; // nothing to clear
+            }
+            let dl = guard.get_or_insert_with(Box::default);
             match d {
                 None => {
                     dl.at[i] = 0;
@@ -784,10 +789,10 @@ mod imp {
                     let when = to_nanos(t);
                     dl.at[i] = when;
                     w.clear(EXPIRED);
-                    self.arm(&mut dl, dir, when);
+                    self.arm(dl, dir, when);
                 }
             }
-            drop(dl);
+            drop(guard);
             out.into_iter().for_each(Waker::wake);
         }
 
@@ -823,17 +828,17 @@ mod imp {
         fn deadline_fired(&self, dir: Dir) {
             let i = dir as usize;
             let mut out = Vec::new();
-            let mut dl = self.dl.lock();
-            let at = dl.at[i];
-            if at != 0 {
-                if at <= to_nanos(Instant::now()) {
+            let mut guard = self.dl.lock();
+            if let Some(dl) = guard.as_deref_mut() {
+                let at = dl.at[i];
+                if at != 0 && at <= to_nanos(Instant::now()) {
                     self.waiter(dir)
                         .set(EXPIRED, &mut out, &self.poller.waiters);
-                } else {
-                    self.arm(&mut dl, dir, at); // fired early: wait on
+                } else if at != 0 {
+                    self.arm(dl, dir, at); // fired early: wait on
                 }
             }
-            drop(dl);
+            drop(guard);
             out.into_iter().for_each(Waker::wake);
         }
 
@@ -841,14 +846,14 @@ mod imp {
         /// the deadline timers stop.
         fn evict(&self) {
             let mut out = Vec::new();
-            let mut dl = self.dl.lock();
+            let dl = self.dl.lock().take();
             self.rg.set(CLOSED, &mut out, &self.poller.waiters);
             self.wg.set(CLOSED, &mut out, &self.poller.waiters);
-            for t in dl.timer.iter_mut().filter_map(Option::take) {
-                t.stop(|| false);
+            if let Some(mut dl) = dl {
+                for t in dl.timer.iter_mut().filter_map(Option::take) {
+                    t.stop(|| false);
+                }
             }
-            dl.waker = [None, None];
-            drop(dl);
             out.into_iter().for_each(Waker::wake);
         }
     }
