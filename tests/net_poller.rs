@@ -255,3 +255,81 @@ fn emfile_child() {
         println!("emfile: recovered");
     });
 }
+
+#[test]
+fn sockets_off_any_runtime_use_the_process_poller() {
+    // goro::block_on on plain threads: no runtime at all.
+    let ln = goro::block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = ln.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        goro::block_on(async {
+            let c = TcpStream::connect(addr).await.unwrap();
+            c.write_all(b"plain").await.unwrap();
+        })
+    });
+    let (s, _) = goro::block_on(ln.accept()).unwrap();
+    let mut buf = [0; 5];
+    goro::block_on(s.read_exact(&mut buf)).unwrap();
+    assert_eq!(&buf, b"plain");
+    t.join().unwrap();
+}
+
+#[test]
+fn a_socket_used_by_a_g_of_another_runtime() {
+    // The listener belongs to runtime A (idle); a G of runtime B accepts
+    // on it: A's Ms must poll for B's G.
+    let a = goro::Runtime::builder().max_procs(1).build();
+    let b = goro::Runtime::builder().max_procs(1).build();
+    let ln = a.block_on(async { TcpListener::bind("127.0.0.1:0").await.unwrap() });
+    let addr = ln.local_addr().unwrap();
+    std::thread::sleep(Duration::from_millis(20)); // A goes idle
+    let h = b.spawn(async move { ln.accept().await.map(|(_, p)| p) });
+    std::thread::sleep(Duration::from_millis(20));
+    let c = std::net::TcpStream::connect(addr).unwrap();
+    let peer = net_common::run(10, async move { h.await.unwrap().unwrap() });
+    assert_eq!(peer, c.local_addr().unwrap());
+}
+
+#[test]
+fn a_socket_of_a_shut_down_runtime_fails_instead_of_hanging() {
+    let rt = goro::Runtime::builder().max_procs(1).build();
+    let ln = rt.block_on(async { TcpListener::bind("127.0.0.1:0").await.unwrap() });
+    rt.shutdown();
+    let r = net_common::run(10, async move { ln.accept().await.map(|_| ()) });
+    assert!(r.is_err());
+}
+
+#[test]
+fn no_sigpipe_even_with_its_default_action() {
+    if role().as_deref() == Some("sigpipe") {
+        // A C host may leave SIGPIPE at its default (terminate).
+        // SAFETY: restoring a default disposition in this child process.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        goro::run(async {
+            let (a, b) = goro::net::UnixStream::pair().unwrap();
+            drop(b);
+            let e = a.write_all(b"x").await.unwrap_err();
+            println!("unix: {e}");
+            let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+            drop(ln.accept().await.unwrap());
+            let mut err = None;
+            for _ in 0..100 {
+                if let Err(e) = c.write_all(&[0; 4096]).await {
+                    err = Some(e);
+                    break;
+                }
+                goro::time::sleep(Duration::from_millis(1)).await;
+            }
+            println!("tcp: {}", err.unwrap());
+        });
+        return;
+    }
+    let out = child("no_sigpipe_even_with_its_default_action", "sigpipe")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{:?} {stdout}", out.status);
+    assert!(stdout.contains("unix: Broken pipe"), "{stdout}");
+    assert!(stdout.contains("tcp: "), "{stdout}");
+}
