@@ -119,27 +119,16 @@ impl StreamIo for mio::net::TcpStream {
     }
 }
 
-/// `send` flags that keep a write to a closed peer from raising
-/// `SIGPIPE` (std's TCP writes pass it; its Unix-socket writes use
-/// `write(2)`, which does not).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const NOSIGNAL: i32 = libc::MSG_NOSIGNAL;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-const NOSIGNAL: i32 = 0;
-
 impl StreamIo for mio::net::UnixStream {
     fn read_io(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)
     }
     fn write_io(&self, buf: &[u8]) -> io::Result<usize> {
-        use std::os::fd::AsFd;
-        let fd = self.as_fd();
-        socket2::SockRef::from(&fd).send_with_flags(buf, NOSIGNAL)
+        // std sends with MSG_NOSIGNAL (tests/net_poller.rs checks it).
+        (&*self).write(buf)
     }
     fn write_vectored_io(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        use std::os::fd::AsFd;
-        let fd = self.as_fd();
-        socket2::SockRef::from(&fd).send_vectored_with_flags(bufs, NOSIGNAL)
+        (&*self).write_vectored(bufs)
     }
     fn peek_io(&self, buf: &mut [u8]) -> io::Result<usize> {
         use std::os::fd::AsFd;
