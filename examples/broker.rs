@@ -48,7 +48,8 @@ impl Lines {
     async fn next(&mut self) -> std::io::Result<Option<String>> {
         loop {
             if let Some(i) = self.buf[self.start..].iter().position(|&b| b == b'\n') {
-                let line = String::from_utf8_lossy(&self.buf[self.start..self.start + i]).into_owned();
+                let line =
+                    String::from_utf8_lossy(&self.buf[self.start..self.start + i]).into_owned();
                 self.start += i + 1;
                 return Ok(Some(line));
             }
@@ -64,10 +65,13 @@ impl Lines {
     }
 }
 
-/// topic -> (connection id, that connection's outbox).
+/// A subscriber: its connection id and that connection's outbox.
+type Sub = (u64, Sender<String>);
+
+/// The topic map: topic -> subscribers.
 #[derive(Default)]
 struct Broker {
-    topics: Mutex<HashMap<String, Vec<(u64, Sender<String>)>>>,
+    topics: Mutex<HashMap<String, Vec<Sub>>>,
     next_conn: AtomicU64,
 }
 
@@ -89,7 +93,13 @@ impl Broker {
     /// Queues `MSG topic message` for every subscriber (waiting for room:
     /// back-pressure); returns how many took it.
     async fn publish(&self, topic: &str, message: &str) -> usize {
-        let subs = self.topics.lock().unwrap().get(topic).cloned().unwrap_or_default();
+        let subs = self
+            .topics
+            .lock()
+            .unwrap()
+            .get(topic)
+            .cloned()
+            .unwrap_or_default();
         let line = format!("MSG {topic} {message}\n");
         let mut n = 0;
         for (_, out) in subs {
@@ -161,16 +171,28 @@ impl Client {
     }
 
     async fn send(&mut self, cmd: &str) {
-        self.w.write_all(format!("{cmd}\n").as_bytes()).await.unwrap();
+        self.w
+            .write_all(format!("{cmd}\n").as_bytes())
+            .await
+            .unwrap();
     }
 
     async fn line(&mut self) -> String {
-        self.lines.next().await.unwrap().expect("broker closed the connection")
+        self.lines
+            .next()
+            .await
+            .unwrap()
+            .expect("broker closed the connection")
     }
 }
 
 /// What each subscriber subscribes to.
-const PLANS: [&[&str]; 4] = [&["orders"], &["payments"], &["orders", "payments"], &["orders"]];
+const PLANS: [&[&str]; 4] = [
+    &["orders"],
+    &["payments"],
+    &["orders", "payments"],
+    &["orders"],
+];
 const PUBLISHERS: usize = 4;
 const PER_PUBLISHER: usize = 250; // alternating orders / payments
 
@@ -188,7 +210,9 @@ fn main() {
 
         // Subscribers: each SUBs, waits for the OKs, then counts.
         let per_topic = (PUBLISHERS * PER_PUBLISHER / 2) as u64;
-        let counts: Arc<Mutex<Vec<(usize, HashMap<String, u64>)>>> = Arc::default();
+        // (subscriber index, messages received per topic)
+        type Counts = Vec<(usize, HashMap<String, u64>)>;
+        let counts: Arc<Mutex<Counts>> = Arc::default();
         let ready = WaitGroup::new();
         let subscribers = WaitGroup::new();
         for (i, topics) in PLANS.iter().enumerate() {
@@ -248,7 +272,11 @@ fn main() {
             topics.sort();
             println!("  subscriber {i} ({:?}): {topics:?}", PLANS[*i]);
             for t in PLANS[*i] {
-                assert_eq!(got.get(*t).copied(), Some(per_topic), "subscriber {i}, topic {t}");
+                assert_eq!(
+                    got.get(*t).copied(),
+                    Some(per_topic),
+                    "subscriber {i}, topic {t}"
+                );
             }
             assert_eq!(got.len(), PLANS[*i].len());
         }

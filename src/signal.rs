@@ -185,7 +185,9 @@ pub fn notify(sigs: &[Signal]) -> Receiver<Signal> {
 /// ```
 pub fn stop(rx: &Receiver<Signal>) {
     let mut subs = subs().lock();
-    let dropped: Vec<Sub> = extract(&mut subs, |s| std::ptr::eq(s.tx.hchan(), rx.hchan()) || dead(&s.tx));
+    let dropped: Vec<Sub> = extract(&mut subs, |s| {
+        std::ptr::eq(s.tx.hchan(), rx.hchan()) || dead(&s.tx)
+    });
     let wanted = subs.iter().fold(0, |m, s| m | s.mask);
     drop(subs);
     for s in ALL {

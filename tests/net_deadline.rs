@@ -46,7 +46,10 @@ fn read_deadline_future_fires_on_a_parked_read() {
         assert_eq!(e.kind(), ErrorKind::TimedOut);
         assert!(t0.elapsed() >= 30 * MS);
         // It stays expired for later reads too.
-        assert_eq!(c.read(&mut [0; 4]).await.unwrap_err().kind(), ErrorKind::TimedOut);
+        assert_eq!(
+            c.read(&mut [0; 4]).await.unwrap_err().kind(),
+            ErrorKind::TimedOut
+        );
     });
 }
 
@@ -67,7 +70,10 @@ fn deadline_moved_earlier_and_later_affects_a_blocked_read() {
         let e = read_shared(&c).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::TimedOut);
         let waited = t0.elapsed();
-        assert!(waited >= 40 * MS && waited < Duration::from_secs(30), "{waited:?}");
+        assert!(
+            waited >= 40 * MS && waited < Duration::from_secs(30),
+            "{waited:?}"
+        );
         h.await.unwrap();
 
         // Later: a deadline pushed out while blocked does not fire at the old time.
@@ -216,8 +222,13 @@ fn dial_context_cancelled_and_expired() {
 async fn backlog_full_listener() -> (std::net::SocketAddr, socket2::Socket, Vec<TcpStream>) {
     use socket2::{Domain, Socket, Type};
     let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    s.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into())
-        .unwrap();
+    s.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
     s.listen(0).unwrap();
     let addr = s.local_addr().unwrap().as_socket().unwrap();
     let mut fill = Vec::new();

@@ -36,11 +36,14 @@ fn ten_thousand_connections_on_gomaxprocs_plus_a_few_threads() {
     if role().as_deref() == Some("server") {
         return echo_server_child();
     }
-    let mut srv = child("ten_thousand_connections_on_gomaxprocs_plus_a_few_threads", "server")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut srv = child(
+        "ten_thousand_connections_on_gomaxprocs_plus_a_few_threads",
+        "server",
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut out = BufReader::new(srv.stdout.take().unwrap());
     let addr: std::net::SocketAddr = read_tagged(&mut out, "addr ").parse().unwrap();
     let t0 = Instant::now();
@@ -67,7 +70,10 @@ fn ten_thousand_connections_on_gomaxprocs_plus_a_few_threads() {
     // The harness's two threads, sysmon, the M stuck in the blocking
     // stdin read, the Ms running the Ps, the one blocked in the poller, and
     // spares from `blocking` hand-offs: a few, not one per connection.
-    assert!(n <= PROCS + 8, "{n} threads for {CONNS} connections on {PROCS} Ps");
+    assert!(
+        n <= PROCS + 8,
+        "{n} threads for {CONNS} connections on {PROCS} Ps"
+    );
 }
 
 /// What follows `tag` on the first line of `out` holding it (the test
@@ -76,7 +82,11 @@ fn read_tagged(out: &mut impl BufRead, tag: &str) -> String {
     let mut line = String::new();
     loop {
         line.clear();
-        assert_ne!(out.read_line(&mut line).unwrap(), 0, "child ended before {tag:?}");
+        assert_ne!(
+            out.read_line(&mut line).unwrap(),
+            0,
+            "child ended before {tag:?}"
+        );
         if let Some(at) = line.find(tag) {
             return line[at + tag.len()..].trim().to_string();
         }
@@ -207,7 +217,8 @@ fn network_wakes_a_g_while_every_m_sleeps() {
         std::thread::sleep(Duration::from_millis(20));
         c.write_all(&[i]).unwrap();
         let mut b = [0];
-        c.read_exact(&mut b).expect("the G woken by the network never ran");
+        c.read_exact(&mut b)
+            .expect("the G woken by the network never ran");
         assert_eq!(b[0], i);
     }
     goro::block_on(h).unwrap();
@@ -218,9 +229,15 @@ fn emfile_is_an_error_not_a_panic() {
     if role().as_deref() == Some("emfile") {
         return emfile_child();
     }
-    let out = child("emfile_is_an_error_not_a_panic", "emfile").output().unwrap();
+    let out = child("emfile_is_an_error_not_a_panic", "emfile")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("emfile: connect"), "{stdout}");
     assert!(stdout.contains("emfile: accept"), "{stdout}");
     assert!(stdout.contains("emfile: recovered"), "{stdout}");

@@ -101,7 +101,9 @@ fn peer_reset_is_an_error() {
         let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
         let (s, _) = ln.accept().await.unwrap();
         // SO_LINGER 0: close sends RST.
-        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+        socket2::SockRef::from(&s)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
         drop(s);
         let err = c.read(&mut [0; 8]).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
@@ -148,7 +150,9 @@ fn connect_refused() {
 fn bind_address_in_use() {
     run(10, async {
         let a = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let err = TcpListener::bind(a.local_addr().unwrap()).await.unwrap_err();
+        let err = TcpListener::bind(a.local_addr().unwrap())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
     });
 }
@@ -204,7 +208,12 @@ fn split_halves_read_and_write_in_two_gs() {
             while got < N {
                 let n = r.read(&mut buf).await.unwrap();
                 assert!(n > 0);
-                assert!(buf[..n].iter().enumerate().all(|(i, &b)| b == ((got + i) % 251) as u8));
+                assert!(
+                    buf[..n]
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &b)| b == ((got + i) % 251) as u8)
+                );
                 got += n;
             }
             got
@@ -227,7 +236,7 @@ fn std_round_trip_and_fds() {
         let (s, _) = ln.accept().await.unwrap();
         let mut std_c = c.into_std().unwrap();
         std::io::Write::write_all(&mut std_c, b"std").unwrap();
-                let mut buf = [0; 3];
+        let mut buf = [0; 3];
         s.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"std");
         let _back = TcpStream::from_std(std_c).unwrap();
@@ -244,7 +253,8 @@ fn connect_timeout_and_resolution() {
         // localhost may resolve to ::1 first; dialSerial tries every address.
         assert!(c.is_ok(), "{c:?}");
         let t0 = Instant::now();
-        let c = TcpStream::connect_timeout(format!("127.0.0.1:{port}"), Duration::from_secs(5)).await;
+        let c =
+            TcpStream::connect_timeout(format!("127.0.0.1:{port}"), Duration::from_secs(5)).await;
         assert!(c.is_ok());
         assert!(t0.elapsed() < Duration::from_secs(5));
     });

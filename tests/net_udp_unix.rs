@@ -70,7 +70,11 @@ fn udp_shared_by_many_receivers() {
 fn udp_cancelled_recv_loses_no_datagram() {
     run(10, async {
         let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        assert!(timeout(Duration::from_millis(10), s.recv_from(&mut [0; 8])).await.is_err());
+        assert!(
+            timeout(Duration::from_millis(10), s.recv_from(&mut [0; 8]))
+                .await
+                .is_err()
+        );
         s.send_to(b"kept", s.local_addr().unwrap()).await.unwrap();
         let mut buf = [0; 8];
         let (n, _) = s.recv_from(&mut buf).await.unwrap();
@@ -138,7 +142,10 @@ fn unix_datagram_pair_bind_and_deadline() {
         let (n, _) = bound.recv_from(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"to path");
         bound.set_read_deadline(Some(std::time::Instant::now() + Duration::from_millis(10)));
-        assert_eq!(bound.recv(&mut buf).await.unwrap_err().kind(), ErrorKind::TimedOut);
+        assert_eq!(
+            bound.recv(&mut buf).await.unwrap_err().kind(),
+            ErrorKind::TimedOut
+        );
     });
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }

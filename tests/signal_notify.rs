@@ -59,7 +59,10 @@ fn signal_in_select_with_timeout() {
 /// Runs the child and returns its status and stderr.
 fn run_child(test: &str) -> (std::process::ExitStatus, String) {
     let out = child(test).output().unwrap();
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]

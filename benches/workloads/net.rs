@@ -171,7 +171,11 @@ fn tcp_idle() {
         close(&ln);
         handlers.wait().await;
         let down = t.elapsed();
-        emit("tcp_idle", "bytes_per_conn", (rss1 - rss0) as f64 / n as f64);
+        emit(
+            "tcp_idle",
+            "bytes_per_conn",
+            (rss1 - rss0) as f64 / n as f64,
+        );
         emit("tcp_idle", "ns_per_conn", ns_per(up + down, n as u64));
     });
 }

@@ -9,7 +9,9 @@
 //! shutdown shuts the write direction down (the peer reads EOF).
 
 use super::io::{Registered, StreamIo, poll_read};
-use super::{OwnedReadHalf, OwnedWriteHalf, TcpStream, UnixOwnedReadHalf, UnixOwnedWriteHalf, UnixStream};
+use super::{
+    OwnedReadHalf, OwnedWriteHalf, TcpStream, UnixOwnedReadHalf, UnixOwnedWriteHalf, UnixStream,
+};
 use crate::runtime::Dir;
 use std::io;
 use std::net::Shutdown;

@@ -136,9 +136,7 @@ impl StreamIo for mio::net::UnixStream {
         let sock = socket2::SockRef::from(&fd);
         // SAFETY: recv writes only initialized bytes into the buffer it is
         // given; u8 and MaybeUninit<u8> have one layout.
-        let uninit = unsafe {
-            &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>])
-        };
+        let uninit = unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
         sock.peek(uninit)
     }
     fn shutdown_io(&self, how: Shutdown) -> io::Result<()> {

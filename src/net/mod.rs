@@ -30,7 +30,7 @@
 //!     let addr = ln.local_addr()?;
 //!     goro::go(async move {
 //!         // A G per connection, as in Go.
-//!         while let Ok((mut conn, _)) = ln.accept().await {
+//!         while let Ok((conn, _)) = ln.accept().await {
 //!             goro::go(async move {
 //!                 let mut buf = [0; 1024];
 //!                 while let Ok(n @ 1..) = conn.read(&mut buf).await {
@@ -41,7 +41,7 @@
 //!             });
 //!         }
 //!     });
-//!     let mut c = TcpStream::connect(addr).await?; // net.Dial
+//!     let c = TcpStream::connect(addr).await?; // net.Dial
 //!     c.write_all(b"echo").await?;
 //!     let mut buf = [0; 4];
 //!     c.read_exact(&mut buf).await?;

@@ -38,10 +38,10 @@ const BACKLOG: i32 = 4096;
 ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap(); // net.Listen
 ///     let addr = ln.local_addr().unwrap();
 ///     goro::go(async move {
-///         let (mut conn, _) = ln.accept().await.unwrap(); // ln.Accept()
+///         let (conn, _) = ln.accept().await.unwrap(); // ln.Accept()
 ///         conn.write_all(b"hello").await.unwrap();
 ///     });
-///     let mut c = TcpStream::connect(addr).await.unwrap(); // net.Dial
+///     let c = TcpStream::connect(addr).await.unwrap(); // net.Dial
 ///     let mut buf = [0; 5];
 ///     c.read_exact(&mut buf).await.unwrap();
 ///     assert_eq!(&buf, b"hello");
@@ -227,10 +227,12 @@ impl AsFd for TcpListener {
 /// (`DialTimeout`), [`dial_context`](super::dial_context) or
 /// [`TcpListener::accept`]. Every operation parks the calling G, never the
 /// thread, and every future is cancel safe: a dropped `read` or
-/// `read_exact` loses no bytes, a dropped `write` wrote nothing or reports
-/// nothing it wrote. A read of 0 bytes means the peer closed its side.
-/// To read in one G and write in another, [`into_split`](Self::into_split).
-/// `TCP_NODELAY` is on, as in Go. Dropping the stream closes it.
+/// `read_exact` loses no bytes, a dropped `write` wrote nothing. A read of
+/// 0 bytes means the peer closed its side. Operations take `&self`, as on
+/// Go's `Conn`: a stream shared by Gs (`Arc<TcpStream>`) can be read by one
+/// while another writes or moves its deadline; [`into_split`](Self::into_split)
+/// gives owned halves instead. `TCP_NODELAY` is on, as in Go. Dropping the
+/// stream closes it.
 ///
 /// [`connect_timeout`]: TcpStream::connect_timeout
 ///
@@ -245,7 +247,7 @@ impl AsFd for TcpListener {
 ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let addr = ln.local_addr().unwrap();
 ///     goro::go(async move {
-///         let (mut conn, _) = ln.accept().await.unwrap();
+///         let (conn, _) = ln.accept().await.unwrap();
 ///         let mut buf = [0; 64];
 ///         loop {
 ///             let n = conn.read(&mut buf).await.unwrap();
@@ -255,7 +257,7 @@ impl AsFd for TcpListener {
 ///             conn.write_all(&buf[..n]).await.unwrap();
 ///         }
 ///     });
-///     let mut c = TcpStream::connect(addr).await.unwrap();
+///     let c = TcpStream::connect(addr).await.unwrap();
 ///     c.write_all(b"ping").await.unwrap();
 ///     let mut buf = [0; 4];
 ///     c.read_exact(&mut buf).await.unwrap();
@@ -309,7 +311,10 @@ impl TcpStream {
     ///     assert!(s.is_ok());
     /// });
     /// ```
-    pub async fn connect_timeout(addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<TcpStream> {
+    pub async fn connect_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
         dial(addr, Instant::now().checked_add(timeout)).await
     }
 
@@ -322,8 +327,8 @@ impl TcpStream {
     /// use goro::net::{TcpListener, TcpStream};
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
-    ///     let (mut s, _) = ln.accept().await.unwrap();
+    ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+    ///     let (s, _) = ln.accept().await.unwrap();
     ///     s.write_all(b"hi").await.unwrap();
     ///     drop(s); // EOF after the two bytes
     ///     let mut buf = [0; 8];
@@ -352,8 +357,8 @@ impl TcpStream {
     /// use goro::net::{TcpListener, TcpStream};
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
-    ///     let (mut s, _) = ln.accept().await.unwrap();
+    ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+    ///     let (s, _) = ln.accept().await.unwrap();
     ///     s.write_all(b"abc").await.unwrap();
     ///     s.write_all(b"def").await.unwrap();
     ///     let mut buf = [0; 6];
@@ -361,7 +366,10 @@ impl TcpStream {
     ///     assert_eq!(&buf, b"abcdef");
     /// });
     /// ```
-    pub fn read_exact<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
+    pub fn read_exact<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<()>> + 'a {
         ReadExact {
             io: &self.io,
             unread: &self.unread,
@@ -380,8 +388,8 @@ impl TcpStream {
     /// use goro::net::{TcpListener, TcpStream};
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
-    ///     let (mut s, _) = ln.accept().await.unwrap();
+    ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+    ///     let (s, _) = ln.accept().await.unwrap();
     ///     s.write_all(b"x").await.unwrap();
     ///     let mut buf = [0; 1];
     ///     assert_eq!(c.peek(&mut buf).await.unwrap(), 1);
@@ -404,7 +412,7 @@ impl TcpStream {
     /// use goro::net::{TcpListener, TcpStream};
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+    ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
     ///     assert_eq!(c.write(b"hey").await.unwrap(), 3);
     /// });
     /// ```
@@ -421,9 +429,16 @@ impl TcpStream {
     /// use goro::net::{TcpListener, TcpStream};
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
-    ///     c.write_all(&[7; 100_000]).await.unwrap_or(()); // nobody reads: may park
-    /// #   let _ = ln;
+    ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+    ///     let (s, _) = ln.accept().await.unwrap();
+    ///     let data = vec![7u8; 1 << 20];
+    ///     let reader = goro::go(async move {
+    ///         let mut buf = vec![0u8; 1 << 20];
+    ///         s.read_exact(&mut buf).await.unwrap();
+    ///         buf
+    ///     });
+    ///     c.write_all(&data).await.unwrap(); // parks while the socket is full
+    ///     assert_eq!(reader.await.unwrap(), data);
     /// });
     /// ```
     pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
@@ -441,7 +456,7 @@ impl TcpStream {
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
-    ///     let (mut s, _) = ln.accept().await.unwrap();
+    ///     let (s, _) = ln.accept().await.unwrap();
     ///     c.shutdown(Shutdown::Write).unwrap(); // half-close
     ///     let mut buf = [0; 1];
     ///     assert_eq!(s.read(&mut buf).await.unwrap(), 0);
@@ -550,7 +565,7 @@ impl TcpStream {
     /// use std::time::{Duration, Instant};
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+    ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
     ///     c.set_deadline(Some(Instant::now() + Duration::from_millis(10)));
     ///     let err = c.read(&mut [0; 8]).await.unwrap_err(); // nobody writes
     ///     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
@@ -574,7 +589,7 @@ impl TcpStream {
     /// use std::time::Instant;
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+    ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
     ///     c.set_read_deadline(Some(Instant::now())); // already passed
     ///     assert!(c.read(&mut [0; 1]).await.is_err());
     ///     c.set_read_deadline(None);
@@ -594,7 +609,7 @@ impl TcpStream {
     /// use std::time::Instant;
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let mut c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
+    ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
     ///     c.set_write_deadline(Some(Instant::now()));
     ///     assert!(c.write(b"x").await.is_err());
     /// });
@@ -616,12 +631,12 @@ impl TcpStream {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     let addr = ln.local_addr().unwrap();
     ///     goro::go(async move {
-    ///         let (mut s, _) = ln.accept().await.unwrap();
+    ///         let (s, _) = ln.accept().await.unwrap();
     ///         let mut buf = [0; 3];
     ///         s.read_exact(&mut buf).await.unwrap();
     ///         s.write_all(&buf).await.unwrap();
     ///     });
-    ///     let (mut r, mut w) = TcpStream::connect(addr).await.unwrap().into_split();
+    ///     let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
     ///     let reader = goro::go(async move {
     ///         let mut buf = [0; 3];
     ///         r.read_exact(&mut buf).await.unwrap();
@@ -698,7 +713,10 @@ impl TcpStream {
 }
 
 /// Go's `dialSerial` over the resolved addresses, with an optional deadline.
-pub(crate) async fn dial(addr: impl ToSocketAddrs, deadline: Option<Instant>) -> io::Result<TcpStream> {
+pub(crate) async fn dial(
+    addr: impl ToSocketAddrs,
+    deadline: Option<Instant>,
+) -> io::Result<TcpStream> {
     let mut last = None;
     for a in nio::resolve(addr)? {
         match connect_one(a, deadline).await {
@@ -725,7 +743,9 @@ async fn connect_one(a: SocketAddr, deadline: Option<Instant>) -> io::Result<Tcp
         }
         match s.peer_addr() {
             Ok(_) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
             Err(e) => Err(e),
         }
     })
@@ -764,8 +784,8 @@ impl AsFd for TcpStream {
 /// goro::run(async {
 ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
-///     let (mut s, _) = ln.accept().await.unwrap();
-///     let (mut r, _w) = c.into_split();
+///     let (s, _) = ln.accept().await.unwrap();
+///     let (r, _w) = c.into_split();
 ///     s.write_all(b"ok").await.unwrap();
 ///     let mut buf = [0; 2];
 ///     r.read_exact(&mut buf).await.unwrap();
@@ -789,8 +809,8 @@ pub struct OwnedReadHalf {
 /// goro::run(async {
 ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let c = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap();
-///     let (mut s, _) = ln.accept().await.unwrap();
-///     let (_r, mut w) = c.into_split();
+///     let (s, _) = ln.accept().await.unwrap();
+///     let (_r, w) = c.into_split();
 ///     w.write_all(b"bye").await.unwrap();
 ///     drop(w); // the peer reads EOF after "bye"
 ///     let mut buf = Vec::new();
@@ -819,7 +839,7 @@ impl OwnedReadHalf {
     /// use goro::net::{TcpListener, TcpStream};
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let (mut r, _w) = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap().into_split();
+    ///     let (r, _w) = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap().into_split();
     ///     let (s, _) = ln.accept().await.unwrap();
     ///     drop(s);
     ///     assert_eq!(r.read(&mut [0; 4]).await.unwrap(), 0);
@@ -830,7 +850,10 @@ impl OwnedReadHalf {
     }
 
     /// As [`TcpStream::read_exact`] (cancel safe).
-    pub fn read_exact<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
+    pub fn read_exact<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<()>> + 'a {
         ReadExact {
             io: &self.io,
             unread: &self.unread,
@@ -875,7 +898,7 @@ impl OwnedWriteHalf {
     /// use goro::net::{TcpListener, TcpStream};
     /// goro::run(async {
     ///     let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let (_r, mut w) = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap().into_split();
+    ///     let (_r, w) = TcpStream::connect(ln.local_addr().unwrap()).await.unwrap().into_split();
     ///     assert_eq!(w.write(b"x").await.unwrap(), 1);
     /// });
     /// ```
@@ -924,13 +947,17 @@ impl Drop for OwnedWriteHalf {
 
 impl fmt::Debug for OwnedReadHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedReadHalf").field("stream", self.io.io()).finish()
+        f.debug_struct("OwnedReadHalf")
+            .field("stream", self.io.io())
+            .finish()
     }
 }
 
 impl fmt::Debug for OwnedWriteHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedWriteHalf").field("stream", self.io.io()).finish()
+        f.debug_struct("OwnedWriteHalf")
+            .field("stream", self.io.io())
+            .finish()
     }
 }
 

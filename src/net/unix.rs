@@ -29,10 +29,10 @@ use std::time::Instant;
 ///     let ln = UnixListener::bind(&path).unwrap();
 ///     let p2 = path.clone();
 ///     goro::go(async move {
-///         let mut c = UnixStream::connect(&p2).await.unwrap();
+///         let c = UnixStream::connect(&p2).await.unwrap();
 ///         c.write_all(b"unix").await.unwrap();
 ///     });
-///     let (mut s, _) = ln.accept().await.unwrap();
+///     let (s, _) = ln.accept().await.unwrap();
 ///     let mut buf = [0; 4];
 ///     s.read_exact(&mut buf).await.unwrap();
 ///     assert_eq!(&buf, b"unix");
@@ -94,7 +94,7 @@ impl UnixListener {
 ///
 /// ```
 /// goro::run(async {
-///     let (mut a, mut b) = goro::net::UnixStream::pair().unwrap();
+///     let (a, b) = goro::net::UnixStream::pair().unwrap();
 ///     a.write_all(b"pair").await.unwrap();
 ///     let mut buf = [0; 4];
 ///     b.read_exact(&mut buf).await.unwrap();
@@ -149,7 +149,10 @@ impl UnixStream {
 
     /// As [`TcpStream::read_exact`](super::TcpStream::read_exact) (cancel
     /// safe).
-    pub fn read_exact<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
+    pub fn read_exact<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<()>> + 'a {
         ReadExact {
             io: &self.io,
             unread: &self.unread,
@@ -268,7 +271,10 @@ impl OwnedReadHalf {
     }
 
     /// As [`UnixStream::read_exact`].
-    pub fn read_exact<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<()>> + 'a {
+    pub fn read_exact<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<()>> + 'a {
         ReadExact {
             io: &self.io,
             unread: &self.unread,
@@ -449,12 +455,16 @@ fd_impls!(UnixListener, UnixStream, UnixDatagram);
 
 impl fmt::Debug for OwnedReadHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedReadHalf").field("stream", self.io.io()).finish()
+        f.debug_struct("OwnedReadHalf")
+            .field("stream", self.io.io())
+            .finish()
     }
 }
 
 impl fmt::Debug for OwnedWriteHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedWriteHalf").field("stream", self.io.io()).finish()
+        f.debug_struct("OwnedWriteHalf")
+            .field("stream", self.io.io())
+            .finish()
     }
 }

@@ -97,11 +97,7 @@ impl WaitList {
         }
         match &mut self.first {
             Some((i, w)) if *i == id => Some(w),
-            _ => self
-                .more
-                .iter_mut()
-                .find(|(i, _)| *i == id)
-                .map(|(_, w)| w),
+            _ => self.more.iter_mut().find(|(i, _)| *i == id).map(|(_, w)| w),
         }
     }
 
@@ -168,7 +164,13 @@ impl Waiter {
     /// Parks `waker` (under registration `*reg`, updated to its id) unless
     /// the word moved since `seen` or carries `CLOSED`/`EXPIRED`. `count`
     /// is the poller's count of non-empty lists (Go's `netpollWaiters`).
-    pub(crate) fn wait(&self, seen: usize, waker: &Waker, reg: &mut u64, count: &AtomicUsize) -> Wait {
+    pub(crate) fn wait(
+        &self,
+        seen: usize,
+        waker: &Waker,
+        reg: &mut u64,
+        count: &AtomicUsize,
+    ) -> Wait {
         let mut l = self.list.lock();
         // AcqRel: pairs with the notifier's AcqRel RMW (`ready`/`set`):
         // whichever of the two comes second sees the other, so either we
@@ -272,7 +274,10 @@ impl TestWaiter {
     }
     /// Parks `waker` unless the word moved since `seen`; true if parked.
     pub fn wait(&self, seen: usize, waker: &Waker, reg: &mut u64) -> bool {
-        matches!(self.w.wait(seen, waker, reg, &self.count), Wait::Parked { .. })
+        matches!(
+            self.w.wait(seen, waker, reg, &self.count),
+            Wait::Parked { .. }
+        )
     }
     /// A readiness edge; wakes the parked.
     pub fn ready(&self) {
