@@ -313,6 +313,7 @@ impl TestWaiter {
 
 /// A direction of a descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) enum Dir {
     /// Reads, accepts, receives (Go's 'r').
     Read = 0,
@@ -1137,6 +1138,7 @@ mod imp {
         false
     }
     pub(crate) fn shutdown(_: &Sched) {}
+    #[allow(dead_code)] // sysmon does not run under loom
     pub(crate) fn sysmon_poll(_: &Arc<Sched>) {}
     pub(crate) fn io_waiters(_: &Sched) -> usize {
         0
