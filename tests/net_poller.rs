@@ -62,11 +62,11 @@ fn ten_thousand_connections_on_gomaxprocs_plus_a_few_threads() {
     assert!(t0.elapsed() < Duration::from_secs(120));
     // Every server G has echoed and parked in its next read: count.
     srv.stdin.as_mut().unwrap().write_all(b"report\n").unwrap();
+    let names = read_tagged(&mut out, "names ");
     let n: usize = read_tagged(&mut out, "threads ").parse().unwrap();
     drop(conns);
     drop(srv.stdin.take());
     assert!(srv.wait().unwrap().success());
-    eprintln!("{n} threads served {CONNS} connections");
     // The harness's two threads, sysmon, the M stuck in the blocking
     // stdin read, the Ms running the Ps, the one blocked in the poller, and
     // spares from `blocking` hand-offs: a few, not one per connection.
@@ -122,7 +122,7 @@ fn echo_server_child() {
                     .collect()
             })
             .unwrap_or_default();
-        eprintln!("server threads: {names:?}");
+        println!("names {}", names.join(","));
         println!("threads {}", threads());
         goro::blocking(|| {
             let mut rest = Vec::new();
