@@ -67,12 +67,13 @@ fn ten_thousand_connections_on_gomaxprocs_plus_a_few_threads() {
     drop(conns);
     drop(srv.stdin.take());
     assert!(srv.wait().unwrap().success());
-    // The harness's two threads, sysmon, the M stuck in the blocking
-    // stdin read, the Ms running the Ps, the one blocked in the poller, and
-    // spares from `blocking` hand-offs: a few, not one per connection.
+    // The harness's two threads, sysmon, the process poller (signals),
+    // the M stuck in the blocking stdin read, the Ms running the Ps, the
+    // one blocked in the poller, and spares from `blocking` hand-offs: a
+    // few, not one per connection.
     assert!(
         n <= PROCS + 8,
-        "{n} threads for {CONNS} connections on {PROCS} Ps"
+        "{n} threads ({names}) for {CONNS} connections on {PROCS} Ps"
     );
 }
 
