@@ -23,7 +23,7 @@
 //! goro code here uses only the public API of `shared/API.md`: `goro::run`
 //! (the program's main G, `GOMAXPROCS` Ps), `goro::go`, `goro::chan`,
 //! `goro::select!`, `goro::sync::WaitGroup`, `goro::context`,
-//! `goro::time::sleep` and `goro::gosched`.
+//! `goro::time::sleep`, `goro::gosched` and `goro::net` (W15-W17).
 //!
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 mod chan_w;
 #[path = "workloads/ctx.rs"]
 mod ctx_w;
+#[path = "workloads/net.rs"]
+mod net_w;
 #[path = "workloads/park.rs"]
 mod park_w;
 #[path = "workloads/sched.rs"]
@@ -44,7 +46,7 @@ mod select_w;
 mod timers_w;
 
 /// The workload names, in the anchors' order (`go run . list`).
-const NAMES: [&str; 17] = [
+const NAMES: [&str; 20] = [
     "pingpong",
     "spsc/0",
     "spsc/1",
@@ -62,6 +64,9 @@ const NAMES: [&str; 17] = [
     "timers",
     "waitgroup",
     "ctx_cancel",
+    "tcp_echo",
+    "tcp_connect",
+    "tcp_idle",
 ];
 
 /// Every workload's function, by name.
@@ -73,6 +78,7 @@ fn available() -> Vec<(&'static str, fn())> {
         park_w::WORKLOADS,
         ctx_w::WORKLOADS,
         timers_w::WORKLOADS,
+        net_w::WORKLOADS,
     ]
     .concat()
 }
@@ -221,6 +227,9 @@ fn label(w: &str) -> String {
         "timers" => "W12",
         "waitgroup" => "W13",
         "ctx_cancel" => "W14",
+        "tcp_echo" => "W15",
+        "tcp_connect" => "W16",
+        "tcp_idle" => "W17",
         _ => fail(&format!("unknown workload {w}")),
     };
     format!("{id}.{w}")

@@ -118,3 +118,9 @@ pub mod context;
 
 // ---- time ----
 pub mod time;
+
+// ---- net, signal: on the runtime's network poller ----
+#[cfg(not(loom))]
+pub mod net;
+#[cfg(not(loom))]
+pub mod signal;

@@ -472,13 +472,24 @@ pub(crate) fn waker_vtable() -> &'static RawWakerVTable {
 /// Go's `ready`: makes a parked G runnable. A G already queued or done is
 /// left alone; a running one is marked to run again after this poll.
 pub(crate) fn goready(g: GRef) {
+    if let Some(g) = ready_state(g) {
+        super::m::ready_g(g);
+    }
+}
+
+/// The state step of `goready` without the placement: a parked G moves to
+/// SCHEDULED and is given back for the caller to queue (the network
+/// poller queues a batch at once, Go's `injectglist`); None if it was
+/// running (now NOTIFIED), already queued, or done.
+#[inline]
+pub(crate) fn ready_state(g: GRef) -> Option<GRef> {
     let h = g.header();
     let mut s = h.state.load(Ordering::Acquire);
     loop {
         let next = match s {
             IDLE => SCHEDULED,
             RUNNING => NOTIFIED,
-            _ => return,
+            _ => return None,
         };
         // AcqRel: pairs with the M's RUNNING→IDLE release so the poll's
         // effects are visible to whoever polls next.
@@ -486,11 +497,8 @@ pub(crate) fn goready(g: GRef) {
             .state
             .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
         {
-            Ok(_) if next == SCHEDULED => {
-                super::m::ready_g(g);
-                return;
-            }
-            Ok(_) => return,
+            Ok(_) if next == SCHEDULED => return Some(g),
+            Ok(_) => return None,
             Err(cur) => s = cur,
         }
     }

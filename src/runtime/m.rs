@@ -771,6 +771,10 @@ fn find_runnable(ctx: &MCtx) -> Option<(GRef, bool)> {
         if let Some(r) = runqget(sched, p) {
             return Some(r); // a yielded G
         }
+        // [netpoll] Gs whose sockets became ready (Go: netpoll(0)).
+        if let Some(g) = super::netpoll::poll_ready(sched, p) {
+            return Some((g, false));
+        }
         if let Some(g) = try_steal(ctx, p) {
             return Some((g, false));
         }
@@ -938,6 +942,16 @@ fn acquire_or_stop(ctx: &MCtx) -> bool {
         sched.run_all_timers(now);
         if sched.global_len() > 0 || sched.any_local_work() {
             if let Some(p) = sched.pidleget() {
+                ctx.set_p(Some(p));
+                return true;
+            }
+        }
+        // [netpoll] The last idle M blocks in the poller instead (Go:
+        // netpoll(delay) in findRunnable).
+        match super::netpoll::block_idle(sched) {
+            super::netpoll::Idle::Park => {}
+            super::netpoll::Idle::Again => continue,
+            super::netpoll::Idle::Run(p) => {
                 ctx.set_p(Some(p));
                 return true;
             }

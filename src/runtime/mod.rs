@@ -30,12 +30,16 @@ mod g;
 mod gcache;
 mod globrunq;
 mod m;
+// [netpoll] the network poller (Go's netpoll.go).
+mod netpoll;
 mod owner;
 mod p;
 mod park;
 mod registry;
 mod runq;
 mod sched;
+// [signal] process-wide signal delivery and the SIGQUIT dump (sigqueue.go).
+pub(crate) mod sigqueue;
 mod sysmon;
 #[doc(hidden)]
 pub mod testing;
@@ -45,6 +49,10 @@ mod wait;
 
 pub use g::{JoinError, JoinHandle};
 pub use wait::WaitReason;
+
+// [netpoll] the poller's types for goro::net.
+#[cfg(not(loom))]
+pub(crate) use netpoll::{Dir, PollDesc, WaitReg, timeout_error};
 
 pub(crate) use park::ThreadParker;
 
@@ -149,9 +157,9 @@ impl Builder {
     /// ```
     pub fn build(self) -> Runtime {
         let procs = self.max_procs.unwrap_or_else(default_procs);
-        Runtime {
-            sched: Sched::new(procs, self.detect_deadlock),
-        }
+        let sched = Sched::new(procs, self.detect_deadlock);
+        sigqueue::runtime_started(&sched); // [signal] SIGQUIT dumps it
+        Runtime { sched }
     }
 }
 

@@ -169,6 +169,8 @@ pub(crate) struct Sched {
     sysmon_sleeping: AtomicBool,
     sysmon_note: Mutex<bool>,
     sysmon_cv: Condvar,
+    /// [netpoll] The network poller, created on first use.
+    pub(crate) net: super::netpoll::NetSlot,
 }
 
 // `Sched` is Send and Sync by its fields. `allp`'s `AtomicPtr<P>` would
@@ -216,6 +218,7 @@ impl Sched {
             sysmon_sleeping: AtomicBool::new(false),
             sysmon_note: Mutex::new(false),
             sysmon_cv: Condvar::new(),
+            net: Default::default(),
         });
         s.procresize(procs);
         s
@@ -791,6 +794,11 @@ impl Sched {
     /// `timer_changed` with the idle lock held (lock order: idle, then the
     /// sleeper slot, then an M's park slot).
     fn timer_changed_locked(&self, idle: &Idle) {
+        // [netpoll] The M blocked in the poller watches the timers: break
+        // its poll (Go's wakeNetPoller).
+        if super::netpoll::timer_changed(self) {
+            return;
+        }
         if let Some((m, _)) = self.sleeper.lock().as_ref() {
             m.poke();
             return;
@@ -932,6 +940,7 @@ impl Sched {
         if let Some((m, _)) = self.sleeper.lock().take() {
             m.poke();
         }
+        super::netpoll::shutdown(self); // [netpoll] the M blocked in the poller
         {
             let mut poked = self.sysmon_note.lock();
             *poked = true;

@@ -60,6 +60,7 @@ pub(crate) fn sysmon(sched: Arc<Sched>) {
         let now = sched.now();
         let retook = retake(&sched, &mut seen, now);
         let kicked = kick_timers(&sched, now);
+        super::netpoll::sysmon_poll(&sched); // [netpoll] 10 ms
         idle_rounds = if retook || kicked {
             0
         } else {

@@ -22,6 +22,9 @@ use super::sched::Sched;
 use std::panic::Location;
 use std::sync::{Arc, Weak};
 
+/// The poll descriptor's waiter word, for loom-tests/tests/netpoll.rs.
+pub use super::netpoll::TestWaiter;
+
 /// A P's local run queue of dummy Gs, identified by number.
 pub struct TestRunQueue {
     p: P,

@@ -136,6 +136,8 @@ fn quiet(sched: &Sched) -> bool {
         || sched.nsyscall.load(Ordering::SeqCst) > 0
         || sched.any_local_work()
         || sched.ngoroutine.load(Ordering::SeqCst) == 0
+        || super::netpoll::io_waiters(sched) > 0
+    // [netpoll] Go: netpollWaiters
     {
         return false;
     }

@@ -45,6 +45,8 @@ pub enum WaitReason {
     SyncMutexLock,
     /// waiting on some other future (not a goro primitive)
     Future,
+    /// waiting for a socket or file to become ready (the network poller)
+    IOWait,
 }
 
 impl WaitReason {
@@ -72,13 +74,18 @@ impl WaitReason {
             WaitReason::Semacquire => "semacquire",
             WaitReason::SyncMutexLock => "sync.Mutex.Lock",
             WaitReason::Future => "future",
+            WaitReason::IOWait => "IO wait",
         }
     }
 
     /// Whether a G parked for this reason can only be woken by another G
     /// or a timer of the same runtime (used by deadlock detection).
     pub(crate) fn is_goro_primitive(self) -> bool {
-        !matches!(self, WaitReason::None | WaitReason::Future)
+        // IO wait: the network wakes it (Go counts such Gs as alive).
+        !matches!(
+            self,
+            WaitReason::None | WaitReason::Future | WaitReason::IOWait
+        )
     }
 
     pub(crate) fn to_u8(self) -> u8 {
@@ -100,7 +107,7 @@ impl WaitReason {
             WaitReason::Semacquire,
             WaitReason::SyncMutexLock,
             WaitReason::Future,
-            WaitReason::Future,
+            WaitReason::IOWait,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }

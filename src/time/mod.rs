@@ -56,8 +56,9 @@ pub use timer::{Timer, after, after_func};
 use crate::runtime::timers::{Kind, TimerAction, TimerRef, TimerShared};
 
 /// Hands an armed timer to the current P's heap, or to the fallback heap
-/// outside a runtime. The caller holds no timer lock.
-fn start(t: TimerRef) {
+/// outside a runtime. The caller holds no timer lock. (Also arms the
+/// network poller's deadline timers.)
+pub(crate) fn start(t: TimerRef) {
     if let Err(t) = crate::runtime::add_timer(t) {
         fallback::add(t);
     }
