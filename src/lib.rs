@@ -94,6 +94,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub(crate) mod loom;
+mod task;
 
 pub mod runtime;
 pub use runtime::{

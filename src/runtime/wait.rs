@@ -39,12 +39,18 @@ pub enum WaitReason {
     Sleep,
     /// waiting on a `JoinHandle`
     JoinHandle,
-    /// waiting in `ErrGroup::go` for a slot (`set_limit`)
+    /// waiting for a `Semaphore` permit (also `ErrGroup`'s limit slot)
     Semacquire,
-    /// `Mutex`-like wait inside goro
+    /// `Mutex::lock` (and `Once`/`OnceCell` waiting for the first call)
     SyncMutexLock,
     /// waiting on some other future (not a goro primitive)
     Future,
+    /// `RwMutex::read`
+    SyncRWMutexRLock,
+    /// `RwMutex::write`
+    SyncRWMutexLock,
+    /// `Cond::wait`
+    SyncCondWait,
 }
 
 impl WaitReason {
@@ -72,6 +78,9 @@ impl WaitReason {
             WaitReason::Semacquire => "semacquire",
             WaitReason::SyncMutexLock => "sync.Mutex.Lock",
             WaitReason::Future => "future",
+            WaitReason::SyncRWMutexRLock => "sync.RWMutex.RLock",
+            WaitReason::SyncRWMutexLock => "sync.RWMutex.Lock",
+            WaitReason::SyncCondWait => "sync.Cond.Wait",
         }
     }
 
@@ -86,7 +95,7 @@ impl WaitReason {
     }
 
     pub(crate) fn from_u8(v: u8) -> Self {
-        const ALL: [WaitReason; 14] = [
+        const ALL: [WaitReason; 16] = [
             WaitReason::None,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -100,7 +109,9 @@ impl WaitReason {
             WaitReason::Semacquire,
             WaitReason::SyncMutexLock,
             WaitReason::Future,
-            WaitReason::Future,
+            WaitReason::SyncRWMutexRLock,
+            WaitReason::SyncRWMutexLock,
+            WaitReason::SyncCondWait,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }
