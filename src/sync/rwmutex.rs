@@ -509,7 +509,8 @@ impl<T: ?Sized> RwMutex<T> {
     /// assert_eq!(*m.read_blocking(), 2);
     /// ```
     pub fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut()
+        // SAFETY: `&mut self` is unique: no guard exists.
+        self.data.with_mut(|p| unsafe { &mut *p })
     }
 }
 
