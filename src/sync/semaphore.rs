@@ -149,6 +149,11 @@ pub struct Semaphore {
     core: SemCore,
 }
 
+// `release`'s misuse panic leaves the state as it was; the lock is never
+// held across a panic.
+impl std::panic::UnwindSafe for Semaphore {}
+impl std::panic::RefUnwindSafe for Semaphore {}
+
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.core.state.lock();
