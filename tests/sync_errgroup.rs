@@ -225,7 +225,11 @@ fn go_with_no_free_slot_does_not_block_the_caller() {
 /// return. On one P it completes (nothing blocks the thread).
 #[test]
 fn recursive_go_with_limit_on_one_p() {
-    fn node(g: ErrGroup<()>, depth: u32, n: Arc<AtomicUsize>) -> impl Future<Output = Result<(), ()>> + Send {
+    fn node(
+        g: ErrGroup<()>,
+        depth: u32,
+        n: Arc<AtomicUsize>,
+    ) -> impl Future<Output = Result<(), ()>> + Send {
         async move {
             n.fetch_add(1, Ordering::SeqCst);
             if depth > 0 {
@@ -288,6 +292,9 @@ fn parents_waiting_for_children_is_a_reported_deadlock() {
     let msg = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("a deadlock hung instead of being reported");
-    assert!(msg.starts_with("all goroutines are asleep - deadlock!"), "{msg}");
+    assert!(
+        msg.starts_with("all goroutines are asleep - deadlock!"),
+        "{msg}"
+    );
     assert!(msg.contains("semacquire"), "{msg}");
 }

@@ -310,6 +310,9 @@ fn lock_held_forever_is_a_reported_deadlock() {
             Err(p) => std::panic::resume_unwind(p),
         }
     });
-    assert!(msg.starts_with("all goroutines are asleep - deadlock!"), "{msg}");
+    assert!(
+        msg.starts_with("all goroutines are asleep - deadlock!"),
+        "{msg}"
+    );
     assert!(msg.contains("sync.Mutex.Lock"), "{msg}");
 }

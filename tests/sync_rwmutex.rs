@@ -87,7 +87,10 @@ fn waiting_writer_blocks_new_readers() {
         let r1 = m.read_blocking();
         let mut w = pin!(m.write());
         assert!(poll_once(w.as_mut()).is_pending()); // waits for r1
-        assert!(m.try_read().is_none(), "a new reader passed a waiting writer");
+        assert!(
+            m.try_read().is_none(),
+            "a new reader passed a waiting writer"
+        );
         let mut r2 = pin!(m.read());
         assert!(poll_once(r2.as_mut()).is_pending());
         drop(r1); // the writer gets the lock

@@ -53,7 +53,10 @@ fn head_is_never_bypassed() {
     let held = sem.try_acquire(2).unwrap();
     let mut big = pin!(sem.acquire(3));
     assert!(poll_once(big.as_mut()).is_pending());
-    assert!(sem.try_acquire(1).is_none(), "try_acquire bypassed the queue");
+    assert!(
+        sem.try_acquire(1).is_none(),
+        "try_acquire bypassed the queue"
+    );
     let mut small = pin!(sem.acquire(1));
     assert!(poll_once(small.as_mut()).is_pending());
     drop(held);

@@ -248,5 +248,8 @@ fn done_panic_points_at_the_caller() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("sync: negative WaitGroup counter"), "{err}");
-    assert!(err.contains("panicked at tests/sync_waitgroup.rs:"), "{err}");
+    assert!(
+        err.contains("panicked at tests/sync_waitgroup.rs:"),
+        "{err}"
+    );
 }
