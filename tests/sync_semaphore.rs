@@ -185,3 +185,22 @@ fn waiting_g_shows_semacquire() {
     });
     assert!(shown);
 }
+
+/// Dropping a zero-permit `Permit` is x/sync's `Release(0)`: it serves a
+/// waiter that fits now (found by proptest_sync).
+#[test]
+fn zero_release_serves_a_fitting_head() {
+    let sem = Semaphore::new(1);
+    let one = sem.try_acquire(1).unwrap();
+    let zero = sem.try_acquire(0).unwrap(); // fits: nobody waits
+    let mut z2 = pin!(sem.acquire(0));
+    {
+        let mut big = pin!(sem.acquire(1));
+        assert!(poll_once(big.as_mut()).is_pending());
+        assert!(poll_once(z2.as_mut()).is_pending()); // behind `big`
+    } // `big` leaves; no permit is free, so nobody is served yet
+    assert!(poll_once(z2.as_mut()).is_pending());
+    drop(zero); // Release(0): the zero request at the head fits
+    assert!(poll_once(z2.as_mut()).is_ready());
+    drop(one);
+}

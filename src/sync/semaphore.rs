@@ -393,8 +393,8 @@ impl fmt::Debug for Permit<'_> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        if self.n != 0 {
-            self.sem.core.release(self.n);
-        }
+        // Even for 0 permits: as x/sync's `Release(0)`, it serves waiters
+        // that fit now (a zero request behind a dropped head).
+        self.sem.core.release(self.n);
     }
 }
