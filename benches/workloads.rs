@@ -22,7 +22,7 @@
 //!
 //! goro code here uses only the public API of `shared/API.md`: `goro::run`
 //! (the program's main G, `GOMAXPROCS` Ps), `goro::go`, `goro::chan`,
-//! `goro::select!`, `goro::sync::WaitGroup`, `goro::context`,
+//! `goro::select!`, `goro::sync::{WaitGroup, Mutex, RwMutex}`, `goro::context`,
 //! `goro::time::sleep` and `goro::gosched`.
 //!
 
@@ -40,11 +40,13 @@ mod park_w;
 mod sched_w;
 #[path = "workloads/select.rs"]
 mod select_w;
+#[path = "workloads/sync.rs"]
+mod sync_w;
 #[path = "workloads/timers.rs"]
 mod timers_w;
 
 /// The workload names, in the anchors' order (`go run . list`).
-const NAMES: [&str; 17] = [
+const NAMES: [&str; 19] = [
     "pingpong",
     "spsc/0",
     "spsc/1",
@@ -62,6 +64,8 @@ const NAMES: [&str; 17] = [
     "timers",
     "waitgroup",
     "ctx_cancel",
+    "mutex",
+    "rwmutex",
 ];
 
 /// Every workload's function, by name.
@@ -73,6 +77,7 @@ fn available() -> Vec<(&'static str, fn())> {
         park_w::WORKLOADS,
         ctx_w::WORKLOADS,
         timers_w::WORKLOADS,
+        sync_w::WORKLOADS,
     ]
     .concat()
 }
@@ -221,6 +226,8 @@ fn label(w: &str) -> String {
         "timers" => "W12",
         "waitgroup" => "W13",
         "ctx_cancel" => "W14",
+        "mutex" => "W18",
+        "rwmutex" => "W19",
         _ => fail(&format!("unknown workload {w}")),
     };
     format!("{id}.{w}")

@@ -48,7 +48,8 @@ type LockFut<'a> = Pin<Box<dyn Future<Output = MutexGuard<'a, u32>> + 'a>>;
 enum MTask<'a> {
     Idle,
     Locking(LockFut<'a>),
-    Holding(MutexGuard<'a, u32>),
+    /// Holds the lock until the task is dropped.
+    Holding(#[allow(dead_code)] MutexGuard<'a, u32>),
 }
 
 fn holders(tasks: &[MTask<'_>]) -> usize {

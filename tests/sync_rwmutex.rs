@@ -239,3 +239,18 @@ fn parked_reader_and_writer_show_wait_reasons() {
     assert!(w, "no writer shown in sync.RWMutex.Lock");
     assert!(r, "no reader shown in sync.RWMutex.RLock");
 }
+
+#[test]
+fn lock_futures_are_send() {
+    fn assert_send<T: Send>(_: T) {}
+    let m = Arc::new(RwMutex::new(String::new()));
+    let m2 = m.clone();
+    assert_send(async move {
+        let r = m2.read().await;
+        goro::gosched().await;
+        drop(r);
+        m2.write().await.push('x');
+    });
+    assert_send(m.read());
+    assert_send(m.write());
+}

@@ -140,3 +140,21 @@ fn starvation_handoff_to_dropped_waiter() {
         assert!(v == 10 || v == 11, "{v}");
     });
 }
+
+/// A reader queueing (setting `RQUEUED` under the queue lock) races the
+/// writer's unlock, whose one-CAS fast path must fail once a reader is
+/// queued: the reader is admitted either way, never left behind.
+#[test]
+fn rw_reader_queues_while_writer_unlocks() {
+    model(|| {
+        let m = Arc::new(RwMutex::new(0u32));
+        let w = m.write_blocking();
+        let reader = {
+            let m = m.clone();
+            thread::spawn(move || *m.read_blocking())
+        };
+        drop(w);
+        assert_eq!(reader.join().unwrap(), 0);
+        assert!(m.try_write().is_some(), "the lock was left held");
+    });
+}

@@ -7,6 +7,13 @@
 //! in goroutine dumps. Each type also has `*_blocking` forms for ordinary
 //! threads.
 //!
+//! Taking a free lock or permit never yields: unlike channel operations,
+//! these futures do not charge the runtime's cooperative budget (Go's
+//! `Lock` never yields by itself; a G looping over free locks is ordinary
+//! CPU-bound code, whose P sysmon hands on after 10 ms). Charging it made
+//! the G running through a contended lock yield mid-stream, so the lock's
+//! users spread over the Ps and collided (slower in W18/W19).
+//!
 //! - [`WaitGroup`] (waitgroup.rs): Go's `sync.WaitGroup` (Go 1.25, with
 //!   `Go`): one atomic state word, waiters on the sema queue.
 //! - [`ErrGroup`] (errgroup.rs): x/sync/errgroup over a `WaitGroup`, a
@@ -60,7 +67,7 @@ pub use cond::Cond;
 pub use errgroup::{ErrGroup, GroupError};
 pub use mutex::{Lock, Mutex, MutexGuard};
 pub use once::{Once, OnceCell};
-pub use rwmutex::{RwMutex, RwMutexReadGuard, RwMutexWriteGuard};
+pub use rwmutex::{ReadLock, RwMutex, RwMutexReadGuard, RwMutexWriteGuard, WriteLock};
 pub use semaphore::{Permit, Semaphore};
 pub use waitgroup::{Wait, WaitGroup};
 

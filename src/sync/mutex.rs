@@ -125,12 +125,28 @@ impl LockCore {
         }
     }
 
-    /// The fast path of `Lock`: one CAS from the unlocked, idle state.
+    /// The fast path of `Lock`: one CAS from the unlocked, idle state; if
+    /// that fails because waiters are parked (or one is woken) but the lock
+    /// is free in normal mode, one more CAS takes it anyway, as the first
+    /// round of Go's `lockSlow` would (a running G beats a woken one).
     #[inline]
     pub(crate) fn try_lock_fast(&self) -> bool {
         // Acquire: pairs with the Release `fetch_sub` of the last unlock.
-        self.state
+        match self
+            .state
             .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+        {
+            Ok(_) => true,
+            Err(old) => old & (LOCKED | STARVING) == 0 && self.try_lock_from(old),
+        }
+    }
+
+    /// One CAS setting `LOCKED` on `old` (free, normal mode).
+    #[cold]
+    fn try_lock_from(&self, old: u32) -> bool {
+        // Acquire: as in `try_lock_fast`.
+        self.state
+            .compare_exchange(old, old | LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
     }
 
@@ -674,8 +690,8 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
             mutex: self,
-            wait: LockWait::new(&self.core, park_mutex),
-            phase: LockPhase::Init,
+            wait: None,
+            done: false,
         }
     }
 
@@ -762,14 +778,6 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     }
 }
 
-/// Where a [`Lock`] future is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LockPhase {
-    Init,
-    Waiting,
-    Done,
-}
-
 /// The future of [`Mutex::lock`]: resolves to the guard.
 ///
 /// # Examples
@@ -784,13 +792,19 @@ enum LockPhase {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Lock<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
-    wait: LockWait<'a>,
-    phase: LockPhase,
+    /// The slow path, made on the first poll that finds the lock taken
+    /// (the fast path builds no waiter). Structurally pinned.
+    wait: Option<LockWait<'a>>,
+    /// The guard was returned.
+    done: bool,
 }
 
 impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock").field("phase", &self.phase).finish()
+        f.debug_struct("Lock")
+            .field("waiting", &self.wait.is_some())
+            .field("done", &self.done)
+            .finish()
     }
 }
 
@@ -801,22 +815,24 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         // SAFETY: nothing is moved out of the pinned future.
         let this = unsafe { self.get_unchecked_mut() };
-        match this.phase {
-            LockPhase::Init => {
-                ready!(crate::runtime::coop_proceed(cx));
+        assert!(!this.done, "`Lock` polled after completion");
+        let wait = match &mut this.wait {
+            Some(w) => w,
+            None => {
                 if this.mutex.core.try_lock_fast() {
-                    this.phase = LockPhase::Done;
+                    this.done = true;
                     return Poll::Ready(MutexGuard { mutex: this.mutex });
                 }
-                this.phase = LockPhase::Waiting;
+                // Nothing is pinned inside `None`: writing the slow path's
+                // state into the pinned slot moves nothing that was pinned.
+                this.wait
+                    .insert(LockWait::new(&this.mutex.core, park_mutex))
             }
-            LockPhase::Waiting => {}
-            LockPhase::Done => panic!("`Lock` polled after completion"),
-        }
-        // SAFETY: `wait` is structurally pinned (never moved out of the
-        // pinned `this`).
-        ready!(unsafe { Pin::new_unchecked(&mut this.wait) }.poll(cx));
-        this.phase = LockPhase::Done;
+        };
+        // SAFETY: `wait` is structurally pinned: it stays in the pinned
+        // `this` until the future is dropped, and is never moved out.
+        ready!(unsafe { Pin::new_unchecked(wait) }.poll(cx));
+        this.done = true;
         Poll::Ready(MutexGuard { mutex: this.mutex })
     }
 }

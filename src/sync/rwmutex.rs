@@ -10,26 +10,31 @@
 //! write go before the next writer: neither side starves.
 //!
 //! `state` is `WRITER` (a writer holds the lock or is waiting for readers
-//! to drain) plus the number of active readers times `READER`. Unlike Go's
-//! `readerCount`, it counts only readers that hold the lock: a reader that
-//! waits is only in the `readers` list, which keeps cancellation local.
+//! to drain), `RQUEUED` (readers wait in `readers`) and the number of
+//! counted readers times `READER`. Unlike Go's `readerCount`, a reader
+//! that waits is counted only in the `readers` list (a reader that finds
+//! `WRITER` counts itself out at once), which keeps cancellation local.
 //!
-//! - `read` fast path: CAS adding `READER` while `WRITER` is clear. Slow
-//!   path: under `queue`, the same check, else link into `readers`.
-//! - `read` unlock: `fetch_sub(READER)`; the reader that leaves `state ==
-//!   WRITER` (the last one, a writer waiting) grants the waiting writer.
+//! - `read` fast path: `fetch_add(READER)`; if `WRITER` was set, count out
+//!   again (as an unlock) and take the slow path: under `queue`, a CAS that
+//!   either counts in (no `WRITER`) or sets `RQUEUED`, then link.
+//! - `read` unlock: `fetch_sub(READER)`; the count that leaves only
+//!   `WRITER` (the last one, a writer waiting) grants the waiting writer.
 //! - `write`: `w`, then CAS `0 -> WRITER`; else under `queue`
-//!   `fetch_or(WRITER)` and, with readers active, link into `writer` (at
+//!   `fetch_or(WRITER)` and, with readers counted, link into `writer` (at
 //!   most one node: only the holder of `w` gets here).
-//! - `write` unlock: under `queue`, clear `WRITER` and add the queued
-//!   readers' count in one CAS, grant them all; then unlock `w`.
+//! - `write` unlock: CAS `WRITER -> 0` when nothing else is set; else under
+//!   `queue`, clear `WRITER | RQUEUED` and add the queued readers' count in
+//!   one CAS, grant them all; then unlock `w`.
 //!
 //! # Invariants
 //! - `WRITER` is set and cleared only by the holder of `w`; the `writer`
 //!   list holds at most that holder's node.
-//! - A reader is linked only while `WRITER` is set (checked under
-//!   `queue`), and every linked reader is admitted by the `WRITER`-clearing
-//!   CAS under `queue`: none is left behind.
+//! - A reader is linked only while `WRITER` is set, with `RQUEUED` set in
+//!   the same CAS (under `queue`); `WRITER` with `RQUEUED` is cleared only
+//!   under `queue`, by the CAS that admits every linked reader: none is
+//!   left behind, and the unlocking CAS `WRITER -> 0` fails while any
+//!   reader waits.
 //!
 //! # Cancel safety
 //! A dropped `read()` that was granted already holds a read lock and
@@ -48,13 +53,19 @@ use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::{Mutex as LockMutex, MutexGuard as LockGuard, UnsafeCell};
 use crate::task::sema::{Parked, Queue, WaitList, Wakers};
 use std::fmt;
+use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::pin::pin;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 /// A writer holds the lock or waits for the readers to drain.
 const WRITER: usize = 1;
+/// Readers are queued (set under `queue`, cleared by the writer's unlock
+/// that admits them): the writer's unlock must take the slow path.
+const RQUEUED: usize = 2;
 /// One active reader.
-const READER: usize = 2;
+const READER: usize = 4;
 
 /// `Waiter` data: a reader (in `readers`).
 const WAIT_READ: usize = 0;
@@ -95,7 +106,7 @@ impl RwCore {
         }
     }
 
-    /// Go's `TryRLock`, and `RLock`'s fast path.
+    /// Go's `TryRLock`: admitted unless a writer holds or waits.
     #[inline]
     fn try_read(&self) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
@@ -116,20 +127,41 @@ impl RwCore {
         }
     }
 
-    /// `RLock`'s slow path: admitted, or linked (returns false) under
-    /// `queue` while a writer is in.
-    async fn read_slow(&self) {
-        let mut parked = pin!(Parked::new(self, park_rlock));
-        {
-            let mut q = self.queue.lock();
-            if self.try_read() {
-                return;
-            }
-            // SAFETY: `q` is this core's queue state, held.
-            unsafe { parked.as_mut().enqueue(&mut q, WAIT_READ, false, None) };
+    /// `RLock`'s fast path, Go's: count in with one `fetch_add`; if a
+    /// writer is in, count out again (`read_unlock`, which grants a
+    /// draining writer if this was the last count) and fail.
+    #[inline]
+    fn read_fast(&self) -> bool {
+        // Acquire: pairs with the last writer's Release (its unlock).
+        let prev = self.state.fetch_add(READER, Ordering::Acquire);
+        if prev & WRITER == 0 {
+            return true;
         }
-        let grant = parked.await;
-        debug_assert_eq!(grant, GRANT_LOCK);
+        self.read_unlock();
+        false
+    }
+
+    /// `RLock`'s slow path, under `queue`: counted in if no writer is in
+    /// (true), else `RQUEUED` set (false; the caller links its waiter
+    /// before releasing `queue`).
+    fn read_or_mark(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            let (new, admitted) = if s & WRITER == 0 {
+                (s + READER, true)
+            } else {
+                (s | RQUEUED, false)
+            };
+            // Acquire: as in `try_read`. `WRITER` is cleared only under
+            // `queue`, so once seen here it stays until the waiter is linked.
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return admitted,
+                Err(now) => s = now,
+            }
+        }
     }
 
     /// Go's `RUnlock`.
@@ -140,7 +172,7 @@ impl RwCore {
         // hands the writer (it grants it below).
         let prev = self.state.fetch_sub(READER, Ordering::AcqRel);
         debug_assert!(prev >= READER, "sync: RUnlock of unlocked RWMutex");
-        if prev - READER == WRITER {
+        if (prev - READER) & !RQUEUED == WRITER {
             self.readers_drained();
         }
     }
@@ -151,7 +183,7 @@ impl RwCore {
         let mut wakers = Wakers::new();
         let mut q = self.queue.lock();
         // Relaxed: `queue` orders this with the writer's announcement.
-        if self.state.load(Ordering::Relaxed) == WRITER {
+        if self.state.load(Ordering::Relaxed) & !RQUEUED == WRITER {
             q.writer.grant_front(GRANT_LOCK, &mut wakers);
         }
         drop(q);
@@ -179,49 +211,31 @@ impl RwCore {
             .is_ok()
     }
 
-    /// Go's `Lock`: `w`, then announce and wait for the readers to drain.
-    async fn write(&self) {
-        if !self.w.try_lock_fast() {
-            LockWait::new(&self.w, park_lock).await;
-        }
-        let held = WHeld { core: self };
-        if !self.try_announce() {
-            self.drain_readers().await;
-        }
-        std::mem::forget(held);
+    /// With `w` held, under `queue`: set `WRITER`; true if no reader is
+    /// counted (the write lock is ours), else the caller links its waiter
+    /// before releasing `queue`.
+    fn announce_locked(&self) -> bool {
+        // AcqRel: Acquire pairs with the readers' releases (when none is
+        // left); the readers' fast path fails from here on.
+        let s = self.state.fetch_or(WRITER, Ordering::AcqRel);
+        debug_assert_eq!(s & (WRITER | RQUEUED), 0);
+        s == 0
     }
 
-    /// With `w` held: set `WRITER` and wait until the readers have left.
-    async fn drain_readers(&self) {
-        let mut parked = pin!(Parked::new(self, park_lock));
-        {
-            let mut q = self.queue.lock();
-            // AcqRel: Acquire pairs with the readers' releases (when none
-            // is left); the readers' fast-path CAS fails from here on.
-            let s = self.state.fetch_or(WRITER, Ordering::AcqRel);
-            debug_assert_eq!(s & WRITER, 0);
-            if s == 0 {
-                return;
-            }
-            // SAFETY: `q` is this core's queue state, held.
-            unsafe { parked.as_mut().enqueue(&mut q, WAIT_WRITE, false, None) };
-        }
-        let grant = parked.await;
-        debug_assert_eq!(grant, GRANT_LOCK);
-    }
-
-    /// Under `queue`: clear `WRITER` and admit every queued reader.
+    /// Under `queue`: clear `WRITER` (and `RQUEUED`) and admit every
+    /// queued reader.
     fn release_writer(&self, q: &mut RwQueue, wakers: &mut Wakers) {
         let n = q.readers.len();
         let mut old = self.state.load(Ordering::Relaxed);
         loop {
             debug_assert!(old & WRITER != 0);
+            debug_assert!(n == 0 || old & RQUEUED != 0);
             // AcqRel: Release publishes the write section to the readers
             // (with the grants' own Release); Acquire orders it after the
             // readers still leaving.
             match self.state.compare_exchange_weak(
                 old,
-                (old & !WRITER) + n * READER,
+                (old & !(WRITER | RQUEUED)) + n * READER,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
@@ -232,26 +246,30 @@ impl RwCore {
         q.readers.grant_all(GRANT_LOCK, wakers);
     }
 
-    /// Go's `Unlock`: admit the queued readers, then unlock `w`.
+    /// Go's `Unlock`: admit the queued readers, then unlock `w`. With no
+    /// reader queued or counted, one CAS clears `WRITER` without `queue`.
+    #[inline]
     fn write_unlock(&self) {
+        // Release: publishes the write section to the next readers.
+        if self
+            .state
+            .compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.w.unlock();
+            return;
+        }
+        self.write_unlock_slow();
+    }
+
+    #[cold]
+    fn write_unlock_slow(&self) {
         let mut wakers = Wakers::new();
         let mut q = self.queue.lock();
         self.release_writer(&mut q, &mut wakers);
         drop(q);
         wakers.wake_all();
         self.w.unlock();
-    }
-}
-
-/// Holds `w` while a `write()` waits for the readers; unlocks it if the
-/// future is dropped there.
-struct WHeld<'a> {
-    core: &'a RwCore,
-}
-
-impl Drop for WHeld<'_> {
-    fn drop(&mut self) {
-        self.core.w.unlock();
     }
 }
 
@@ -271,15 +289,21 @@ impl Queue for RwCore {
     }
 
     /// A waiting writer left: un-announce it (the readers it held back
-    /// come in); `WHeld` then unlocks `w`.
+    /// come in); its `WriteWait` then unlocks `w`. The last waiting reader
+    /// that left clears `RQUEUED`.
     fn unlinked(&self, q: &mut RwQueue, data: usize, _was_front: bool, wakers: &mut Wakers) {
         if data == WAIT_WRITE {
             self.release_writer(q, wakers);
+        } else if q.readers.is_empty() {
+            // The last queued reader left: the writer's unlock may take
+            // its fast path again. (Relaxed: under `queue`, like every
+            // change of `RQUEUED`.)
+            self.state.fetch_and(!RQUEUED, Ordering::Relaxed);
         }
     }
 
-    /// A granted lock nobody will use: unlock it (for the writer, `WHeld`
-    /// unlocks `w` afterwards).
+    /// A granted lock nobody will use: unlock it (for the writer, its
+    /// `WriteWait` unlocks `w` afterwards).
     fn pass_on(&self, _grant: u32, data: usize) {
         if data == WAIT_WRITE {
             let mut wakers = Wakers::new();
@@ -398,12 +422,12 @@ impl<T: ?Sized> RwMutex<T> {
     ///     assert_eq!(*a + *b, 2);
     /// });
     /// ```
-    pub async fn read(&self) -> RwMutexReadGuard<'_, T> {
-        std::future::poll_fn(crate::runtime::coop_proceed).await;
-        if !self.core.try_read() {
-            self.core.read_slow().await;
+    pub fn read(&self) -> ReadLock<'_, T> {
+        ReadLock {
+            lock: self,
+            wait: None,
+            done: false,
         }
-        RwMutexReadGuard { lock: self }
     }
 
     /// Takes the write lock, parking the G until every other holder has
@@ -419,10 +443,12 @@ impl<T: ?Sized> RwMutex<T> {
     ///     assert_eq!(&*m.read().await, "hi");
     /// });
     /// ```
-    pub async fn write(&self) -> RwMutexWriteGuard<'_, T> {
-        std::future::poll_fn(crate::runtime::coop_proceed).await;
-        self.core.write().await;
-        RwMutexWriteGuard { lock: self }
+    pub fn write(&self) -> WriteLock<'_, T> {
+        WriteLock {
+            lock: self,
+            wait: None,
+            done: false,
+        }
     }
 
     /// A read lock if one can be had now (no writer holds or waits): Go's
@@ -534,6 +560,252 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwMutex<T> {
             None => d.field("data", &format_args!("<locked>")),
         };
         d.finish()
+    }
+}
+
+/// The slow path of a read lock: linked in `readers` until a writer's
+/// unlock admits it.
+struct ReadWait<'a> {
+    core: &'a RwCore,
+    parked: Parked<'a, RwCore>,
+}
+
+impl Future for ReadWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: nothing is moved out of the pinned future.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: `parked` is structurally pinned (never moved out).
+        let mut parked = unsafe { Pin::new_unchecked(&mut this.parked) };
+        if parked.is_queued() {
+            let grant = ready!(parked.poll(cx));
+            debug_assert_eq!(grant, GRANT_LOCK);
+            return Poll::Ready(());
+        }
+        let mut q = this.core.queue.lock();
+        if this.core.read_or_mark() {
+            return Poll::Ready(());
+        }
+        // SAFETY: `q` is this core's queue state, held.
+        unsafe {
+            parked
+                .as_mut()
+                .enqueue(&mut q, WAIT_READ, false, Some(cx.waker()))
+        };
+        drop(q);
+        parked.on_park();
+        Poll::Pending
+    }
+}
+
+/// The future of [`RwMutex::read`]: resolves to a read guard.
+///
+/// # Examples
+///
+/// ```
+/// let m = goro::sync::RwMutex::new(4);
+/// let read = m.read(); // nothing happens until it is awaited
+/// assert_eq!(*goro::block_on(read), 4);
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct ReadLock<'a, T: ?Sized> {
+    lock: &'a RwMutex<T>,
+    /// The slow path, made on the first poll that finds a writer in.
+    /// Structurally pinned.
+    wait: Option<ReadWait<'a>>,
+    done: bool,
+}
+
+impl<T: ?Sized> fmt::Debug for ReadLock<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadLock")
+            .field("waiting", &self.wait.is_some())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<'a, T: ?Sized> Future for ReadLock<'a, T> {
+    type Output = RwMutexReadGuard<'a, T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: nothing is moved out of the pinned future.
+        let this = unsafe { self.get_unchecked_mut() };
+        assert!(!this.done, "`ReadLock` polled after completion");
+        let core = &this.lock.core;
+        let wait = match &mut this.wait {
+            Some(w) => w,
+            None => {
+                if core.read_fast() {
+                    this.done = true;
+                    return Poll::Ready(RwMutexReadGuard { lock: this.lock });
+                }
+                // Nothing pinned lives in `None`: filling it moves nothing
+                // that was pinned.
+                this.wait.insert(ReadWait {
+                    core,
+                    parked: Parked::new(core, park_rlock),
+                })
+            }
+        };
+        // SAFETY: `wait` is structurally pinned (it stays in the pinned
+        // `this` and is never moved out).
+        ready!(unsafe { Pin::new_unchecked(wait) }.poll(cx));
+        this.done = true;
+        Poll::Ready(RwMutexReadGuard { lock: this.lock })
+    }
+}
+
+/// Where a [`WriteWait`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WritePhase {
+    /// Waiting for `w`.
+    LockW,
+    /// `w` held; `WRITER` not set yet.
+    Announce,
+    /// `WRITER` set; linked in `writer` until the readers have left.
+    Drain,
+    /// The write lock is the caller's.
+    Done,
+}
+
+/// The slow path of a write lock: `w`, then the readers' drain.
+///
+/// On drop before `Done`: the drain waiter goes first (un-announcing, or
+/// unlocking a write lock it was just granted), then `w` is unlocked.
+struct WriteWait<'a> {
+    core: &'a RwCore,
+    phase: WritePhase,
+    /// Structurally pinned.
+    w: LockWait<'a>,
+    /// Structurally pinned; dropped by hand in `Drop` (before `w` is
+    /// unlocked).
+    drain: ManuallyDrop<Parked<'a, RwCore>>,
+}
+
+impl<'a> WriteWait<'a> {
+    fn new(core: &'a RwCore, phase: WritePhase) -> Self {
+        WriteWait {
+            core,
+            phase,
+            w: LockWait::new(&core.w, park_lock),
+            drain: ManuallyDrop::new(Parked::new(core, park_lock)),
+        }
+    }
+}
+
+impl Future for WriteWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: nothing is moved out of the pinned future.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.phase == WritePhase::LockW {
+            // SAFETY: `w` is structurally pinned.
+            ready!(unsafe { Pin::new_unchecked(&mut this.w) }.poll(cx));
+            this.phase = WritePhase::Announce;
+            if this.core.try_announce() {
+                this.phase = WritePhase::Done;
+                return Poll::Ready(());
+            }
+        }
+        // SAFETY: `drain` is structurally pinned (dropped in place only).
+        let mut drain = unsafe { Pin::new_unchecked(&mut *this.drain) };
+        if this.phase == WritePhase::Announce {
+            let mut q = this.core.queue.lock();
+            if this.core.announce_locked() {
+                this.phase = WritePhase::Done;
+                return Poll::Ready(());
+            }
+            // SAFETY: `q` is this core's queue state, held.
+            unsafe {
+                drain
+                    .as_mut()
+                    .enqueue(&mut q, WAIT_WRITE, false, Some(cx.waker()))
+            };
+            drop(q);
+            this.phase = WritePhase::Drain;
+            drain.on_park();
+            return Poll::Pending;
+        }
+        debug_assert_eq!(this.phase, WritePhase::Drain);
+        let grant = ready!(drain.poll(cx));
+        debug_assert_eq!(grant, GRANT_LOCK);
+        this.phase = WritePhase::Done;
+        Poll::Ready(())
+    }
+}
+
+impl Drop for WriteWait<'_> {
+    fn drop(&mut self) {
+        // SAFETY: dropped in place, once, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.drain) };
+        if matches!(self.phase, WritePhase::Announce | WritePhase::Drain) {
+            self.core.w.unlock();
+        }
+    }
+}
+
+/// The future of [`RwMutex::write`]: resolves to the write guard.
+///
+/// # Examples
+///
+/// ```
+/// let m = goro::sync::RwMutex::new(0);
+/// *goro::block_on(m.write()) += 1;
+/// assert_eq!(*m.read_blocking(), 1);
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct WriteLock<'a, T: ?Sized> {
+    lock: &'a RwMutex<T>,
+    /// The slow path, made on the first poll that cannot take the lock at
+    /// once. Structurally pinned.
+    wait: Option<WriteWait<'a>>,
+    done: bool,
+}
+
+impl<T: ?Sized> fmt::Debug for WriteLock<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteLock")
+            .field("waiting", &self.wait.is_some())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<'a, T: ?Sized> Future for WriteLock<'a, T> {
+    type Output = RwMutexWriteGuard<'a, T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: nothing is moved out of the pinned future.
+        let this = unsafe { self.get_unchecked_mut() };
+        assert!(!this.done, "`WriteLock` polled after completion");
+        let core = &this.lock.core;
+        let wait = match &mut this.wait {
+            Some(w) => w,
+            None => {
+                let phase = if core.w.try_lock_fast() {
+                    if core.try_announce() {
+                        this.done = true;
+                        return Poll::Ready(RwMutexWriteGuard { lock: this.lock });
+                    }
+                    WritePhase::Announce
+                } else {
+                    WritePhase::LockW
+                };
+                // Nothing pinned lives in `None`: filling it moves nothing
+                // that was pinned.
+                this.wait.insert(WriteWait::new(core, phase))
+            }
+        };
+        // SAFETY: `wait` is structurally pinned (it stays in the pinned
+        // `this` and is never moved out).
+        ready!(unsafe { Pin::new_unchecked(wait) }.poll(cx));
+        this.done = true;
+        Poll::Ready(RwMutexWriteGuard { lock: this.lock })
     }
 }
 

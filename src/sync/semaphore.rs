@@ -205,7 +205,6 @@ impl Semaphore {
     /// });
     /// ```
     pub async fn acquire(&self, n: usize) -> Permit<'_> {
-        std::future::poll_fn(crate::runtime::coop_proceed).await;
         let mut parked = pin!(Parked::new(&self.core, park_sem));
         let never = n > self.core.size;
         {
