@@ -225,12 +225,9 @@ fn go_with_no_free_slot_does_not_block_the_caller() {
 /// return. On one P it completes (nothing blocks the thread).
 #[test]
 fn recursive_go_with_limit_on_one_p() {
-    fn node(
-        g: ErrGroup<()>,
-        depth: u32,
-        n: Arc<AtomicUsize>,
-    ) -> impl Future<Output = Result<(), ()>> + Send {
-        async move {
+    type Node = std::pin::Pin<Box<dyn Future<Output = Result<(), ()>> + Send>>;
+    fn node(g: ErrGroup<()>, depth: u32, n: Arc<AtomicUsize>) -> Node {
+        Box::pin(async move {
             n.fetch_add(1, Ordering::SeqCst);
             if depth > 0 {
                 for _ in 0..2 {
@@ -238,7 +235,7 @@ fn recursive_go_with_limit_on_one_p() {
                 }
             }
             Ok(())
-        }
+        })
     }
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -55,8 +55,7 @@ fn many_gs_count_exactly() {
                 });
             }
             wg.wait().await;
-            let v = *m.lock().await;
-            v
+            *m.lock().await
         })
     });
     assert_eq!(n, 32_000);
@@ -95,8 +94,7 @@ fn gs_and_threads_share_one_mutex() {
         for t in threads {
             t.join().unwrap();
         }
-        let v = *m.lock_blocking();
-        v
+        *m.lock_blocking()
     });
     assert_eq!(n, 7 * 3000);
 }

@@ -70,8 +70,7 @@ fn writers_alone_readers_together() {
                 });
             }
             wg.wait().await;
-            let v = *m.read().await;
-            v
+            *m.read().await
         })
     });
     assert_eq!(total, 10 * 60);

@@ -240,6 +240,7 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// });
     /// assert!((1..=2).contains(&most));
     /// ```
+    #[track_caller]
     pub fn set_limit(&self, n: usize) {
         self.replace_sem(Some(Arc::new(Semaphore::new(n))));
     }
@@ -266,10 +267,12 @@ impl<E: Send + 'static> ErrGroup<E> {
     ///     g.wait().await.unwrap();
     /// });
     /// ```
+    #[track_caller]
     pub fn clear_limit(&self) {
         self.replace_sem(None);
     }
 
+    #[track_caller]
     fn replace_sem(&self, new: Option<Sem>) {
         let mut sem = self.inner.sem.lock();
         if let Some(s) = &*sem {

@@ -6,15 +6,20 @@
 //! the number of parked waiters (`state >> WAITER_SHIFT`); the waiters
 //! park on a sema wait queue (`crate::task::sema`) behind the `sema` lock.
 //!
-//! - Fast paths: lock is one CAS `0 -> LOCKED`, unlock one `fetch_sub`.
+//! - Fast paths: lock is one CAS `0 -> LOCKED` (and, when that fails only
+//!   because waiters are parked, one more CAS setting `LOCKED`, as the
+//!   first round of `lockSlow` would), unlock one `fetch_sub`. The lock
+//!   future builds its waiter only when it has to wait, and charges no
+//!   cooperative budget.
 //! - Normal mode (`lockSlow`): a locker spins a few rounds on a multi-core
 //!   machine while the holder runs, then registers as a waiter and parks.
 //!   An unlock with waiters and no `WOKEN` waiter takes one waiter off the
 //!   count, sets `WOKEN` and grants the queue's head `GRANT_WOKEN`: the
 //!   woken waiter *competes* with newcomers for the lock and, if it loses,
 //!   parks again at the head of the queue.
-//! - Starvation mode: a woken waiter that has waited over 1 ms sets
-//!   `STARVING` when it parks again; from then on an unlock grants the head
+//! - Starvation mode: a woken waiter that has waited over 1 ms (under
+//!   loom, which has no time: any woken waiter) sets `STARVING` when it
+//!   parks again; from then on an unlock grants the head
 //!   `GRANT_HANDOFF` (ownership: `LOCKED` is set by the new owner) and
 //!   newcomers neither take the lock nor spin. The owner that was the last
 //!   waiter, or waited under 1 ms, switches back to normal mode.
@@ -44,6 +49,10 @@
 //! # Deadlock safety
 //! The `sema` lock is a leaf: under it only `state` CASes and the wait list
 //! change; wakers are woken after it is released.
+//!
+//! Go's spin check (`runtime_canSpin`) also asks that the P's run queue be
+//! empty and another P be running; here it asks only for several cores
+//! (the runtime does not expose its P to this layer).
 
 use crate::loom::atomic::{AtomicU32, Ordering};
 use crate::loom::{Mutex as LockMutex, MutexGuard as LockGuard, UnsafeCell};

@@ -1,7 +1,7 @@
 //! `singleflight::Group<K, V>`: golang.org/x/sync/singleflight (`Do`,
 //! `doCall`, `Forget`) for futures.
 //!
-//! The group maps each key in flight to a [`Call`]: the first caller (the
+//! The group maps each key in flight to a `Call`: the first caller (the
 //! leader) inserts it and runs its future; later callers with the same key
 //! count themselves in `dups` and park FIFO on the call's wait list. When
 //! the leader's future finishes, the call stores the outcome (the value,
