@@ -133,3 +133,14 @@ fn waiting_g_shows_wait_reason() {
     });
     assert!(shown);
 }
+
+#[test]
+fn wait_future_is_send() {
+    fn assert_send<T: Send>(_: T) {}
+    let s = shared();
+    assert_send(async move {
+        let g = s.0.lock().await;
+        let g = s.1.wait(g).await;
+        drop(g);
+    });
+}

@@ -150,3 +150,12 @@ fn once_cell_drops_its_value() {
     drop(cell);
     assert_eq!(Arc::strong_count(&v), 1);
 }
+
+#[test]
+fn futures_are_send() {
+    fn assert_send<T: Send>(_: T) {}
+    static ONCE: Once = Once::new();
+    static CELL: OnceCell<String> = OnceCell::new();
+    assert_send(ONCE.call_once(async {}));
+    assert_send(CELL.get_or_init(async { String::new() }));
+}

@@ -204,3 +204,14 @@ fn zero_release_serves_a_fitting_head() {
     assert!(poll_once(z2.as_mut()).is_ready());
     drop(one);
 }
+
+#[test]
+fn futures_are_send() {
+    fn assert_send<T: Send>(_: T) {}
+    let sem = Semaphore::new(1);
+    let ctx = context::background();
+    assert_send(sem.acquire(1));
+    assert_send(sem.acquire_ctx(&ctx, 1));
+    let g = goro::sync::singleflight::Group::<u32, String>::new();
+    assert_send(g.run(1, async { String::new() }));
+}
