@@ -189,6 +189,32 @@ impl Cond {
         guard
     }
 
+    /// [`wait`](Cond::wait) for an ordinary thread: blocks it (inside a G
+    /// the P is handed off meanwhile).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use goro::sync::{Cond, Mutex};
+    /// use std::sync::Arc;
+    /// let s = Arc::new((Mutex::new(false), Cond::new()));
+    /// let t = {
+    ///     let s = s.clone();
+    ///     std::thread::spawn(move || {
+    ///         let mut ready = s.0.lock_blocking();
+    ///         while !*ready {
+    ///             ready = s.1.wait_blocking(ready);
+    ///         }
+    ///     })
+    /// };
+    /// *s.0.lock_blocking() = true;
+    /// s.1.broadcast();
+    /// t.join().unwrap();
+    /// ```
+    pub fn wait_blocking<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        crate::runtime::block_on(self.wait(guard))
+    }
+
     /// Wakes the G that has waited longest, if any: Go's `c.Signal()`.
     ///
     /// # Examples

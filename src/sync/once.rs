@@ -252,6 +252,22 @@ impl Once {
         }
     }
 
+    /// [`call_once`](Once::call_once) for an ordinary thread: runs or
+    /// waits by blocking it (inside a G the P is handed off meanwhile).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let once = goro::sync::Once::new();
+    /// let mut n = 0;
+    /// once.call_once_blocking(async { n += 1 });
+    /// once.call_once_blocking(async { n += 1 });
+    /// assert_eq!(n, 1);
+    /// ```
+    pub fn call_once_blocking<F: Future<Output = ()>>(&self, fut: F) {
+        crate::runtime::block_on(self.call_once(fut));
+    }
+
     /// Whether a call has completed (or panicked).
     ///
     /// # Examples
@@ -389,6 +405,21 @@ impl<T> OnceCell<T> {
         // SAFETY: `begin` returned false only once COMPLETE, or this caller
         // completed it above.
         self.value.with(|p| unsafe { (*p).assume_init_ref() })
+    }
+}
+
+impl<T> OnceCell<T> {
+    /// [`get_or_init`](OnceCell::get_or_init) for an ordinary thread:
+    /// blocks it (inside a G the P is handed off meanwhile).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cell = goro::sync::OnceCell::new();
+    /// assert_eq!(*cell.get_or_init_blocking(async { 5 }), 5);
+    /// ```
+    pub fn get_or_init_blocking<F: Future<Output = T>>(&self, init: F) -> &T {
+        crate::runtime::block_on(self.get_or_init(init))
     }
 }
 

@@ -324,6 +324,19 @@ impl<K: Hash + Eq + Clone, V: Clone> Group<K, V> {
         }
     }
 
+    /// [`run`](Group::run) for an ordinary thread: blocks it (inside a G
+    /// the P is handed off meanwhile).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = goro::sync::singleflight::Group::<&str, u32>::new();
+    /// assert_eq!(g.run_blocking("k", async { 7 }), (7, false));
+    /// ```
+    pub fn run_blocking<F: Future<Output = V>>(&self, key: K, fut: F) -> (V, bool) {
+        crate::runtime::block_on(self.run(key, fut))
+    }
+
     /// Forgets `key`: the next `run` with it starts a new call even while
     /// the current one is in flight (its waiters still get its value):
     /// x/sync's `Forget`.
