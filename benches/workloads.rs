@@ -22,7 +22,7 @@
 //!
 //! goro code here uses only the public API of `shared/API.md`: `goro::run`
 //! (the program's main G, `GOMAXPROCS` Ps), `goro::go`, `goro::chan`,
-//! `goro::select!`, `goro::sync::WaitGroup`, `goro::context`,
+//! `goro::select!`, `goro::sync::{WaitGroup, Mutex, RwMutex}`, `goro::context`,
 //! `goro::time::sleep`, `goro::gosched` and `goro::net` (W15-W17).
 //!
 
@@ -42,11 +42,13 @@ mod park_w;
 mod sched_w;
 #[path = "workloads/select.rs"]
 mod select_w;
+#[path = "workloads/sync.rs"]
+mod sync_w;
 #[path = "workloads/timers.rs"]
 mod timers_w;
 
 /// The workload names, in the anchors' order (`go run . list`).
-const NAMES: [&str; 20] = [
+const NAMES: [&str; 22] = [
     "pingpong",
     "spsc/0",
     "spsc/1",
@@ -67,6 +69,8 @@ const NAMES: [&str; 20] = [
     "tcp_echo",
     "tcp_connect",
     "tcp_idle",
+    "mutex",
+    "rwmutex",
 ];
 
 /// Every workload's function, by name.
@@ -79,6 +83,7 @@ fn available() -> Vec<(&'static str, fn())> {
         ctx_w::WORKLOADS,
         timers_w::WORKLOADS,
         net_w::WORKLOADS,
+        sync_w::WORKLOADS,
     ]
     .concat()
 }
@@ -230,6 +235,8 @@ fn label(w: &str) -> String {
         "tcp_echo" => "W15",
         "tcp_connect" => "W16",
         "tcp_idle" => "W17",
+        "mutex" => "W18",
+        "rwmutex" => "W19",
         _ => fail(&format!("unknown workload {w}")),
     };
     format!("{id}.{w}")

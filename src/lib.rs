@@ -95,6 +95,7 @@
 
 pub(crate) mod loom;
 pub(crate) mod util;
+mod task;
 
 pub mod runtime;
 pub use runtime::{

@@ -193,3 +193,105 @@ fn set_limit_while_active_panics() {
         g.set_limit(5); // fine once idle
     });
 }
+
+/// `go` never blocks its caller, even with every slot taken: the G it
+/// starts waits for the slot instead (here the caller frees the slot only
+/// after `go` returned).
+#[test]
+fn go_with_no_free_slot_does_not_block_the_caller() {
+    let ran = rt(async {
+        let g = ErrGroup::<()>::new();
+        g.set_limit(1);
+        let (tx, rx) = goro::chan::<()>(0);
+        g.go(async move {
+            let _ = rx.recv().await;
+            Ok(())
+        });
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        g.go(async move {
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }); // must return while the first G holds the only slot
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "ran beside the slot holder");
+        drop(tx);
+        g.wait().await.unwrap();
+        ran.load(Ordering::SeqCst)
+    });
+    assert_eq!(ran, 1);
+}
+
+/// The naive recursive group: Gs call `g.go` for their children and
+/// return. On one P it completes (nothing blocks the thread).
+#[test]
+fn recursive_go_with_limit_on_one_p() {
+    type Node = std::pin::Pin<Box<dyn Future<Output = Result<(), ()>> + Send>>;
+    fn node(g: ErrGroup<()>, depth: u32, n: Arc<AtomicUsize>) -> Node {
+        Box::pin(async move {
+            n.fetch_add(1, Ordering::SeqCst);
+            if depth > 0 {
+                for _ in 0..2 {
+                    g.go(node(g.clone(), depth - 1, n.clone()));
+                }
+            }
+            Ok(())
+        })
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = goro::Runtime::builder().max_procs(1).build();
+        let n = rt.block_on(async {
+            let g = ErrGroup::<()>::new();
+            g.set_limit(2);
+            let n = Arc::new(AtomicUsize::new(0));
+            g.go(node(g.clone(), 6, n.clone()));
+            g.wait().await.unwrap();
+            n.load(Ordering::SeqCst)
+        });
+        let _ = tx.send(n);
+    });
+    let n = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("recursive ErrGroup hung");
+    assert_eq!(n, 127);
+}
+
+/// Parents holding every slot while they wait for children that need a
+/// slot: a deadlock, which the runtime reports (the children are parked on
+/// the limit, not blocking threads), as Go does.
+#[test]
+fn parents_waiting_for_children_is_a_reported_deadlock() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = std::panic::catch_unwind(|| {
+            goro::run(async {
+                let g = ErrGroup::<()>::new();
+                g.set_limit(1);
+                let g2 = g.clone();
+                g.go(async move {
+                    let (ctx, crx) = goro::chan::<()>(0);
+                    g2.go(async move {
+                        let _ = ctx.send(()).await;
+                        Ok(())
+                    });
+                    let _ = crx.recv().await; // waits for a child that waits for our slot
+                    Ok(())
+                });
+                let _ = g.wait().await;
+            })
+        });
+        let msg = match r {
+            Ok(()) => "returned".to_string(),
+            Err(p) => p.downcast::<String>().map(|s| *s).unwrap_or_default(),
+        };
+        let _ = tx.send(msg);
+    });
+    let msg = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a deadlock hung instead of being reported");
+    assert!(
+        msg.starts_with("all goroutines are asleep - deadlock!"),
+        "{msg}"
+    );
+    assert!(msg.contains("semacquire"), "{msg}");
+}

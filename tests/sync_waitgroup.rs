@@ -198,3 +198,58 @@ fn add_done_hammer_with_waiters() {
         assert_eq!(wg.__counter(), 0);
     });
 }
+
+/// `add` beyond the 32-bit counter panics (Go wraps silently) and leaves
+/// the counter as it was.
+#[test]
+fn counter_overflow_panics_instead_of_wrapping() {
+    let wg = WaitGroup::new();
+    let e = std::panic::catch_unwind(|| wg.add(1 << 32)).unwrap_err();
+    assert!(panic_message(e).starts_with("sync: WaitGroup counter overflow"));
+    assert_eq!(wg.__counter(), 0);
+    wg.add(i32::MAX as isize);
+    let e = std::panic::catch_unwind(|| wg.add(1)).unwrap_err();
+    assert_eq!(panic_message(e), "sync: WaitGroup counter overflow");
+    assert_eq!(wg.__counter(), i32::MAX);
+    wg.add(-(i32::MAX as isize));
+    wg.wait_blocking();
+}
+
+/// A second `done` panics once, with Go's message; the waiter released by
+/// the first one returns normally (no "reused" panic after it).
+#[test]
+fn double_done_panics_once() {
+    let wg = WaitGroup::new();
+    wg.add(1);
+    let mut w = pin!(wg.wait());
+    assert!(poll_once(w.as_mut()).is_pending());
+    wg.done();
+    let e = std::panic::catch_unwind(|| wg.done()).unwrap_err();
+    assert_eq!(panic_message(e), "sync: negative WaitGroup counter");
+    assert!(poll_once(w.as_mut()).is_ready());
+    assert_eq!(wg.__counter(), 0);
+}
+
+/// The panic points at the caller's line (`#[track_caller]`), as printed
+/// by the panic hook of a real program (run as a child process).
+#[test]
+fn done_panic_points_at_the_caller() {
+    if std::env::var("GORO_WG_CHILD").is_ok() {
+        let wg = WaitGroup::new();
+        wg.done(); // the line the message must name
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "done_panic_points_at_the_caller", "--nocapture"])
+        .env("GORO_WG_CHILD", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("sync: negative WaitGroup counter"), "{err}");
+    assert!(
+        err.contains("panicked at tests/sync_waitgroup.rs:"),
+        "{err}"
+    );
+}

@@ -39,14 +39,20 @@ pub enum WaitReason {
     Sleep,
     /// waiting on a `JoinHandle`
     JoinHandle,
-    /// waiting in `ErrGroup::go` for a slot (`set_limit`)
+    /// waiting for a `Semaphore` permit (also `ErrGroup`'s limit slot)
     Semacquire,
-    /// `Mutex`-like wait inside goro
+    /// `Mutex::lock` (and `Once`/`OnceCell` waiting for the first call)
     SyncMutexLock,
     /// waiting on some other future (not a goro primitive)
     Future,
     /// waiting for a socket or file to become ready (the network poller)
     IOWait,
+    /// `RwMutex::read`
+    SyncRWMutexRLock,
+    /// `RwMutex::write`
+    SyncRWMutexLock,
+    /// `Cond::wait`
+    SyncCondWait,
 }
 
 impl WaitReason {
@@ -75,6 +81,9 @@ impl WaitReason {
             WaitReason::SyncMutexLock => "sync.Mutex.Lock",
             WaitReason::Future => "future",
             WaitReason::IOWait => "IO wait",
+            WaitReason::SyncRWMutexRLock => "sync.RWMutex.RLock",
+            WaitReason::SyncRWMutexLock => "sync.RWMutex.Lock",
+            WaitReason::SyncCondWait => "sync.Cond.Wait",
         }
     }
 
@@ -93,7 +102,7 @@ impl WaitReason {
     }
 
     pub(crate) fn from_u8(v: u8) -> Self {
-        const ALL: [WaitReason; 14] = [
+        const ALL: [WaitReason; 17] = [
             WaitReason::None,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -108,6 +117,9 @@ impl WaitReason {
             WaitReason::SyncMutexLock,
             WaitReason::Future,
             WaitReason::IOWait,
+            WaitReason::SyncRWMutexRLock,
+            WaitReason::SyncRWMutexLock,
+            WaitReason::SyncCondWait,
         ];
         ALL.get(v as usize).copied().unwrap_or(WaitReason::None)
     }

@@ -2,23 +2,32 @@
 //! `Go`, `TryGo`, `SetLimit`, `Wait`).
 //!
 //! As in Go, a group is a [`WaitGroup`] counting its Gs, an optional
-//! semaphore channel `sem` of capacity `limit` (a slot is taken by sending
-//! a token before spawning and given back by receiving it when the G
-//! ends), a first-error slot (Go's `errOnce` + `err`), and an optional
-//! cancel function of the context made by `with_context`.
+//! limiter `sem` (Go: a channel of capacity `limit`; here a [`Semaphore`]
+//! of `limit` permits, one taken per G and released when it ends), a
+//! first-error slot (Go's `errOnce` + `err`), and an optional cancel
+//! function of the context made by `with_context`.
+//!
+//! Go's `g.Go` blocks its caller until a slot is free. A plain function
+//! cannot park a G, so here `go` never waits: with no slot free it starts
+//! the G at once and that G parks first on the semaphore (FIFO, wait
+//! reason `semacquire`) before running the future. The number of futures
+//! *running* is bounded as in Go, the caller is never blocked (a G that
+//! calls `go` for its children makes progress on one P), and a group whose
+//! slots are all held by Gs waiting for their own children is a deadlock
+//! the runtime reports, as Go does. [`ErrGroup::go_async`] keeps Go's
+//! back-pressure (the caller parks until a slot is free).
 //!
 //! Locks: `sem` and `err` are leaf locks, never held together and never
 //! held while spawning, cancelling or waking.
 
-use super::WaitGroup;
-use crate::chan::{Receiver, Sender};
+use super::{Semaphore, WaitGroup};
 use crate::context::{self, CancelCauseFunc, Cause, Context};
 use crate::loom::{Arc, Mutex};
 use std::fmt;
 use std::future::Future;
 
-/// The limiter channel: a token is sent to take a slot.
-type Sem = (Sender<()>, Receiver<()>);
+/// The limiter: one permit per G in flight.
+type Sem = Arc<Semaphore>;
 
 /// Turns the first error into the context's cancel cause.
 type MakeCause<E> = fn(&E) -> Cause;
@@ -49,12 +58,12 @@ struct ErrSlot<E> {
 /// - With [`with_context`](ErrGroup::with_context), the first error (and
 ///   `wait` returning) cancels the derived context, so the other Gs can
 ///   stop early.
-/// - [`set_limit`](ErrGroup::set_limit) bounds the number of Gs in flight:
-///   `go` then waits for a slot. `go` is a plain function like Go's
-///   `g.Go` and *blocks the calling thread* while waiting (handing its P off
-///   when called from a G); inside a G prefer
-///   [`go_async`](ErrGroup::go_async), which parks only the G. Without a
-///   limit both return at once. [`try_go`](ErrGroup::try_go) never waits.
+/// - [`set_limit`](ErrGroup::set_limit) bounds the number of futures
+///   running at once. [`go`](ErrGroup::go) never blocks: with no slot
+///   free, the new G waits (parked) for one before running its future.
+///   [`go_async`](ErrGroup::go_async) instead parks the caller until a
+///   slot is free (Go's back-pressure); [`try_go`](ErrGroup::try_go) runs
+///   the future only if a slot is free now.
 ///
 /// Cloning gives another handle to the same group.
 ///
@@ -194,9 +203,10 @@ impl<E: Send + 'static> ErrGroup<E> {
         (Self::make(Some((cancel, group_cause::<E>))), ctx)
     }
 
-    /// Limits the number of Gs in flight to `n` (Go's `SetLimit`); `go`
-    /// then waits for a slot. `set_limit(0)` makes every `go` wait forever,
-    /// as in Go.
+    /// Limits the number of futures running at once to `n` (Go's
+    /// `SetLimit`): a G started by `go` waits for a slot before running its
+    /// future, `go_async` waits before starting it. `set_limit(0)` makes
+    /// every new G wait forever, as Go's `Go` would.
     ///
     /// # Panics
     ///
@@ -230,8 +240,9 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// });
     /// assert!((1..=2).contains(&most));
     /// ```
+    #[track_caller]
     pub fn set_limit(&self, n: usize) {
-        self.replace_sem(Some(crate::chan::chan(n)));
+        self.replace_sem(Some(Arc::new(Semaphore::new(n))));
     }
 
     /// Removes the limit (Go's `SetLimit(-1)`).
@@ -256,14 +267,16 @@ impl<E: Send + 'static> ErrGroup<E> {
     ///     g.wait().await.unwrap();
     /// });
     /// ```
+    #[track_caller]
     pub fn clear_limit(&self) {
         self.replace_sem(None);
     }
 
+    #[track_caller]
     fn replace_sem(&self, new: Option<Sem>) {
         let mut sem = self.inner.sem.lock();
-        if let Some((tx, _)) = &*sem {
-            let active = tx.len();
+        if let Some(s) = &*sem {
+            let active = s.held();
             if active != 0 {
                 drop(sem);
                 panic!(
@@ -282,9 +295,10 @@ impl<E: Send + 'static> ErrGroup<E> {
     /// is kept for [`wait`](ErrGroup::wait) (and cancels the group's
     /// context, if any); later errors are dropped.
     ///
-    /// With a limit set, blocks the calling thread until a slot is free
-    /// (inside a G the P is handed off meanwhile); use
-    /// [`go_async`](ErrGroup::go_async) to park only the G.
+    /// Never blocks. With a limit set and no slot free, the new G first
+    /// waits for a slot (parked, FIFO, wait reason `semacquire`), then runs
+    /// `fut`; [`wait`](ErrGroup::wait) counts it from this call on. Use
+    /// [`go_async`](ErrGroup::go_async) to make the caller wait instead.
     ///
     /// # Panics
     ///
@@ -315,17 +329,17 @@ impl<E: Send + 'static> ErrGroup<E> {
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
         let sem = self.sem();
-        if let Some((tx, _)) = &sem {
-            // A closed channel is impossible: the group holds both ends.
-            let _ = crate::runtime::block_on(tx.send(()));
-        }
-        self.spawn(fut, sem);
+        let slot = match &sem {
+            None => true,
+            Some(s) => s.try_acquire(1).map(|p| p.forget()).is_some(),
+        };
+        self.spawn(fut, sem, slot);
     }
 
     /// Like [`go`](ErrGroup::go), but waits for a slot by parking the
-    /// calling G (wait reason `chan send`, as Go's `sem <- token{}`).
-    /// Cancel safe: dropping it before it completes takes no slot and
-    /// spawns nothing.
+    /// calling G (wait reason `semacquire`), as Go's `g.Go` blocks its
+    /// caller. Cancel safe: dropping it before it completes takes no slot
+    /// and spawns nothing.
     ///
     /// # Examples
     ///
@@ -356,10 +370,10 @@ impl<E: Send + 'static> ErrGroup<E> {
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
         let sem = self.sem();
-        if let Some((tx, _)) = &sem {
-            let _ = tx.send(()).await;
+        if let Some(s) = &sem {
+            s.acquire(1).await.forget();
         }
-        self.spawn(fut, sem);
+        self.spawn(fut, sem, true);
     }
 
     /// Runs `fut` in a new G only if a slot is free now (Go's `TryGo`);
@@ -387,25 +401,37 @@ impl<E: Send + 'static> ErrGroup<E> {
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
         let sem = self.sem();
-        if let Some((tx, _)) = &sem {
-            if tx.try_send(()).is_err() {
-                return false;
+        if let Some(s) = &sem {
+            match s.try_acquire(1) {
+                Some(p) => p.forget(),
+                None => return false,
             }
         }
-        self.spawn(fut, sem);
+        self.spawn(fut, sem, true);
         true
     }
 
+    /// Adds a G to the group and spawns it; without `slot` (a limit, and
+    /// no slot taken yet) the G takes one first.
     #[track_caller]
-    fn spawn<F>(&self, fut: F, sem: Option<Sem>)
+    fn spawn<F>(&self, fut: F, sem: Option<Sem>, slot: bool)
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
     {
         self.inner.wg.add(1);
         let inner = self.inner.clone();
         super::spawn_g(async move {
-            // Go's `defer g.done()`: runs even if `fut` panics.
-            let _done = Done { inner: &inner, sem };
+            // Go's `defer g.done()`: runs even if `fut` panics or the G is
+            // dropped while waiting for its slot.
+            let mut done = Done {
+                inner: &inner,
+                sem: sem.clone(),
+                slot,
+            };
+            if let (Some(s), false) = (&sem, slot) {
+                s.acquire(1).await.forget();
+                done.slot = true;
+            }
             if let Err(e) = fut.await {
                 inner.record(e);
             }
@@ -484,16 +510,18 @@ impl<E> Inner<E> {
     }
 }
 
-/// Go's `g.done()`: gives the slot back, then marks the G done.
+/// Go's `g.done()`: gives the slot back (if taken), then marks the G done.
 struct Done<'a, E> {
     inner: &'a Inner<E>,
     sem: Option<Sem>,
+    /// Whether the G holds a permit of `sem`.
+    slot: bool,
 }
 
 impl<E> Drop for Done<'_, E> {
     fn drop(&mut self) {
-        if let Some((_, rx)) = &self.sem {
-            let _ = rx.try_recv();
+        if let (Some(s), true) = (&self.sem, self.slot) {
+            s.release(1);
         }
         self.inner.wg.done();
     }

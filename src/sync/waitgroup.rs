@@ -5,42 +5,47 @@
 //! (Go's `w`). `add`/`done` are a single `fetch_add` when nobody waits or the
 //! counter stays above zero: the fast path never takes a lock.
 //!
-//! Go parks waiters on a runtime semaphore; here the waiters are wakers in a
-//! [`Slab`] behind the `waiters` lock, tagged with an `epoch` that the
-//! release bumps (Go's `semrelease` loop). The protocol:
+//! Go parks waiters on a runtime semaphore; here they park on the sema
+//! wait queue (`crate::task::sema`) behind the `waiters` lock. The
+//! protocol:
 //!
 //! - `wait` (Go's `Wait`): loads `state`; counter 0 means return at once.
 //!   Otherwise, *under the `waiters` lock*, it CASes the waiter count up
-//!   (only while the counter is above zero), stores its waker and records
-//!   the current `epoch`. It is ready once `epoch` has moved on.
+//!   (only while the counter is above zero) and links its waiter.
 //! - `add` that brings the counter to 0 with waiters (Go's `Add` slow path):
 //!   takes the `waiters` lock, checks the counter is still 0 (else Go's
 //!   "Add called concurrently with Wait" panic), stores 0 into `state`,
-//!   bumps `epoch`, takes every waker, unlocks, then wakes them all.
+//!   grants every linked waiter, unlocks, then wakes them all.
 //!
-//! Because the waiter count only grows under the lock and the release
-//! resets it under the same lock, a waiter registered in epoch `e` is
-//! released exactly by the release that moves `epoch` past `e`: no lost
+//! Because the waiter count only grows under the lock together with the
+//! link, and the release resets it under the same lock, the waiter count
+//! equals the number of linked waiters whenever the lock is free: no lost
 //! wake-up, no early return. A dropped `wait` future that was not released
-//! takes its waker out and gives its waiter count back, under the lock.
+//! unlinks itself and gives its waiter count back, under the lock.
 //!
 //! Go's three programming-error panics are kept, with Go's messages:
 //! `sync: negative WaitGroup counter`, `sync: WaitGroup misuse: Add called
 //! concurrently with Wait`, `sync: WaitGroup is reused before previous Wait
-//! has returned`.
+//! has returned`. A counter that would leave the `i32` range panics with
+//! `sync: WaitGroup counter overflow` instead of wrapping. Both counter
+//! panics first undo their own `add`, so the group stays consistent (a
+//! released waiter does not report a reuse because of it).
 
-use super::slab::Slab;
-use crate::loom::Arc;
-use crate::loom::Mutex;
 use crate::loom::atomic::{AtomicU64, Ordering};
+use crate::loom::{Arc, Mutex, MutexGuard};
+use crate::task::sema::{Parked, Queue, WaitList, Wakers};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, ready};
 
 const NEGATIVE: &str = "sync: negative WaitGroup counter";
 const MISUSE_ADD: &str = "sync: WaitGroup misuse: Add called concurrently with Wait";
 const MISUSE_REUSE: &str = "sync: WaitGroup is reused before previous Wait has returned";
+const OVERFLOW: &str = "sync: WaitGroup counter overflow";
+
+/// Grant: the counter reached zero.
+const RELEASED: u32 = 1;
 
 /// Shared state of one group (all clones point at one).
 struct Inner {
@@ -49,17 +54,35 @@ struct Inner {
     /// (waiter CAS, under `waiters`), by a dropped `wait` (decrement, under
     /// `waiters`) and by the release (store 0, under `waiters`).
     state: AtomicU64,
-    /// Parked waiters. Written by `wait` and the release, under the lock.
-    waiters: Mutex<Waiters>,
+    /// Parked waiters (Go: the semaphore's queue). Written by `wait` and
+    /// the release, under the lock.
+    waiters: Mutex<WaitList>,
 }
 
-/// The waiter list (Go: the semaphore's queue).
-struct Waiters {
-    /// Bumped by every release; a waiter is released when it moves past the
-    /// value it registered under.
-    epoch: u64,
-    /// Wakers of the waiters registered in the current epoch.
-    wakers: Slab<Waker>,
+impl Queue for Inner {
+    type Locked = WaitList;
+
+    fn lock(&self) -> MutexGuard<'_, WaitList> {
+        self.waiters.lock()
+    }
+
+    fn list(locked: &mut WaitList, _data: usize) -> &mut WaitList {
+        locked
+    }
+
+    /// A dropped, unreleased waiter gives its count back (its count is
+    /// still in `state`: only the release, under this lock, resets it).
+    fn unlinked(&self, _list: &mut WaitList, _data: usize, _front: bool, _wakers: &mut Wakers) {
+        // AcqRel: a plain RMW under the lock; the release re-loads.
+        self.state.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// A release grants every waiter: nothing to hand on.
+    fn pass_on(&self, _grant: u32, _data: usize) {}
+}
+
+fn park_wait() {
+    crate::runtime::set_wait_reason(crate::runtime::WaitReason::WaitGroupWait);
 }
 
 #[inline]
@@ -139,10 +162,7 @@ impl WaitGroup {
         WaitGroup {
             inner: Arc::new(Inner {
                 state: AtomicU64::new(0),
-                waiters: Mutex::new(Waiters {
-                    epoch: 0,
-                    wakers: Slab::new(),
-                }),
+                waiters: Mutex::new(WaitList::new()),
             }),
         }
     }
@@ -156,7 +176,9 @@ impl WaitGroup {
     /// With Go's messages: if the counter goes negative
     /// (`sync: negative WaitGroup counter`), or if a positive `add` starting
     /// from zero races with a `wait` (`sync: WaitGroup misuse: Add called
-    /// concurrently with Wait`).
+    /// concurrently with Wait`). If the counter would leave the `i32` range
+    /// (`sync: WaitGroup counter overflow`); Go wraps silently there. A
+    /// counter panic leaves the counter as it was before this call.
     ///
     /// # Examples
     ///
@@ -179,29 +201,43 @@ impl WaitGroup {
     /// assert_eq!(done, 3);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn add(&self, delta: isize) {
-        let d = (delta as i64 as u64) << 32;
+        let Ok(delta32) = i32::try_from(delta) else {
+            panic!("{OVERFLOW}: add({delta})");
+        };
+        let d = (i64::from(delta32) as u64) << 32;
         // AcqRel: the Release half publishes the caller's work to whoever
         // sees the counter reach zero (`wait`'s Acquire load, or the
         // releaser's Acquire re-load); the Acquire half lets the releaser
         // see every earlier `done`'s work before it wakes the waiters.
-        let state = self
-            .inner
-            .state
-            .fetch_add(d, Ordering::AcqRel)
-            .wrapping_add(d);
-        let v = counter(state);
-        let w = waiters(state);
-        if v < 0 {
-            panic!("{NEGATIVE}");
+        let prev = self.inner.state.fetch_add(d, Ordering::AcqRel);
+        let state = prev.wrapping_add(d);
+        let v = i64::from(counter(prev)) + i64::from(delta32);
+        if v < 0 || v > i64::from(i32::MAX) {
+            self.undo_add(d, v < 0);
         }
-        if w != 0 && delta > 0 && i64::from(v) == delta as i64 {
+        let w = waiters(state);
+        if w != 0 && delta32 > 0 && v == i64::from(delta32) {
             panic!("{MISUSE_ADD}");
         }
         if v > 0 || w == 0 {
             return;
         }
         self.release();
+    }
+
+    /// Takes back an `add` of `d` that left the counter out of range, then
+    /// panics (negative, or past `i32::MAX`).
+    #[cold]
+    #[track_caller]
+    fn undo_add(&self, d: u64, negative: bool) -> ! {
+        // AcqRel: as in `add`; the counter is back where it was.
+        self.inner.state.fetch_sub(d, Ordering::AcqRel);
+        if negative {
+            panic!("{NEGATIVE}");
+        }
+        panic!("{OVERFLOW}");
     }
 
     /// Takes one off the counter: Go's `Done` (`add(-1)`).
@@ -228,13 +264,16 @@ impl WaitGroup {
     /// }
     /// ```
     #[inline]
+    #[track_caller]
     pub fn done(&self) {
         self.add(-1);
     }
 
     /// The slow path of `add`: the counter reached 0 with waiters parked.
     #[cold]
+    #[track_caller]
     fn release(&self) {
+        let mut wakers = Wakers::new();
         let mut list = self.inner.waiters.lock();
         // Acquire: pairs with the waiters' CAS and the dones' AcqRel adds.
         let cur = self.inner.state.load(Ordering::Acquire);
@@ -246,14 +285,12 @@ impl WaitGroup {
             // Another release (or dropped waiters) already emptied the round.
             return;
         }
+        debug_assert_eq!(waiters(cur) as usize, list.len());
         // Release: pairs with `wait`'s Acquire load of a zero counter.
         self.inner.state.store(0, Ordering::Release);
-        list.epoch = list.epoch.wrapping_add(1);
-        let wakers: Vec<Waker> = list.wakers.drain().collect();
+        list.grant_all(RELEASED, &mut wakers);
         drop(list);
-        for w in wakers {
-            w.wake();
-        }
+        wakers.wake_all();
     }
 
     /// Parks the calling G until the counter is zero: Go's `Wait`.
@@ -289,6 +326,7 @@ impl WaitGroup {
     pub fn wait(&self) -> Wait<'_> {
         Wait {
             wg: self,
+            parked: Parked::new(&self.inner, park_wait),
             state: WaitState::Init,
         }
     }
@@ -322,15 +360,16 @@ impl WaitGroup {
         crate::runtime::block_on(self.wait());
     }
 
-    /// Registers the waiter under the lock; `None` if the counter is 0.
-    fn register(&self, waker: &Waker) -> Option<(u64, usize)> {
+    /// Registers and links the waiter under the lock; false if the counter
+    /// is 0 (nothing to wait for).
+    fn register(&self, parked: Pin<&mut Parked<'_, Inner>>, waker: &std::task::Waker) -> bool {
         let mut list = self.inner.waiters.lock();
         // Acquire: pairs with the dones' Release adds (a zero counter means
         // their work is visible).
         let mut s = self.inner.state.load(Ordering::Acquire);
         loop {
             if counter(s) == 0 {
-                return None;
+                return false;
             }
             // AcqRel on success: the release re-loads `state` under the lock;
             // Acquire on failure: same as the load above.
@@ -344,8 +383,9 @@ impl WaitGroup {
                 Err(now) => s = now,
             }
         }
-        let idx = list.wakers.insert(waker.clone());
-        Some((list.epoch, idx))
+        // SAFETY: `list` is this group's waiter list, held.
+        unsafe { parked.enqueue(&mut list, 0, false, Some(waker)) };
+        true
     }
 
     /// Runs `fut` in a new G and adds it to the group: Go 1.25's
@@ -405,14 +445,11 @@ impl Drop for DoneGuard {
 }
 
 /// Where a [`Wait`] future is.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WaitState {
     Init,
-    /// Registered in `epoch` at slab index `idx`.
-    Waiting {
-        epoch: u64,
-        idx: usize,
-    },
+    /// Linked on the waiter list.
+    Waiting,
     Done,
 }
 
@@ -442,6 +479,7 @@ enum WaitState {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Wait<'a> {
     wg: &'a WaitGroup,
+    parked: Parked<'a, Inner>,
     state: WaitState,
 }
 
@@ -455,63 +493,37 @@ impl Future for Wait<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
+        // SAFETY: nothing is moved out of the pinned future.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: `parked` is structurally pinned (never moved out of the
+        // pinned `this`).
+        let mut parked = unsafe { Pin::new_unchecked(&mut this.parked) };
         match this.state {
             WaitState::Init => {
                 // Fast path: Acquire pairs with the dones' Release adds.
-                if counter(this.wg.inner.state.load(Ordering::Acquire)) == 0 {
+                if counter(this.wg.inner.state.load(Ordering::Acquire)) == 0
+                    || !this.wg.register(parked.as_mut(), cx.waker())
+                {
                     this.state = WaitState::Done;
                     return Poll::Ready(());
                 }
-                match this.wg.register(cx.waker()) {
-                    None => {
-                        this.state = WaitState::Done;
-                        Poll::Ready(())
-                    }
-                    Some((epoch, idx)) => {
-                        this.state = WaitState::Waiting { epoch, idx };
-                        crate::runtime::set_wait_reason(crate::runtime::WaitReason::WaitGroupWait);
-                        Poll::Pending
-                    }
-                }
+                this.state = WaitState::Waiting;
+                parked.on_park();
+                Poll::Pending
             }
-            WaitState::Waiting { epoch, idx } => {
-                let mut list = this.wg.inner.waiters.lock();
-                if list.epoch == epoch {
-                    if let Some(w) = list.wakers.get_mut(idx) {
-                        if !w.will_wake(cx.waker()) {
-                            w.clone_from(cx.waker());
-                        }
-                    }
-                    drop(list);
-                    crate::runtime::set_wait_reason(crate::runtime::WaitReason::WaitGroupWait);
-                    return Poll::Pending;
-                }
-                drop(list);
+            WaitState::Waiting => {
+                ready!(parked.poll(cx));
                 this.state = WaitState::Done;
                 // Go's check after semacquire: the group must not have been
-                // reused while this waiter was being released.
-                if this.wg.inner.state.load(Ordering::Acquire) != 0 {
+                // reused while this waiter was being released. (A negative
+                // counter is a bad `done` being undone, reported there.)
+                let s = this.wg.inner.state.load(Ordering::Acquire);
+                if s != 0 && counter(s) >= 0 {
                     panic!("{MISUSE_REUSE}");
                 }
                 Poll::Ready(())
             }
             WaitState::Done => Poll::Ready(()),
-        }
-    }
-}
-
-impl Drop for Wait<'_> {
-    fn drop(&mut self) {
-        if let WaitState::Waiting { epoch, idx } = self.state {
-            let mut list = self.wg.inner.waiters.lock();
-            if list.epoch == epoch {
-                // Not released yet: our waiter count is still in `state`
-                // (only the release, under this lock, resets it).
-                list.wakers.remove(idx);
-                // AcqRel: a plain RMW under the lock; the release re-loads.
-                self.wg.inner.state.fetch_sub(1, Ordering::AcqRel);
-            }
         }
     }
 }
