@@ -141,7 +141,7 @@ impl Model {
         self.streak = 0;
         let mut out: Vec<u64> = self.next.take().into_iter().collect();
         out.extend(self.ring.drain(..));
-        out.extend(self.global.drain(..));
+        out.append(&mut self.global);
         out
     }
 }
