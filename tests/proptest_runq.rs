@@ -16,9 +16,12 @@
 //!   (a new slice starts with every G not taken from runnext).
 //! - `steal_from(victim, steal_next)`: takes the oldest half, rounded up, of
 //!   the victim's ring; runs the last one stolen and puts the others at the
-//!   thief's tail in order. With an empty ring and `steal_next`, takes the
+//!   thief's tail in order (findRunnable steals only into an empty queue;
+//!   should the thief's ring fill, its overflow goes to the global queue
+//!   as for any put). With an empty ring and `steal_next`, takes the
 //!   victim's runnext; the victim's runnext is never taken otherwise.
-//! - `drain`: runnext, then the ring in FIFO order.
+//! - `drain`: runnext, then the ring in FIFO order, then what went to the
+//!   global queue.
 //!
 //! Every id is put once; at the end every id has been seen exactly once
 //! (got, stolen-and-run, overflowed, or drained).
@@ -75,6 +78,9 @@ struct Model {
     ring: VecDeque<u64>,
     /// Runnext picks in the current time slice.
     streak: u32,
+    /// What a steal into this queue could not fit: the scheduler's global
+    /// queue (FIFO here: the dummy Gs never ran).
+    global: Vec<u64>,
 }
 
 impl Model {
@@ -125,7 +131,8 @@ impl Model {
         let mut grabbed: Vec<u64> = victim.ring.drain(..take).collect();
         let run = grabbed.pop();
         for g in grabbed {
-            assert!(self.put(g, false).is_empty(), "model: thief overflow");
+            let over = self.put(g, false);
+            self.global.extend(over);
         }
         run
     }
@@ -134,6 +141,7 @@ impl Model {
         self.streak = 0;
         let mut out: Vec<u64> = self.next.take().into_iter().collect();
         out.extend(self.ring.drain(..));
+        out.append(&mut self.global);
         out
     }
 }
@@ -194,10 +202,6 @@ fn run_ops_on(qs: &[TestRunQueue], ops: Vec<Op>) {
             } => {
                 if thief == victim {
                     continue;
-                }
-                let take = ms[victim].ring.len().div_ceil(2);
-                if ms[thief].ring.len() + take.saturating_sub(1) > TEST_RUNQ_SIZE {
-                    continue; // Go never steals into a queue without room
                 }
                 // SAFETY: single-threaded use.
                 let got = unsafe { qs[thief].steal_from(&qs[victim], next) };
@@ -342,6 +346,32 @@ fn steal_takes_half_rounded_up_runs_last() {
         assert_eq!(thief.steal_from(&victim, true), None);
         assert!(victim.is_empty());
     }
+}
+
+/// A steal into a queue with no room for what it grabbed: the overflow
+/// goes to the global queue (it used to be leaked on purpose, as
+/// "unreachable"), so no G is lost.
+#[test]
+fn steal_into_a_full_queue_spills_to_the_global_queue() {
+    let victim = TestRunQueue::new();
+    let thief = TestRunQueue::new();
+    let n = TEST_RUNQ_SIZE as u64;
+    // SAFETY: (all calls below) single-threaded.
+    unsafe {
+        for id in 0..n {
+            assert!(victim.put(id, false).is_empty());
+            assert!(thief.put(1000 + id, false).is_empty());
+        }
+        // grabs 0..n/2, runs the last, puts the others into a full ring
+        assert_eq!(thief.steal_from(&victim, false), Some(n / 2 - 1));
+    }
+    let mut all = thief.drain();
+    all.extend(victim.drain());
+    all.push(n / 2 - 1);
+    all.sort_unstable();
+    let mut want: Vec<u64> = (0..n).chain(1000..1000 + n).collect();
+    want.sort_unstable();
+    assert_eq!(all, want, "a G was lost or duplicated");
 }
 
 /// Names of this process's threads that are goro Ms (`goro-m<id>`).

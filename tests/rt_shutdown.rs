@@ -243,3 +243,35 @@ fn shutdown_frees_the_scheduler() {
         assert!(freed(&probe), "the scheduler outlived its runtime");
     });
 }
+
+/// A G shuts down its own runtime (the caller is one of the runtime's Ms,
+/// inside a poll): shutdown takes that M's P too, the G's poll goes on to
+/// its end, and then the G is dropped like every other.
+#[test]
+fn shutdown_from_inside_a_g() {
+    guard(60, || {
+        let rt = Arc::new(goro::Runtime::builder().max_procs(2).build());
+        let probe = SchedProbe::new(&rt);
+        let dropped = Arc::new(AtomicBool::new(false));
+        let (d, rt2) = (SetOnDrop(dropped.clone()), rt.clone());
+        let (keep_tx, keep_rx) = goro::chan::<()>(0);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let h = rt.spawn(async move {
+            let _d = d;
+            rt2.shutdown();
+            drop(rt2);
+            done_tx.send(()).unwrap();
+            // still in the same poll: a spawn now is refused, and parking
+            // ends the poll, after which the G is dropped
+            let late = goro::go(async { 1 });
+            keep_rx.recv().await;
+            late.await
+        });
+        done_rx.recv().unwrap();
+        assert!(goro::block_on(h).unwrap_err().is_cancelled());
+        assert!(dropped.load(Ordering::SeqCst));
+        drop(keep_tx);
+        drop(rt);
+        assert!(freed(&probe), "the scheduler outlived its runtime");
+    });
+}

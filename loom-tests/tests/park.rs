@@ -8,11 +8,11 @@
 //! it).
 //!
 //! The futures here are tiny hand-written primitives whose wake side runs on
-//! other loom threads. The runtime's own M park/wake is modelled too, by a
-//! whole one-P `Runtime` (it starts loom threads for its Ms).
+//! other loom threads. The runtime's own M park/wake, on a whole `Runtime`,
+//! is in `runtime_park.rs` (it has far more branch points).
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
-//! --test park` in `loom-tests/`.
+//! --test park` in `loom-tests/` (these also pass at 3).
 
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
@@ -154,47 +154,4 @@ fn block_on_repeated_wakes() {
         }));
         t.join().unwrap();
     });
-}
-
-/// The runtime's own M park/wake, on a one-P `Runtime` (its M is a loom
-/// thread): `Runtime::block_on` of a G that finishes at once. Covers
-/// procresize's wakep → startm → newm, the M's schedule/findRunnable/stop
-/// dance, the main G's JoinHandle wake of the blocked thread, and shutdown
-/// handing `None` to the parked M.
-#[test]
-fn runtime_block_on_one_p() {
-    runtime_model(|| {
-        let rt = goro::Runtime::builder().max_procs(1).build();
-        assert_eq!(rt.block_on(async { 7 }), 7);
-        rt.shutdown();
-    });
-}
-
-/// As above, but the G parks and is woken (Go's `ready`) from another loom
-/// thread: the wake goes to the global queue and wakep must get the
-/// parked M to run it (no lost wake-up between the M's last re-check and
-/// its park).
-#[test]
-fn runtime_g_woken_from_other_thread() {
-    runtime_model(|| {
-        let rt = goro::Runtime::builder().max_procs(1).build();
-        let ev = Arc::new(Event::default());
-        let e = ev.clone();
-        let t = thread::spawn(move || e.set());
-        rt.block_on(wait(&ev));
-        t.join().unwrap();
-        rt.shutdown();
-    });
-}
-
-/// Whole-runtime models: bound 1 unless `LOOM_MAX_PREEMPTIONS` says more
-/// (they have more threads and branch points than the others), and room
-/// for the ~1 000 branch points of a `Sched` drop (all `allp` slots).
-fn runtime_model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(1);
-    }
-    b.max_branches = b.max_branches.max(50_000);
-    b.check(f);
 }

@@ -330,6 +330,13 @@ fn owned_put(m: &MCtx, p: &P, g: GRef, next: bool) -> Result<Option<Overflow>, G
 }
 
 impl MCtx {
+    /// Whether a G is being polled on this M and is not inside `blocking`
+    /// (where the thread is not the P's: `gosched` then yields the thread).
+    #[inline]
+    pub(crate) fn polling_g(&self) -> bool {
+        !self.cur_g.get().is_null() && !self.in_syscall.get()
+    }
+
     /// Runs `f` on this M's P if the M provably owns it: between polls
     /// (only its owner reaches a P then), or inside a poll under the
     /// ownership handshake (`owner_op`). None, without running `f`, if the

@@ -595,7 +595,7 @@ pub async fn gosched() {
         // with the G's own waker, that is all (no self-wake); under another
         // waker (a combinator inside the G) the wake goes through it too.
         let own = m::with_m(|m| match m {
-            Some(m) if !m.cur_g.get().is_null() => {
+            Some(m) if m.polling_g() => {
                 m.yield_global.set(true);
                 let w = cx.waker();
                 w.data() == m.cur_g.get() as *const ()

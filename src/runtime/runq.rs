@@ -1,8 +1,10 @@
 //! A P's local run queue: a fixed ring of `RUNQ_SIZE` slots plus `runnext`.
 //!
-//! Mirrors Go's `runqput`, `runqputslow`, `runqget`, `runqgrab`, `runqsteal`
-//! (proc.go). Single producer (the P's owner M), many consumers (the owner
-//! and stealing Ms).
+//! Mirrors Go's `runqput`, `runqputslow`, `runqgrab`, `runqsteal` and the
+//! two halves of `runqget` (`take_runnext`, `pop_head`; the policy between
+//! them, inheritTime, is `m::runqget`) (proc.go). Single producer (the P's
+//! owner M), many consumers (the owner and stealing Ms); debug builds
+//! count overlapping producers (`owner::clash`).
 //!
 //! # Protocol
 //! - `tail` is written only by the owner: it fills slot `tail % N` (Relaxed
@@ -22,7 +24,9 @@
 //!   (`tail`) is the owner's alone.
 //!
 //! When the ring is full the owner moves half of it, plus the new G, to the
-//! global queue in one batch (`runqputslow`).
+//! global queue in one batch (`runqputslow`); a steal hands what does not
+//! fit to its caller for the global queue too. No G is ever dropped or
+//! leaked by the queue.
 
 use super::g::{GRef, Header};
 use crate::loom::atomic::{AtomicPtr, AtomicU32, Ordering};
