@@ -60,8 +60,15 @@
 //! | `select` (with `default`, nil channels, `time.After`) | [`select!`] (`default =>`, `None` operands, `recv(time::after(d))`) |
 //! | `reflect.Select` | [`Select`] |
 //! | `sync.WaitGroup`, `errgroup.Group` | [`sync::WaitGroup`], [`sync::ErrGroup`] |
+//! | `sync.Mutex`, `sync.RWMutex`, `sync.Cond` | [`sync::Mutex`], [`sync::RwMutex`], [`sync::Cond`] |
+//! | `sync.Once`, `sync.OnceValue` | [`sync::Once`], [`sync::OnceCell`] |
+//! | `semaphore.Weighted`, `singleflight.Group` | [`sync::Semaphore`], [`sync::singleflight::Group`] |
 //! | `context.WithCancel`, `WithTimeout`, `ctx.Done()` | [`context::with_cancel`], [`context::with_timeout`], [`Context::done`](context::Context::done) |
 //! | `time.Sleep`, `time.After`, `time.NewTimer`, `time.NewTicker` | [`time::sleep`], [`time::after`], [`time::Timer`], [`time::Ticker`] |
+//! | `time.Tick`; a `select` on `time.After` beside the work | [`time::tick`]; [`time::timeout`] |
+//! | `net.Listen`, `l.Accept()`, `net.Dial`, `DialContext` | [`net::TcpListener::bind`], [`net::TcpListener::accept`], [`net::TcpStream::connect`], [`net::dial_context`] |
+//! | `conn.SetDeadline(t)` | [`net::TcpStream::set_deadline`] |
+//! | `signal.Notify(c, os.Interrupt)` | [`signal::notify`] |
 //! | `runtime.GOMAXPROCS`, `Gosched`, `NumGoroutine` | [`gomaxprocs`], [`gosched`], [`num_goroutine`] |
 //! | `runtime.Stack`, `GODEBUG=schedtrace=1000` | [`runtime::stack`], the same environment variable |
 //! | a blocking system call | [`blocking`] |
