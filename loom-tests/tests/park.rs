@@ -1,5 +1,5 @@
 //! loom models of the park/wake handshake of an ordinary thread in
-//! `goro::block_on` (`src/runtime/park.rs`: `ThreadParker`, a flag under a
+//! `goro::block_on` (`src/task/park.rs`: `ThreadParker`, a flag under a
 //! mutex plus a condition variable; its Waker sets the flag and notifies).
 //! The property is Go's "no lost wake-up" for a thread parked in
 //! `notesleep`: a wake that happens before, during or after the poll that

@@ -52,9 +52,9 @@
 //! slot holding it, every Waker clone. The last release frees the task.
 
 use super::sched::Sched;
-use super::wait::WaitReason;
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
+use crate::task::wait::WaitReason;
 use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;

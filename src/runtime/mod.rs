@@ -9,10 +9,11 @@
 //! entersyscall/exitsyscall), `globrunq.rs` (the global queue's two
 //! classes), `sched.rs` (global queue, idle lists, wakep, startm, stopm,
 //! handoffp, procresize, shutdown), `registry.rs` (allgs), `sysmon.rs`,
-//! `trace.rs` (dumps, checkdead, schedtrace), `park.rs` (`block_on` on a
-//! plain thread), `timers.rs` (per-P timer heaps, Go's time.go: a timer is
+//! `trace.rs` (dumps, checkdead, schedtrace), `netpoll.rs` (the network
+//! poller), `sigqueue.rs` (signal delivery), `timers.rs` (per-P timer heaps, Go's time.go: a timer is
 //! a waker or an action, so the runtime never names a channel),
-//! `testing.rs` (hidden hooks for the models).
+//! `testing.rs` (hidden hooks for the models). Wait reasons and the
+//! thread parker live in the leaf module `crate::task`, below the runtime.
 //!
 //! # Examples
 //!
@@ -34,7 +35,6 @@ mod m;
 mod netpoll;
 mod owner;
 mod p;
-mod park;
 mod registry;
 mod runq;
 mod sched;
@@ -45,16 +45,15 @@ mod sysmon;
 pub mod testing;
 pub(crate) mod timers;
 mod trace;
-mod wait;
 
+pub use crate::task::wait::WaitReason;
 pub use g::{JoinError, JoinHandle};
-pub use wait::WaitReason;
 
 // [netpoll] the poller's types for goro::net.
 #[cfg(not(loom))]
 pub(crate) use netpoll::{Dir, PollDesc, WaitReg, timeout_error};
 
-pub(crate) use park::ThreadParker;
+pub(crate) use crate::task::park::ThreadParker;
 
 use crate::loom::atomic::Ordering;
 use sched::Sched;
@@ -694,7 +693,7 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// t.join().unwrap().unwrap();
 /// ```
 pub fn block_on<F: Future>(fut: F) -> F::Output {
-    blocking(|| park::block_on_thread(fut))
+    blocking(|| crate::task::park::block_on_thread(fut))
 }
 
 /// Records why the current G is about to park (no-op outside a G).

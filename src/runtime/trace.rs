@@ -13,8 +13,8 @@
 
 use super::g::{self, GRef};
 use super::sched::Sched;
-use super::wait::WaitReason;
 use crate::loom::atomic::Ordering;
+use crate::task::wait::WaitReason;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

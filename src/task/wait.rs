@@ -1,7 +1,7 @@
 //! Wait reasons: why a parked G is parked, as Go's `waitReason` strings.
 //!
 //! Mirrors `waitReason` in Go's `runtime2.go`. A primitive that is about to
-//! return `Poll::Pending` calls [`set_wait_reason`](super::set_wait_reason)
+//! return `Poll::Pending` calls `runtime::set_wait_reason`
 //! so the goroutine dump (`goro::runtime::stack()`) and the deadlock report
 //! can say what each G waits for, in Go's words.
 
