@@ -43,8 +43,6 @@ pub enum WaitReason {
     Semacquire,
     /// `Mutex::lock` (and `Once`/`OnceCell` waiting for the first call)
     SyncMutexLock,
-    /// waiting on some other future (not a goro primitive)
-    Future,
     /// waiting for a socket or file to become ready (the network poller)
     IOWait,
     /// `RwMutex::read`
@@ -79,7 +77,6 @@ impl WaitReason {
             WaitReason::JoinHandle => "join",
             WaitReason::Semacquire => "semacquire",
             WaitReason::SyncMutexLock => "sync.Mutex.Lock",
-            WaitReason::Future => "future",
             WaitReason::IOWait => "IO wait",
             WaitReason::SyncRWMutexRLock => "sync.RWMutex.RLock",
             WaitReason::SyncRWMutexLock => "sync.RWMutex.Lock",
@@ -91,10 +88,7 @@ impl WaitReason {
     /// or a timer of the same runtime (used by deadlock detection).
     pub(crate) fn is_goro_primitive(self) -> bool {
         // IO wait: the network wakes it (Go counts such Gs as alive).
-        !matches!(
-            self,
-            WaitReason::None | WaitReason::Future | WaitReason::IOWait
-        )
+        !matches!(self, WaitReason::None | WaitReason::IOWait)
     }
 
     pub(crate) fn to_u8(self) -> u8 {
@@ -102,7 +96,7 @@ impl WaitReason {
     }
 
     pub(crate) fn from_u8(v: u8) -> Self {
-        const ALL: [WaitReason; 17] = [
+        const ALL: [WaitReason; 16] = [
             WaitReason::None,
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
@@ -115,7 +109,6 @@ impl WaitReason {
             WaitReason::JoinHandle,
             WaitReason::Semacquire,
             WaitReason::SyncMutexLock,
-            WaitReason::Future,
             WaitReason::IOWait,
             WaitReason::SyncRWMutexRLock,
             WaitReason::SyncRWMutexLock,
@@ -128,5 +121,30 @@ impl WaitReason {
 impl std::fmt::Display for WaitReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WaitReason;
+
+    /// `from_u8` inverts `to_u8` for every variant: the table lists them in
+    /// declaration order (a variant added out of order shifts the others).
+    #[test]
+    fn from_u8_inverts_to_u8() {
+        for v in 0..=u8::MAX {
+            let r = WaitReason::from_u8(v);
+            if r != WaitReason::None {
+                assert_eq!(r.to_u8(), v, "{r:?}");
+            }
+        }
+        assert_eq!(
+            WaitReason::from_u8(WaitReason::SyncCondWait.to_u8()),
+            WaitReason::SyncCondWait
+        );
+        assert_eq!(
+            WaitReason::from_u8(WaitReason::IOWait.to_u8()),
+            WaitReason::IOWait
+        );
     }
 }
