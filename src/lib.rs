@@ -94,8 +94,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub(crate) mod loom;
-pub(crate) mod util;
 mod task;
+pub(crate) mod util;
 
 pub mod runtime;
 pub use runtime::{
