@@ -2,9 +2,13 @@
 //!
 //! Run: `cargo run --release --example pubsub`.
 //!
-//! * The broker keeps a topic map (`topic -> subscribers`) behind a plain
-//!   `Mutex`, held only to read or change the map, never across an `.await`
-//!   (publishing snapshots the subscriber list, then sends without the lock).
+//! * The broker keeps a topic map (`topic -> subscribers`) behind a
+//!   `goro::sync::RwMutex`, as Go's `sync.RWMutex`: publishers hold the
+//!   read lock while they send (across the `.await`, parking only the G),
+//!   so many publish at once; `subscribe`, `disconnect` and `close` take
+//!   the write lock. A publisher never takes the write lock while holding
+//!   the read lock: it collects subscribers to disconnect and removes them
+//!   after `RUnlock`.
 //! * Every subscriber gets its own buffered channel. Several Gs may share
 //!   one subscription's `Receiver` (a consumer group: each message goes to
 //!   exactly one of them), since goro channels are multi-consumer.
@@ -16,7 +20,7 @@
 //!     removed and its channel closed, so its consumer sees the end.
 
 use goro::chan::{Receiver, Sender, TrySendError};
-use goro::sync::WaitGroup;
+use goro::sync::{RwMutex, WaitGroup};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,7 +49,7 @@ struct Subscription {
 
 #[derive(Default)]
 struct Broker {
-    topics: Mutex<HashMap<&'static str, Vec<Arc<Subscription>>>>,
+    topics: RwMutex<HashMap<&'static str, Vec<Arc<Subscription>>>>,
     next_id: AtomicUsize,
     /// Subscribers removed for being too slow: (name, messages dropped).
     disconnected: Mutex<Vec<(&'static str, u64)>>,
@@ -53,7 +57,7 @@ struct Broker {
 
 impl Broker {
     /// Subscribes to `topic` with a buffer of `cap` messages.
-    fn subscribe(
+    async fn subscribe(
         &self,
         topic: &'static str,
         name: &'static str,
@@ -70,8 +74,8 @@ impl Broker {
             dropped: AtomicU64::new(0),
         });
         self.topics
-            .lock()
-            .unwrap()
+            .write()
+            .await
             .entry(topic)
             .or_default()
             .push(sub);
@@ -80,14 +84,12 @@ impl Broker {
 
     /// Delivers `msg` to every subscriber of its topic; returns how many got it.
     async fn publish(&self, msg: Msg) -> usize {
-        let subs = self
-            .topics
-            .lock()
-            .unwrap()
-            .get(msg.topic)
-            .cloned()
-            .unwrap_or_default();
+        let topics = self.topics.read().await; // b.mu.RLock()
+        let Some(subs) = topics.get(msg.topic) else {
+            return 0;
+        };
         let mut delivered = 0;
+        let mut too_slow = Vec::new();
         for sub in subs {
             match sub.policy {
                 Policy::Block => {
@@ -101,20 +103,24 @@ impl Broker {
                     Err(TrySendError::Full(_)) => {
                         let dropped = sub.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                         if dropped == disconnect_after {
-                            self.disconnect(msg.topic, &sub);
+                            too_slow.push(sub.clone());
                         }
                     }
                     Err(TrySendError::Closed(_)) => {}
                 },
             }
         }
+        drop(topics); // b.mu.RUnlock(), before disconnect takes the write lock
+        for sub in too_slow {
+            self.disconnect(msg.topic, &sub).await;
+        }
         delivered
     }
 
     /// Removes a subscriber and closes its channel: its consumer drains
     /// what is buffered, then `recv` returns `None`.
-    fn disconnect(&self, topic: &'static str, sub: &Subscription) {
-        if let Some(subs) = self.topics.lock().unwrap().get_mut(topic) {
+    async fn disconnect(&self, topic: &'static str, sub: &Subscription) {
+        if let Some(subs) = self.topics.write().await.get_mut(topic) {
             subs.retain(|s| s.id != sub.id);
         }
         if !sub.tx.is_closed() {
@@ -125,8 +131,8 @@ impl Broker {
     }
 
     /// Closes every subscription (the end of the stream for all consumers).
-    fn close(&self) {
-        let topics = std::mem::take(&mut *self.topics.lock().unwrap());
+    async fn close(&self) {
+        let topics = std::mem::take(&mut *self.topics.write().await);
         for sub in topics.into_values().flatten() {
             if !sub.tx.is_closed() {
                 sub.tx.close();
@@ -142,17 +148,23 @@ fn main() {
         let broker = Arc::new(Broker::default());
 
         // Subscribers.
-        let audit_orders = broker.subscribe("orders", "audit", 64, Policy::Block);
-        let audit_payments = broker.subscribe("payments", "audit", 64, Policy::Block);
-        let billing = broker.subscribe("payments", "billing", 32, Policy::Block);
-        let mailer = broker.subscribe(
-            "orders",
-            "mailer",
-            8,
-            Policy::Drop {
-                disconnect_after: 100,
-            },
-        );
+        let audit_orders = broker.subscribe("orders", "audit", 64, Policy::Block).await;
+        let audit_payments = broker
+            .subscribe("payments", "audit", 64, Policy::Block)
+            .await;
+        let billing = broker
+            .subscribe("payments", "billing", 32, Policy::Block)
+            .await;
+        let mailer = broker
+            .subscribe(
+                "orders",
+                "mailer",
+                8,
+                Policy::Drop {
+                    disconnect_after: 100,
+                },
+            )
+            .await;
 
         let consumers = WaitGroup::new();
         let counts: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
@@ -208,7 +220,7 @@ fn main() {
             });
         }
         producers.wait().await;
-        broker.close();
+        broker.close().await;
         consumers.wait().await;
 
         let total = PRODUCERS as u64 * PER_PRODUCER;

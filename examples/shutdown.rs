@@ -1,24 +1,30 @@
-//! Graceful shutdown of a server-like tree of Gs, with `context` and
-//! `ErrGroup` (Go's `errgroup.WithContext` + `signal.NotifyContext` idiom).
+//! Graceful shutdown of a server-like tree of Gs, with `context`,
+//! `ErrGroup` and `signal` (Go's `errgroup.WithContext` +
+//! `signal.Notify` idiom).
 //!
 //! Run: `cargo run --release --example shutdown`.
 //!
 //! ```text
-//! main ── ErrGroup(ctx) ─┬─ listener ── one handler G per connection (WaitGroup)
+//! main ── ErrGroup(ctx) ─┬─ signal watcher (SIGTERM cancels the root context)
+//!                        ├─ listener ── one handler G per connection (WaitGroup)
 //!                        ├─ metrics reporter (Ticker)
 //!                        └─ cache janitor (Ticker)
 //! ```
 //!
-//! 1. A simulated SIGTERM cancels the root context. The listener stops
-//!    accepting, then gives in-flight requests a drain deadline (their
-//!    context comes from `without_cancel`, so it outlives the cancelled
-//!    root, and is cancelled when the deadline passes); the other
-//!    components return.
-//! 2. A component failing cancels its siblings through the group's context,
-//!    and `wait` returns that error.
+//! 1. A real SIGTERM (the program sends it to itself with
+//!    `signal::raise`, as `kill -TERM <pid>` would from outside) reaches
+//!    the signal watcher's `select`, which cancels the root context. The
+//!    listener stops accepting, then gives in-flight requests a drain
+//!    deadline (their context comes from `without_cancel`, so it outlives
+//!    the cancelled root, and is cancelled when the deadline passes); the
+//!    other components return.
+//! 2. A component failing cancels its siblings through the group's context
+//!    (the signal watcher included, which unsubscribes), and `wait`
+//!    returns that error.
 
 use goro::chan::Receiver;
-use goro::context::{self, Context};
+use goro::context::{self, CancelFunc, Context};
+use goro::signal::{self, Signal};
 use goro::sync::{ErrGroup, WaitGroup};
 use goro::time::{self, Ticker};
 use std::sync::Arc;
@@ -127,10 +133,27 @@ async fn janitor(ctx: Context, fail_at: Option<u32>) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the server until `root` is cancelled or a component fails.
-async fn serve(root: &Context, fail_at: Option<u32>) -> (Result<(), String>, Arc<Stats>) {
+/// Waits for SIGTERM and then cancels the root context (Go:
+/// `select { case <-sigs: cancel(); case <-ctx.Done(): }`). Returns when
+/// the server shuts down for another reason too; dropping `sigs` then
+/// unsubscribes (Go's `signal.Stop`).
+async fn signals(ctx: Context, sigs: Receiver<Signal>, shutdown: CancelFunc) -> Result<(), String> {
+    goro::select! {
+        recv(sigs) -> sig => {
+            println!("  signal watcher: {} received, cancelling the root context", sig.unwrap());
+            shutdown.cancel();
+        }
+        recv(ctx.done()) => {}
+    }
+    Ok(())
+}
+
+/// Runs the server until SIGTERM arrives on `sigs` or a component fails.
+async fn serve(sigs: Receiver<Signal>, fail_at: Option<u32>) -> (Result<(), String>, Arc<Stats>) {
     let stats = Arc::new(Stats::default());
-    let (g, ctx) = ErrGroup::<String>::with_context(root);
+    let (root, shutdown) = context::with_cancel(&context::background());
+    let (g, ctx) = ErrGroup::<String>::with_context(&root);
+    g.go(signals(ctx.clone(), sigs, shutdown));
     g.go(listener(ctx.clone(), stats.clone()));
     g.go(metrics(ctx.clone(), stats.clone()));
     g.go(janitor(ctx.clone(), fail_at));
@@ -139,15 +162,17 @@ async fn serve(root: &Context, fail_at: Option<u32>) -> (Result<(), String>, Arc
 
 fn main() {
     goro::run(async {
-        println!("1. graceful shutdown on a (simulated) SIGTERM after 60ms");
-        let (root, sigterm) = context::with_cancel(&context::background());
+        println!("1. graceful shutdown on SIGTERM after 60ms");
+        // signal.Notify(c, syscall.SIGTERM): subscribed before anyone can
+        // send it, so the default action (exit) never runs.
+        let sigs = signal::notify(&[Signal::Terminate]);
         goro::go(async move {
             time::sleep(Duration::from_millis(60)).await;
-            println!("  ^C: SIGTERM received, cancelling the root context");
-            sigterm.cancel();
+            println!("  kill -TERM {}", std::process::id());
+            signal::raise(Signal::Terminate).unwrap();
         });
         let start = Instant::now();
-        let (res, stats) = serve(&root, None).await;
+        let (res, stats) = serve(sigs, None).await;
         let (a, s, x) = (
             stats.accepted.load(Ordering::Relaxed),
             stats.served.load(Ordering::Relaxed),
@@ -167,7 +192,8 @@ fn main() {
 
         println!("2. a failing component takes the server down");
         let start = Instant::now();
-        let (res, _) = serve(&context::background(), Some(3)).await;
+        let sigs = signal::notify(&[Signal::Terminate]);
+        let (res, _) = serve(sigs, Some(3)).await;
         println!(
             "  server exited with {res:?} after ~{}ms",
             start.elapsed().as_millis()

@@ -1,10 +1,14 @@
 //! A short tour of goro: every feature in one run, printing what it shows.
 //!
 //! Run: `cargo run --release --example tour`. Each section names the Go
-//! construct it mirrors. The whole tour takes well under a second.
+//! construct it mirrors: the runtime, channels, select, sync (WaitGroup,
+//! ErrGroup, Mutex, Semaphore, Once), context, time and net (the network
+//! poller), then the goroutine dump. The whole tour takes well under a
+//! second.
 
 use goro::context::{self, ContextError};
-use goro::sync::{ErrGroup, WaitGroup};
+use goro::net::{TcpListener, TcpStream};
+use goro::sync::{ErrGroup, Mutex, Once, OnceCell, Semaphore, WaitGroup};
 use goro::time::{self, Ticker, Timer};
 use goro::{Select, chan};
 use std::sync::Arc;
@@ -60,6 +64,7 @@ fn main() {
         sync_section().await;
         context_section().await;
         timers().await;
+        net().await;
 
         introspection().await;
         println!("\ntour done");
@@ -186,6 +191,70 @@ async fn sync_section() {
         .await;
     }
     println!("ErrGroup (limit 2): wait = {:?}", g.wait().await);
+
+    // sync.Mutex: the guard may be held across an .await (the G parks,
+    // never the thread, and other Gs queue for the lock).
+    let counter = Arc::new(Mutex::new(0u64));
+    let wg = WaitGroup::new();
+    for _ in 0..4 {
+        let counter = counter.clone();
+        wg.go(async move {
+            for _ in 0..50 {
+                let mut n = counter.lock().await;
+                let seen = *n;
+                goro::gosched().await; // yield while holding the lock
+                *n = seen + 1;
+            }
+        });
+    }
+    wg.wait().await;
+    println!(
+        "Mutex: 4 Gs x 50 increments, lock held across .await: {}",
+        *counter.lock().await
+    );
+
+    // x/sync/semaphore.Weighted: at most 3 of 10 Gs in the section at once.
+    let sem = Arc::new(Semaphore::new(3));
+    let (inside, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let wg = WaitGroup::new();
+    for _ in 0..10 {
+        let (sem, inside, peak) = (sem.clone(), inside.clone(), peak.clone());
+        wg.go(async move {
+            let _permit = sem.acquire(1).await; // released on drop
+            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            time::sleep(Duration::from_millis(2)).await;
+            inside.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+    wg.wait().await;
+    println!(
+        "Semaphore(3): 10 Gs, at most {} inside at once",
+        peak.load(Ordering::SeqCst)
+    );
+
+    // sync.Once and sync.OnceValue: 5 Gs race, the init runs once.
+    let once = Arc::new(Once::new());
+    let cell = Arc::new(OnceCell::<String>::new());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let wg = WaitGroup::new();
+    for i in 0..5 {
+        let (once, cell, runs) = (once.clone(), cell.clone(), runs.clone());
+        wg.go(async move {
+            once.call_once(async {
+                runs.fetch_add(1, Ordering::Relaxed);
+            })
+            .await;
+            cell.get_or_init(async move { format!("config loaded by G {i}") })
+                .await;
+        });
+    }
+    wg.wait().await;
+    println!(
+        "Once: 5 callers, ran {} time(s); OnceCell: {:?}",
+        runs.load(Ordering::Relaxed),
+        cell.get().unwrap()
+    );
 }
 
 async fn context_section() {
@@ -257,6 +326,79 @@ async fn timers() {
         let _ = tx.try_send("after_func ran");
     });
     println!("time::after_func: {}", rx.recv().await.unwrap());
+
+    let slow = time::timeout(
+        Duration::from_millis(5),
+        time::sleep(Duration::from_secs(1)),
+    );
+    let slow = slow.await.map_err(|e| e.to_string());
+    println!("time::timeout(5ms, a 1s sleep): {slow:?}");
+
+    let ticks = time::tick(Duration::from_millis(3));
+    let start = Instant::now();
+    for _ in 0..2 {
+        ticks.recv().await;
+    }
+    println!("time::tick(3ms): 2 ticks in {:?}", round(start.elapsed()));
+}
+
+async fn net() {
+    section("net");
+    // net.Listen + Accept, one G per connection echoing what it reads.
+    let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = ln.local_addr().unwrap();
+    let server = goro::go(async move {
+        for _ in 0..2 {
+            let (conn, _) = ln.accept().await.unwrap();
+            goro::go(async move {
+                let mut buf = [0; 1024];
+                loop {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return, // EOF: the client hung up
+                        Ok(n) => conn.write_all(&buf[..n]).await.unwrap(),
+                    }
+                }
+            });
+        }
+    });
+    println!("listening on {addr}");
+
+    let c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"ping").await.unwrap();
+    let mut buf = [0; 4];
+    c.read_exact(&mut buf).await.unwrap();
+    println!(
+        "echo: sent \"ping\", got {:?}",
+        std::str::from_utf8(&buf).unwrap()
+    );
+
+    // SetReadDeadline: the server has nothing more to say.
+    let start = Instant::now();
+    c.set_read_deadline(Some(Instant::now() + Duration::from_millis(10)));
+    let err = c.read(&mut buf).await.unwrap_err();
+    println!(
+        "read deadline (10ms): {:?} after {:?}",
+        err.kind(),
+        round(start.elapsed())
+    );
+
+    // Dialer.DialContext: a live context connects, a cancelled one fails.
+    let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_secs(1));
+    let c2 = goro::net::dial_context(&ctx, addr).await.unwrap();
+    c2.write_all(b"pong").await.unwrap();
+    c2.read_exact(&mut buf).await.unwrap();
+    println!(
+        "dial_context: connected, echoed {:?}",
+        std::str::from_utf8(&buf).unwrap()
+    );
+    let (ctx, cancel) = context::with_cancel(&context::background());
+    cancel.cancel();
+    let err = goro::net::dial_context(&ctx, addr).await.unwrap_err();
+    println!("dial_context on a cancelled context: {:?}", err.kind());
+
+    server.await.unwrap();
+    drop((c, c2)); // the echo Gs see EOF and return
+    time::sleep(Duration::from_millis(1)).await;
 }
 
 async fn introspection() {
