@@ -23,13 +23,15 @@
 //! goro code here uses only the public API of `shared/API.md`: `goro::run`
 //! (the program's main G, `GOMAXPROCS` Ps), `goro::go`, `goro::chan`,
 //! `goro::select!`, `goro::sync::WaitGroup`, `goro::context`,
-//! `goro::time::sleep` and `goro::gosched`.
+//! `goro::time::sleep`, `goro::gosched` and `goro::blocking`.
 //!
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 // Each module holds the workloads of one API area.
+#[path = "workloads/blocking.rs"]
+mod blocking_w;
 #[path = "workloads/chan.rs"]
 mod chan_w;
 #[path = "workloads/ctx.rs"]
@@ -44,7 +46,7 @@ mod select_w;
 mod timers_w;
 
 /// The workload names, in the anchors' order (`go run . list`).
-const NAMES: [&str; 17] = [
+const NAMES: [&str; 18] = [
     "pingpong",
     "spsc/0",
     "spsc/1",
@@ -62,6 +64,7 @@ const NAMES: [&str; 17] = [
     "timers",
     "waitgroup",
     "ctx_cancel",
+    "blocking_calls",
 ];
 
 /// Every workload's function, by name.
@@ -73,6 +76,7 @@ fn available() -> Vec<(&'static str, fn())> {
         park_w::WORKLOADS,
         ctx_w::WORKLOADS,
         timers_w::WORKLOADS,
+        blocking_w::WORKLOADS,
     ]
     .concat()
 }
@@ -221,6 +225,7 @@ fn label(w: &str) -> String {
         "timers" => "W12",
         "waitgroup" => "W13",
         "ctx_cancel" => "W14",
+        "blocking_calls" => "W20",
         _ => fail(&format!("unknown workload {w}")),
     };
     format!("{id}.{w}")
