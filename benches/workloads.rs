@@ -23,13 +23,16 @@
 //! goro code here uses only the public API of `shared/API.md`: `goro::run`
 //! (the program's main G, `GOMAXPROCS` Ps), `goro::go`, `goro::chan`,
 //! `goro::select!`, `goro::sync::{WaitGroup, Mutex, RwMutex}`, `goro::context`,
-//! `goro::time::sleep`, `goro::gosched` and `goro::net` (W15-W17).
+//! `goro::time::sleep`, `goro::gosched`, `goro::net` (W15-W17) and
+//! `goro::blocking` (W20).
 //!
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 // Each module holds the workloads of one API area.
+#[path = "workloads/blocking.rs"]
+mod blocking_w;
 #[path = "workloads/chan.rs"]
 mod chan_w;
 #[path = "workloads/ctx.rs"]
@@ -48,7 +51,7 @@ mod sync_w;
 mod timers_w;
 
 /// The workload names, in the anchors' order (`go run . list`).
-const NAMES: [&str; 22] = [
+const NAMES: [&str; 23] = [
     "pingpong",
     "spsc/0",
     "spsc/1",
@@ -71,6 +74,7 @@ const NAMES: [&str; 22] = [
     "tcp_idle",
     "mutex",
     "rwmutex",
+    "blocking_calls",
 ];
 
 /// Every workload's function, by name.
@@ -84,6 +88,7 @@ fn available() -> Vec<(&'static str, fn())> {
         timers_w::WORKLOADS,
         net_w::WORKLOADS,
         sync_w::WORKLOADS,
+        blocking_w::WORKLOADS,
     ]
     .concat()
 }
@@ -237,6 +242,7 @@ fn label(w: &str) -> String {
         "tcp_idle" => "W17",
         "mutex" => "W18",
         "rwmutex" => "W19",
+        "blocking_calls" => "W20",
         _ => fail(&format!("unknown workload {w}")),
     };
     format!("{id}.{w}")

@@ -30,8 +30,13 @@
 //! any idle M. An M back from a blocking call whose P was retaken (or that
 //! had lost it before the call began) waits for a P before the poll goes on
 //! (`wait_for_p`, Go's exitsyscall0): it joins `pwait`, and a P goes to the
-//! longest waiter when one is put idle or handed off, and from a running M
-//! every 61st tick or when its local queue is empty.
+//! longest waiter when one is put idle or handed off (also one taken for
+//! it from another M's blocking call: `Sched::retake_for_pwait`), and from
+//! a running M every 61st tick or when its local queue is empty.
+//!
+//! `blocking` is Go's `entersyscallblock`: the P is handed off at once
+//! when it has work (`entersyscallblock`), else left in the syscall state
+//! for sysmon.
 //!
 //! # Shutdown
 //! Shutdown closes every P (`owner.rs`'s `CLOSED`): an M inside a poll or a
@@ -975,19 +980,26 @@ fn acquire_or_stop(ctx: &MCtx) -> bool {
 
 // ---- blocking calls (entersyscall / exitsyscall) ------------------------------
 
-/// Go's `entersyscall` + `handoffp`: if this thread is an M polling a G,
-/// its P becomes sysmon's to retake and hand to another M for the duration
-/// of `f`; afterwards the M waits for a P (exitsyscall) before the G's poll
-/// continues. An M that lost its P earlier in this poll (sysmon retook it
-/// from a long poll) runs `f` without one, and waits for a P after it too.
-/// Inside `f` the G has no cooperative budget (`coop_charge`).
+/// Go's `entersyscallblock`: if this thread is an M polling a G, its P is
+/// handed to another M at once when it has work (`entersyscallblock`),
+/// else it stays with the call, for sysmon to retake after one of its
+/// rounds if work appears (so a call that returns quickly costs no thread
+/// switch); afterwards the M waits for a P (exitsyscall) before the G's
+/// poll continues. An M that lost its P earlier in this poll (sysmon
+/// retook it from a long poll) runs `f` without one, and waits for a P
+/// after it too. Inside `f` the G has no cooperative budget
+/// (`coop_charge`).
 pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
     let entered = with_m(|m| {
         let m = m?;
         if m.cur_g.get().is_null() || m.in_syscall.get() {
             return None; // not inside a poll, or already inside `blocking`
         }
-        Some(entersyscall(m))
+        let s = entersyscall(m);
+        // After the guard exists: a panic from starting an M (the thread
+        // limit) runs exitsyscall on its way out.
+        entersyscallblock(m, &s);
+        Some(s)
     });
     let _exit = entered;
     f()
@@ -1021,9 +1033,9 @@ fn entersyscall(m: &MCtx) -> Syscall {
     let budget = (m.budget.get(), m.select_budget.get());
     let p = match m.p() {
         Some(p) if p.owner.enter_syscall(v) => {
+            // From here the P is sysmon's to retake (or ours to hand off:
+            // `entersyscallblock`).
             m.set_p(None);
-            // From here the P is sysmon's to retake.
-            m.sched.wake_sysmon();
             p as *const P
         }
         Some(_) => {
@@ -1033,6 +1045,50 @@ fn entersyscall(m: &MCtx) -> Syscall {
         None => ptr::null(),
     };
     Syscall { p, budget }
+}
+
+/// A timer on the P due within this long makes a blocking call hand the P
+/// off at once; a later one is left to sysmon, whose retake (it counts a
+/// P's timers as work) comes within two of its longest rounds.
+const SYSCALL_TIMER_HORIZON: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Go's `entersyscallblock`'s `handoffp`, when it pays: the caller said it
+/// will block, so if the P it just left in the syscall state has work (a
+/// queued or yielded G, a timer due within `SYSCALL_TIMER_HORIZON`), or
+/// the global queue does, or an M back from its own blocking call waits
+/// for a P (`pwait`), this M takes the P back from the syscall state, as
+/// sysmon's retake does (a CAS from the exact value, so it races sysmon
+/// and shutdown safely), and hands it off: to the longest waiter in
+/// `pwait`, else to an idle M, else to a new one (`handoffp`, `startm`).
+/// A P with no work stays with the call (no thread switch for a call that
+/// returns quickly; sysmon wakes to retake it if work appears).
+///
+/// The SeqCst fence pairs with the one in `Sched::retake_for_pwait`: an M
+/// joining `pwait` while this P enters the syscall state either is seen
+/// here (`npwait`), or sees the P's word and retakes it itself.
+fn entersyscallblock(m: &MCtx, s: &Syscall) {
+    // SAFETY: Ps live as long as the Sched.
+    let Some(p) = (unsafe { s.p.as_ref() }) else {
+        return;
+    };
+    let sched = &m.sched;
+    // SeqCst: orders our IN_SYSCALL word before the loads below (see above).
+    crate::loom::atomic::fence(Ordering::SeqCst);
+    let work = p.has_local_work()
+        || sched.global_len() > 0
+        || sched.npwait.load(Ordering::Relaxed) > 0
+        || p.timers
+            .next_when()
+            .is_some_and(|w| w <= Instant::now() + SYSCALL_TIMER_HORIZON);
+    if !work {
+        sched.wake_sysmon();
+        return;
+    }
+    if p.owner
+        .try_retake(m.pollval.get() | super::owner::IN_SYSCALL)
+    {
+        sched.handoffp(p);
+    }
 }
 
 /// Go's `exitsyscall`: keep the old P if sysmon did not retake it (fast
@@ -1069,15 +1125,20 @@ fn wait_for_p(m: &MCtx) {
     let sched = &m.sched;
     let p = match sched.pwait_enter(&m.park) {
         Ok(p) => p,
-        Err(()) => loop {
-            if let Some((id, _)) = m.park.park(None) {
-                break sched.p(id);
+        Err(()) => {
+            // Queued: a P left idle in another M's blocking call is taken
+            // for the queue now, not at sysmon's next round.
+            sched.retake_for_pwait();
+            loop {
+                if let Some((id, _)) = m.park.park(None) {
+                    break sched.p(id);
+                }
+                if sched.shutdown.load(Ordering::SeqCst) {
+                    sched.pwait_leave(&m.park);
+                    break None;
+                }
             }
-            if sched.shutdown.load(Ordering::SeqCst) {
-                sched.pwait_leave(&m.park);
-                break None;
-            }
-        },
+        }
     };
     m.set_p(p);
     match p {

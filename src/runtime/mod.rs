@@ -94,6 +94,7 @@ pub struct Runtime {
 pub struct Builder {
     max_procs: Option<usize>,
     detect_deadlock: bool,
+    max_threads: Option<usize>,
 }
 
 impl Builder {
@@ -145,6 +146,29 @@ impl Builder {
         self
     }
 
+    /// The most OS threads (Ms) the runtime may start: Go's
+    /// `debug.SetMaxThreads`, default 10,000 as in Go. Ms run Gs, and one
+    /// more is needed for every G inside [`blocking`] (or a `*_blocking`
+    /// operation or [`block_on`]) whose P was handed off; idle Ms are
+    /// reused. Starting one more than this is Go's fatal error: the
+    /// runtime panics with `runtime: program exceeds N-thread limit`, and
+    /// [`run`] ends with that panic. Values below 1 count as 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(2).max_threads(64).build();
+    /// let v = rt.block_on(async {
+    ///     let h = goro::go(async { goro::blocking(|| 20) });
+    ///     h.await.unwrap() + goro::blocking(|| 22)
+    /// });
+    /// assert_eq!(v, 42);
+    /// ```
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.max_threads = Some(n.max(1));
+        self
+    }
+
     /// Builds the runtime. Its Ms start lazily, when Gs need them.
     ///
     /// # Examples
@@ -156,7 +180,11 @@ impl Builder {
     /// ```
     pub fn build(self) -> Runtime {
         let procs = self.max_procs.unwrap_or_else(default_procs);
-        let sched = Sched::new(procs, self.detect_deadlock);
+        let sched = Sched::new(
+            procs,
+            self.detect_deadlock,
+            self.max_threads.unwrap_or(sched::MAX_THREADS),
+        );
         sigqueue::runtime_started(&sched); // [signal] SIGQUIT dumps it
         Runtime { sched }
     }
@@ -253,7 +281,10 @@ impl Runtime {
     {
         let site = Location::caller();
         let exit = self.sched.detect_deadlock;
-        blocking(|| block_on_sched(&self.sched, fut, site, exit))
+        match blocking(|| block_on_sched(&self.sched, fut, site, exit)) {
+            Ok(v) => v,
+            Err(e) => e.raise(),
+        }
     }
 
     /// Shuts the runtime down: stops its Ms, joins their threads, and drops
@@ -317,12 +348,50 @@ impl std::fmt::Debug for Runtime {
 /// dropped, as Go's exit kills them. A panic in any detached G ends `run`
 /// at once with that panic.
 ///
+/// # Deadlocks
+///
+/// Deadlock detection is on (Go's `checkdead`): when every G is parked on
+/// goro primitives (channels, select, WaitGroup, joins, ...), no timer is
+/// pending and nothing is inside a blocking call, `run` panics, from the
+/// thread that called it, with `fatal error: all goroutines are asleep -
+/// deadlock!`, the goroutine dump and a note; the panic hook prints them,
+/// so a program that does not catch the panic shows the report on stderr
+/// and exits non-zero, as a Go program does.
+///
+/// Go can assume every thread is the runtime's; a goro program can also
+/// have plain threads, which the runtime cannot see. So nothing is
+/// reported while a G waits on another future's waker or the network, or
+/// while any thread of the process is inside a goro blocking operation
+/// (`*_blocking`, [`block_on`], `wait_blocking`), since that thread may
+/// feed the Gs. A plain thread that is doing anything else (sleeping,
+/// computing, waiting on something that is not goro's) before it wakes a
+/// G is invisible, and the report would be wrong: do that thread's work in
+/// a G inside [`blocking`] (its M then counts as running), or run the
+/// program on a [`Runtime`] without detection
+/// (`Runtime::builder().detect_deadlock(false)`, the default for a
+/// `Runtime`).
+///
 /// ```
 /// let sum = goro::run(async {
 ///     let h = goro::go(async { 40 });
 ///     h.await.unwrap() + 2
 /// });
 /// assert_eq!(sum, 42);
+/// ```
+///
+/// A deadlock, caught (a program that does not catch it prints the report
+/// and exits with an error):
+///
+/// ```
+/// let r = std::panic::catch_unwind(|| {
+///     goro::run(async {
+///         let (_tx, rx) = goro::chan::<i32>(0);
+///         rx.recv().await // nobody will ever send
+///     })
+/// });
+/// let report = r.unwrap_err().downcast::<String>().unwrap();
+/// assert!(report.starts_with("fatal error: all goroutines are asleep - deadlock!"));
+/// assert!(report.contains("goroutine 1 [chan receive]:"));
 /// ```
 #[track_caller]
 pub fn run<F>(fut: F) -> F::Output
@@ -334,8 +403,12 @@ where
     let rt = Runtime::builder().detect_deadlock(true).build();
     let out = blocking(|| block_on_sched(&rt.sched, fut, site, true));
     rt.shutdown();
+    let out = match out {
+        Ok(v) => v,
+        Err(e) => e.raise(),
+    };
     if let Some(p) = rt.sched.take_panic() {
-        std::panic::resume_unwind(p);
+        Ended::Panic(p).raise();
     }
     out
 }
@@ -475,7 +548,8 @@ fn never_runs(run: g::GRef) {
     run.cancel_claimed();
 }
 
-/// Runs `fut` as a G and parks this thread until it ends. The G may borrow
+/// Runs `fut` as a G and parks this thread until it ends: its output, or
+/// how it ended without one (for the caller to raise). The G may borrow
 /// from the caller: we never return or unwind before it has finished or
 /// been dropped (`Borrowed`).
 fn block_on_sched<F>(
@@ -483,7 +557,7 @@ fn block_on_sched<F>(
     fut: F,
     site: &'static Location<'static>,
     exit_on_panic: bool,
-) -> F::Output
+) -> Result<F::Output, Ended>
 where
     F: Future + Send,
     F::Output: Send,
@@ -525,13 +599,37 @@ where
     };
     sched.remove_watcher(&waker);
     match res {
-        Ok(()) => out.expect("main G finished without output"),
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => {
-            if let Some(p) = sched.take_panic() {
-                std::panic::resume_unwind(p);
+        Ok(()) => Ok(out.take().expect("main G finished without output")),
+        Err(e) if e.is_panic() => Err(Ended::Panic(e.into_panic())),
+        Err(_) => Err(sched.take_panic().map_or(Ended::ShutDown, Ended::Panic)),
+    }
+}
+
+/// How `block_on_sched` ended without its output. Raised by its caller
+/// (`run`, `Runtime::block_on`), whose `#[track_caller]` location a new
+/// panic then names.
+enum Ended {
+    /// The main G's panic, a detached G's, or the deadlock report.
+    Panic(Box<dyn std::any::Any + Send>),
+    /// The runtime was shut down under the waiting `block_on`.
+    ShutDown,
+}
+
+impl Ended {
+    /// Raises the end: a G's panic is resumed (the panic hook already
+    /// printed it on the G's thread); the deadlock report becomes a new
+    /// panic with the report as its `String` payload, which the hook
+    /// prints (Go's `fatal error: all goroutines are asleep`).
+    #[track_caller]
+    fn raise(self) -> ! {
+        match self {
+            Ended::Panic(p) => match p.downcast::<trace::DeadlockReport>() {
+                Ok(report) => std::panic::panic_any(report.0),
+                Err(p) => std::panic::resume_unwind(p),
+            },
+            Ended::ShutDown => {
+                panic!("goro: the runtime was shut down while block_on was waiting")
             }
-            panic!("goro: the runtime was shut down while block_on was waiting")
         }
     }
 }
@@ -655,11 +753,17 @@ pub fn gomaxprocs(n: usize) -> usize {
 }
 
 /// Runs a blocking closure on the current thread as Go runs a blocking
-/// system call: inside a G, the P is handed to another M for the duration,
-/// so the P's other Gs keep running; afterwards the G continues once a P
-/// is free. Outside a G it just calls `f`. Inside `f` the G has no
-/// cooperative budget (channel operations there never yield), as tokio's
-/// `block_in_place`.
+/// system call (`entersyscallblock`: the caller says it will block).
+/// Inside a G, if the P has work (queued Gs, a timer due soon, an M waiting
+/// for a P), it is handed to another M at once, an idle one if there is
+/// one, so the P's other Gs keep running; a P with no work stays with the
+/// call, so a call that returns quickly costs no thread switch (if work
+/// appears meanwhile, the runtime's monitor hands the P off within one of
+/// its rounds). Afterwards the G continues once it holds a P again. Each
+/// call whose P was handed off holds one OS thread while it runs
+/// ([`Builder::max_threads`] caps them). Outside a G it just calls `f`.
+/// Inside `f` the G has no cooperative budget (channel operations there
+/// never yield), as tokio's `block_in_place`.
 ///
 /// # Examples
 ///

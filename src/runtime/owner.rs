@@ -23,8 +23,11 @@
 //!   owns the P again and no CAS above can succeed.
 //!
 //! sysmon retakes by CASing exactly the value it saw (`try_retake`, a poll
-//! value or one with `IN_SYSCALL`, never with `BUSY`) to 0; shutdown CASes
-//! it to `CLOSED` instead. An M whose CAS then fails (`end_poll`,
+//! value or one with `IN_SYSCALL`, never with `BUSY`) to 0; so does an M
+//! that hands off a P in the syscall state (its own, entering `blocking`,
+//! or another M's, for an M waiting for a P: `m::entersyscallblock`,
+//! `Sched::retake_for_pwait`), in sysmon's role; shutdown CASes it to
+//! `CLOSED` instead. An M whose CAS then fails (`end_poll`,
 //! `enter_syscall`, `exit_syscall`, `owner_op`) has lost the P and never
 //! writes the word again during that poll.
 //!

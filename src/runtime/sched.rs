@@ -67,6 +67,7 @@
 use super::g::{GRef, Header};
 use super::globrunq::GlobalRunq;
 use super::m::{self, MPark};
+use super::owner::IN_SYSCALL;
 use super::p::{P, P_IDLE, P_RUNNING};
 use super::registry::Registry;
 use crate::loom::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
@@ -84,7 +85,8 @@ use std::time::Instant;
 pub(crate) const MAX_PROCS: usize = 1024;
 #[cfg(loom)]
 pub(crate) const MAX_PROCS: usize = 4;
-/// Go's default limit on OS threads (`debug.SetMaxThreads`).
+/// Go's default limit on OS threads (`debug.SetMaxThreads`); a runtime's
+/// own is `Builder::max_threads`.
 pub(crate) const MAX_THREADS: usize = 10_000;
 /// How long shutdown waits, in all, for Ms still inside a poll or a
 /// blocking call before it leaves them to finish on their own.
@@ -135,7 +137,9 @@ pub(crate) struct Sched {
     /// Ms parked idle. Written under `idle`.
     pub(crate) nmidle: AtomicUsize,
     /// Mirror of `idle.pwait.len()`, written under `idle`; read lock-free
-    /// (Relaxed) as a hint by the Ms that hand their P over.
+    /// (Relaxed) as a hint by the Ms that hand their P over, and by an M
+    /// entering a blocking call after a SeqCst fence that pairs with the
+    /// one in `retake_for_pwait` (`m::entersyscallblock`).
     pub(crate) npwait: AtomicUsize,
     /// Ms created and not exited.
     pub(crate) mcount: AtomicUsize,
@@ -160,6 +164,8 @@ pub(crate) struct Sched {
     /// A coarse clock (ns since epoch), refreshed whenever an M reads time.
     pub(crate) coarse_now: CachePadded<AtomicU64>,
     pub(crate) detect_deadlock: bool,
+    /// The most Ms this runtime may have (Go's `debug.SetMaxThreads`).
+    max_threads: usize,
     /// Thread starts `newm` is to fail (`testing::fail_thread_spawns`).
     spawn_faults: AtomicUsize,
     /// Set once when the first M starts sysmon.
@@ -182,7 +188,7 @@ const _: () = {
 };
 
 impl Sched {
-    pub(crate) fn new(procs: usize, detect_deadlock: bool) -> Arc<Sched> {
+    pub(crate) fn new(procs: usize, detect_deadlock: bool, max_threads: usize) -> Arc<Sched> {
         let procs = procs.clamp(1, MAX_PROCS);
         let allp: Box<[AtomicPtr<P>]> = (0..MAX_PROCS)
             .map(|_| AtomicPtr::new(std::ptr::null_mut()))
@@ -213,6 +219,7 @@ impl Sched {
             epoch: Instant::now(),
             coarse_now: CachePadded(AtomicU64::new(0)),
             detect_deadlock,
+            max_threads: max_threads.max(1),
             spawn_faults: AtomicUsize::new(0),
             sysmon_started: AtomicBool::new(false),
             sysmon_sleeping: AtomicBool::new(false),
@@ -226,7 +233,7 @@ impl Sched {
 
     /// A scheduler with no Ps and no Ms (for test queues).
     pub(crate) fn new_detached() -> Arc<Sched> {
-        Sched::new(1, false)
+        Sched::new(1, false, MAX_THREADS)
     }
 
     /// P `i`, if allocated.
@@ -471,6 +478,29 @@ impl Sched {
         Err(())
     }
 
+    /// Called by an M right after it joined `pwait`: takes a P whose M is
+    /// inside a blocking call, as sysmon's retake would (the P has work:
+    /// the waiting M), and hands it off (`handoffp` serves `pwait` first).
+    /// The consumer half of the check in `m::entersyscallblock`: that M
+    /// moves its P's word to `IN_SYSCALL`, then reads `npwait`; this M
+    /// raised `npwait`, then reads the words; a SeqCst fence on each side,
+    /// so at least one of them sees the other and the P is not left idle
+    /// in a blocking call while an M waits for it until sysmon's next
+    /// round.
+    pub(crate) fn retake_for_pwait(self: &Arc<Self>) {
+        // SeqCst: pairs with the fence in `m::entersyscallblock`.
+        fence(Ordering::SeqCst);
+        let n = self.gomaxprocs.load(Ordering::Relaxed);
+        for i in 0..n {
+            let Some(p) = self.p(i) else { continue };
+            let v = p.owner.load();
+            if v & 1 != 0 && v & IN_SYSCALL != 0 && p.owner.try_retake(v) {
+                self.handoffp(p);
+                return;
+            }
+        }
+    }
+
     /// Removes `m` from `pwait` if it is still there (shutdown).
     pub(crate) fn pwait_leave(&self, m: &LArc<MPark>) {
         let mut idle = self.idle.lock();
@@ -614,12 +644,20 @@ impl Sched {
     /// (its P goes back). Panics, as Go throws, when no thread can be
     /// created; it first gives `p` and the spinning slot back, so the
     /// runtime stays consistent for whoever catches the panic.
+    ///
+    /// Beyond `max_threads` Ms, Go's `runtime: program exceeds N-thread
+    /// limit`: the panic is also reported to the runtime (as a detached
+    /// G's panic is), so `run` ends with it whichever thread hit the limit
+    /// (a G's, or sysmon handing off a P), as Go's fatal error ends the
+    /// program.
     fn newm(self: &Arc<Self>, p: Option<usize>, spinning: bool) {
         self.start_sysmon();
         let n = self.mcount.fetch_add(1, Ordering::Relaxed);
-        if n >= MAX_THREADS {
+        if n >= self.max_threads {
             self.unstart(p, spinning);
-            panic!("runtime: program exceeds {MAX_THREADS}-thread limit");
+            let msg = format!("runtime: program exceeds {}-thread limit", self.max_threads);
+            self.report_panic(Box::new(msg.clone()));
+            std::panic::panic_any(msg);
         }
         let sched = self.clone();
         let id = self.next_mid();
@@ -886,13 +924,20 @@ impl Sched {
 
     // ---- panics, watchers, shutdown -------------------------------------------
 
+    /// Keeps the first panic of a detached G (or the deadlock report) for
+    /// `run`/`block_on` to raise, and wakes them. A later payload is
+    /// dropped after the lock is released: its drop may run user code.
     pub(crate) fn report_panic(&self, p: Box<dyn Any + Send>) {
-        {
+        let rest = {
             let mut slot = self.panic.lock();
             if slot.is_none() {
                 *slot = Some(p);
+                None
+            } else {
+                Some(p)
             }
-        }
+        };
+        drop(rest);
         self.has_panic.store(true, Ordering::SeqCst);
         self.wake_watchers();
     }

@@ -3,14 +3,17 @@
 //!
 //! One thread per runtime, started with the first M. Each round it sleeps
 //! 20 µs, doubling after 50 idle rounds up to 10 ms, and sleeps deeply
-//! (until poked by `wakep`/`blocking`, or the next schedtrace line) while
-//! every P is idle and no blocking call is in progress. Each round it:
+//! (until poked by `startm`/`blocking`, the next schedtrace line, or, with
+//! deadlock detection on, the earliest timer) while every P is idle and no
+//! blocking call is in progress. Each round it:
 //! - refreshes the coarse clock used for wait times in dumps;
 //! - retakes Ps (see `m.rs`, "Retake"): the P of a G inside `blocking` for
-//!   more than one round when the P has work or nobody else is free, or for
-//!   more than 10 ms regardless; the P of a G stuck in one poll for more
-//!   than 10 ms (Go's forcePreemptNS; a future blocking its thread) when
-//!   that P has queued Gs or timers, or an M waits for a P (`pwait`). The P goes to another M (`handoffp`);
+//!   more than one round when the P has work, an M waits for a P, or
+//!   nobody else is free, or for more than 10 ms regardless (`blocking`
+//!   itself hands off at once a P that had work when the call began); the
+//!   P of a G stuck in one poll for more than 10 ms (Go's forcePreemptNS; a
+//!   future blocking its thread) when that P has queued Gs or timers, or an
+//!   M waits for a P (`pwait`). The P goes to another M (`handoffp`);
 //! - wakes an M when a timer is overdue and every M is busy;
 //! - checks for deadlock (when enabled) and prints `GODEBUG=schedtrace`.
 
@@ -50,13 +53,15 @@ pub(crate) fn sysmon(sched: Arc<Sched>) {
         if all_idle && sched.detect_deadlock && dead.check(&sched) {
             return;
         }
-        let sleep = if all_idle && !dead.pending() {
+        let deep = all_idle && !dead.pending();
+        let sleep = if deep {
             // deep sleep: nothing runs, nothing can need retaking
-            next_trace.map(|t| t.saturating_duration_since(Instant::now()))
+            deep_sleep_until(&sched, next_trace)
+                .map(|t| t.saturating_duration_since(Instant::now()))
         } else {
             Some(delay)
         };
-        sched.sysmon_sleep(sleep, all_idle && !dead.pending());
+        sched.sysmon_sleep(sleep, deep);
         let now = sched.now();
         let retook = retake(&sched, &mut seen, now);
         let kicked = kick_timers(&sched, now);
@@ -72,6 +77,23 @@ pub(crate) fn sysmon(sched: Arc<Sched>) {
                 next_trace = Some(at + t.period);
             }
         }
+    }
+}
+
+/// When a deep sleep ends: the next schedtrace line, and, with deadlock
+/// detection on, just after the earliest timer. A timer that fires without
+/// waking any G leaves the runtime as quiet as before, and nothing else
+/// would wake sysmon to check it again (Go runs `checkdead` when the last
+/// M goes idle; here sysmon looks once the timer is due). The 1 ms after
+/// the timer lets an M fire it first (else `kick_timers` does).
+fn deep_sleep_until(sched: &Sched, next_trace: Option<Instant>) -> Option<Instant> {
+    let timer = sched
+        .earliest_timer()
+        .filter(|_| sched.detect_deadlock)
+        .map(|w| w + Duration::from_millis(1));
+    match (next_trace, timer) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -100,8 +122,10 @@ fn retake(sched: &Arc<Sched>, seen: &mut Vec<Seen>, now: Instant) -> bool {
         let has_work = p.has_local_work() || !p.timers.is_empty();
         let worth = if v & IN_SYSCALL != 0 {
             // Go: keep the P for a short syscall if it has nothing queued
-            // and other Ms are spinning or Ps idle.
+            // and other Ms are spinning or Ps idle. An M waiting for a P
+            // (back from its own blocking call) is work too.
             has_work
+                || sched.npwait.load(Ordering::Relaxed) > 0
                 || sched.nmspinning.load(Ordering::SeqCst) + sched.npidle.load(Ordering::SeqCst)
                     == 0
                 || held >= FORCE_PREEMPT

@@ -3,6 +3,30 @@
 //! (Go's `checkdead`), and `GODEBUG=schedtrace=MS[,scheddetail=1]` lines
 //! (Go's `schedtrace`).
 //!
+//! # The deadlock rule
+//! Go's `checkdead` may assume every thread is the runtime's. Here a G may
+//! also be woken by a thread that is not one of its runtime's Ms, which
+//! the runtime cannot see (a `std::thread`, another runtime's G, a tokio
+//! task). The check reports only when all of this holds, twice, 2 ms
+//! apart, with the Ps' scheduling ticks unchanged in between:
+//! - no G is runnable, none is being polled, and no M of the runtime is
+//!   inside `goro::blocking` (Go: no M running);
+//! - no timer is pending on any P (Go: no timers);
+//! - every live G is parked on a goro primitive, none on another future's
+//!   waker (wait reason none or `future`) or the network;
+//! - no thread of the process is inside a goro blocking operation
+//!   (`*_blocking`, `goro::block_on`, `wait_blocking`; `park.rs` counts
+//!   them): such a thread may be the one that feeds these Gs.
+//!
+//! A plain thread doing anything else (sleeping, computing, waiting on
+//! something that is not goro's) is invisible: if it was going to wake a
+//! G, the report is false. `goro::run` assumes, as Go's `main` does, that
+//! the program's concurrency is its Gs; the report ends with a note naming
+//! that cause and the two ways out (do the thread's waiting inside
+//! `goro::blocking` in a G, or run the program on a `Runtime` without
+//! detection). The report travels to `run` as a [`DeadlockReport`], which
+//! `run` raises as a new panic, so the panic hook prints it.
+//!
 //! Futures have no stacks, so an entry is the G's header line, in Go's
 //! format, and where the G was created:
 //!
@@ -70,6 +94,26 @@ fn entry(out: &mut String, gr: &GRef, now_ns: u64) {
     );
 }
 
+/// The first line of the deadlock report, Go's words.
+pub(crate) const DEADLOCK: &str = "fatal error: all goroutines are asleep - deadlock!";
+
+/// The report's last paragraph: the likely cause of a report when the
+/// program's Gs are fed by threads the runtime cannot see, and the fixes.
+pub(crate) const DEADLOCK_NOTE: &str = "\
+goro: no goroutine can run, and no timer, goro::blocking call or goro blocking
+operation (*_blocking, goro::block_on) of any thread is pending. If a thread
+that is not one of this runtime's goroutines (a std::thread, another runtime)
+was going to wake one of them, the runtime cannot see it: do that thread's
+waiting inside goro::blocking in a goroutine, or run the program with
+Runtime::builder().detect_deadlock(false).build().block_on(...) instead of
+goro::run.";
+
+/// The deadlock report on its way from sysmon to `run` (or a `block_on`
+/// with detection), which raises the text as a new panic so that the panic
+/// hook prints it (a G's own panic is resumed instead: the hook already
+/// printed it where it happened).
+pub(crate) struct DeadlockReport(pub(crate) String);
+
 /// Detects Go's "all goroutines are asleep" across two sysmon rounds.
 #[derive(Default)]
 pub(crate) struct DeadlockWatch {
@@ -109,8 +153,8 @@ impl DeadlockWatch {
                     self.last = Some((t, now, 1)); // confirm once more
                     return false;
                 }
-                let msg = format!("all goroutines are asleep - deadlock!\n\n{}", dump(sched));
-                sched.report_panic(Box::new(msg));
+                let msg = format!("{DEADLOCK}\n\n{}\n{DEADLOCK_NOTE}", dump(sched));
+                sched.report_panic(Box::new(DeadlockReport(msg)));
                 true
             }
             _ => {
@@ -130,10 +174,12 @@ fn tick_sum(sched: &Sched) -> u64 {
 }
 
 /// Go's checkdead conditions, the cheap half: nothing runnable, in a
-/// blocking call or on a timer, and some G alive.
+/// blocking call or on a timer, no thread of the process inside a goro
+/// blocking operation (module docs, "The deadlock rule"), and some G alive.
 fn quiet(sched: &Sched) -> bool {
     if sched.global_len() > 0
         || sched.nsyscall.load(Ordering::SeqCst) > 0
+        || crate::task::park::threads_in_blocking_ops() > 0
         || sched.any_local_work()
         || sched.ngoroutine.load(Ordering::SeqCst) == 0
         || super::netpoll::io_waiters(sched) > 0
