@@ -290,7 +290,7 @@ fn parents_waiting_for_children_is_a_reported_deadlock() {
         .recv_timeout(Duration::from_secs(30))
         .expect("a deadlock hung instead of being reported");
     assert!(
-        msg.starts_with("all goroutines are asleep - deadlock!"),
+        msg.contains("all goroutines are asleep - deadlock!"),
         "{msg}"
     );
     assert!(msg.contains("semacquire"), "{msg}");
