@@ -333,3 +333,57 @@ fn deadlock_reported_after_a_timer_fires_unobserved() {
     assert!(msg.starts_with(REPORT), "{msg}");
     assert!(msg.contains("goroutine 1 [chan receive]:"), "{msg}");
 }
+
+/// A thread inside a goro blocking operation holds the report back, and
+/// the report comes once it has left. Before, sysmon slept deeply while
+/// the thread held it back, and the thread's leaving woke nobody: the
+/// program hung.
+#[test]
+fn deadlock_reported_once_the_thread_leaves_its_blocking_operation() {
+    let (in_tx, in_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        goro::block_on(async move {
+            in_tx.send(()).unwrap();
+            goro::time::sleep(Duration::from_millis(100)).await;
+        });
+    });
+    in_rx.recv().unwrap();
+    let msg = deadlock_report(async {
+        let (_tx, rx) = goro::chan::<()>(0);
+        rx.recv().await;
+    });
+    t.join().unwrap();
+    assert!(msg.starts_with(REPORT), "{msg}");
+}
+
+/// A G that lost its P to sysmon in the middle of a long poll and then
+/// parks, with every other G parked: reported. While it was still being
+/// polled every P was idle, and its parking wakes nobody; before, sysmon
+/// had gone to sleep deeply on seeing it being polled, and the program
+/// hung.
+#[test]
+fn deadlock_reported_after_a_g_that_lost_its_p_parks() {
+    let msg = guard(30, || {
+        let rt = goro::Runtime::builder()
+            .max_procs(1)
+            .detect_deadlock(true)
+            .build();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(async {
+                let (_tx, rx) = goro::chan::<u32>(0);
+                let (_tx2, rx2) = goro::chan::<u32>(0);
+                // queued behind us: gives sysmon a reason to retake our P;
+                // it then parks for ever on another M
+                let _w = goro::go(async move { rx2.recv().await });
+                let start = std::time::Instant::now();
+                while start.elapsed() < Duration::from_millis(60) {
+                    std::hint::spin_loop();
+                }
+                rx.recv().await
+            })
+        }));
+        *r.unwrap_err().downcast::<String>().unwrap()
+    });
+    assert!(msg.starts_with(REPORT), "{msg}");
+    assert_eq!(msg.matches("[chan receive]").count(), 2, "{msg}");
+}

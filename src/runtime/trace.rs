@@ -18,6 +18,13 @@
 //!   (`*_blocking`, `goro::block_on`, `wait_blocking`; `park.rs` counts
 //!   them): such a thread may be the one that feeds these Gs.
 //!
+//! sysmon runs the check in its rounds while every P is idle. It keeps
+//! looking (no deep sleep) while a G in the middle of a poll or a thread in
+//! a goro blocking operation holds the report back, and wakes for the
+//! earliest timer: none of those changes wakes it (Go runs `checkdead` as
+//! the last M goes idle). A G waiting on a foreign waker is woken through
+//! `ready`, which wakes sysmon.
+//!
 //! A plain thread doing anything else (sleeping, computing, waiting on
 //! something that is not goro's) is invisible: if it was going to wake a
 //! G, the report is false. `goro::run` assumes, as Go's `main` does, that
@@ -120,12 +127,18 @@ pub(crate) struct DeadlockWatch {
     /// Scheduling ticks summed over the Ps, when the quiet state was first
     /// seen with that sum, and how many full scans have agreed since.
     last: Option<(u64, Instant, u8)>,
+    /// At the last check, a thread of the process was inside a goro
+    /// blocking operation. Its leaving wakes nobody here, so sysmon keeps
+    /// looking (no deep sleep) until it is gone.
+    threads_busy: bool,
 }
 
 impl DeadlockWatch {
-    /// Whether a quiet state is being confirmed (sysmon must not sleep deeply).
+    /// Whether sysmon must not sleep deeply: a quiet state is being
+    /// confirmed, or only a thread in a goro blocking operation (whose
+    /// leaving pokes nobody) kept the last check from starting one.
     pub(crate) fn pending(&self) -> bool {
-        self.last.is_some()
+        self.last.is_some() || self.threads_busy
     }
 
     /// True once a deadlock was confirmed and reported. The cheap checks
@@ -134,6 +147,7 @@ impl DeadlockWatch {
     /// find every G parked with the scheduler's ticks unchanged in between
     /// (so a G in the middle of being readied is never taken for asleep).
     pub(crate) fn check(&mut self, sched: &Sched) -> bool {
+        self.threads_busy = super::park::threads_in_blocking_ops() > 0;
         if !quiet(sched) {
             self.last = None;
             return false;
@@ -145,9 +159,20 @@ impl DeadlockWatch {
                 if now.saturating_duration_since(at) < Duration::from_millis(2) {
                     return false;
                 }
-                if !all_parked(sched) {
-                    self.last = None; // start a new window
-                    return false;
+                match scan(sched) {
+                    Scan::AllParked => {}
+                    Scan::Polled => {
+                        // A G in the middle of a poll with every P idle
+                        // (one that lost its P): it parks without waking
+                        // anyone, so keep watching, from a new window.
+                        self.last = Some((tick_sum(sched), now, 0));
+                        return false;
+                    }
+                    Scan::Foreign => {
+                        // Its wake goes through `ready`, which wakes sysmon.
+                        self.last = None;
+                        return false;
+                    }
                 }
                 if scans == 0 {
                     self.last = Some((t, now, 1)); // confirm once more
@@ -194,13 +219,33 @@ fn quiet(sched: &Sched) -> bool {
     true
 }
 
-/// The other half: every live G is parked on a goro primitive (none
-/// running, none waiting on a foreign future that could still wake it).
-fn all_parked(sched: &Sched) -> bool {
-    sched.registry.all(|h| {
-        h.state.load(Ordering::Acquire) == g::IDLE
-            && WaitReason::from_u8(h.wait_reason.load(Ordering::Relaxed)).is_goro_primitive()
-    })
+/// What the scan of every live G found.
+enum Scan {
+    /// Every G is parked on a goro primitive.
+    AllParked,
+    /// A G is being polled (or queued): not asleep.
+    Polled,
+    /// A G waits on another future's waker, which may still wake it.
+    Foreign,
+}
+
+/// The other half of the check: every live G is parked on a goro
+/// primitive (none being polled, none waiting on a foreign future that
+/// could still wake it).
+fn scan(sched: &Sched) -> Scan {
+    let mut polled = false;
+    let parked = sched.registry.all(|h| {
+        if h.state.load(Ordering::Acquire) != g::IDLE {
+            polled = true;
+            return false;
+        }
+        WaitReason::from_u8(h.wait_reason.load(Ordering::Relaxed)).is_goro_primitive()
+    });
+    match (parked, polled) {
+        (true, _) => Scan::AllParked,
+        (false, true) => Scan::Polled,
+        (false, false) => Scan::Foreign,
+    }
 }
 
 /// `GODEBUG=schedtrace=MS[,scheddetail=1]`.
