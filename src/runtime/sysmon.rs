@@ -86,19 +86,15 @@ pub(crate) fn sysmon(sched: Arc<Sched>) {
 /// would wake sysmon to check it again (Go runs `checkdead` when the last
 /// M goes idle; here sysmon looks once the timer is due). The 1 ms after
 /// the timer lets an M fire it first (else `kick_timers` does).
-///
-/// While a thread waits in a goro blocking operation (the deadlock check
-/// stays quiet for it), the check is retried every 10 ms: that thread
-/// leaving wakes nobody, and if it was not what fed the parked Gs, the
-/// deadlock must still be reported.
 fn deep_sleep_until(sched: &Sched, next_trace: Option<Instant>) -> Option<Instant> {
     let timer = sched
         .earliest_timer()
         .filter(|_| sched.detect_deadlock)
         .map(|w| w + Duration::from_millis(1));
-    let foreign = (sched.detect_deadlock && crate::task::park::threads_in_blocking_ops() > 0)
-        .then(|| Instant::now() + Duration::from_millis(10));
-    [next_trace, timer, foreign].into_iter().flatten().min()
+    match (next_trace, timer) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Go's `retake`. True if any P was taken.

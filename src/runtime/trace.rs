@@ -147,7 +147,7 @@ impl DeadlockWatch {
     /// find every G parked with the scheduler's ticks unchanged in between
     /// (so a G in the middle of being readied is never taken for asleep).
     pub(crate) fn check(&mut self, sched: &Sched) -> bool {
-        self.threads_busy = super::park::threads_in_blocking_ops() > 0;
+        self.threads_busy = crate::task::park::threads_in_blocking_ops() > 0;
         if !quiet(sched) {
             self.last = None;
             return false;
