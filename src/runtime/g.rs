@@ -163,6 +163,14 @@ unsafe impl Send for GRef {}
 unsafe impl Sync for GRef {}
 
 impl GRef {
+    /// Whether the G has completed (its output or panic is in the stage):
+    /// read from the join word, which carries completion (the scheduling
+    /// state's `DONE` is a plain store, see `complete`). Acquire: pairs
+    /// with `complete`'s AcqRel `fetch_or`.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.header().join.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
     /// Allocates a G for `fut` with one reference per returned handle:
     /// (registry/queue ref, JoinHandle ref).
     pub(crate) fn new<F>(

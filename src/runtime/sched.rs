@@ -1066,7 +1066,7 @@ impl Sched {
     /// for until the M polling it lets go (its poll ends).
     pub(crate) fn cancel_and_wait(&self, g: &GRef) {
         loop {
-            if g.header().state.load(Ordering::Acquire) == super::g::DONE {
+            if g.is_complete() {
                 return;
             }
             if self.claim_and_cancel(g) {
