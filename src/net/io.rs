@@ -288,10 +288,12 @@ impl<S: StreamIo> Drop for ReadExact<'_, S> {
     }
 }
 
-/// Resolves `addr` off the P (`goro::blocking`: a DNS lookup may block the
-/// thread), as Go's resolver runs in a thread for cgo lookups.
+/// Resolves `addr` in the syscall state (a DNS lookup may block the
+/// thread), as Go makes a cgo lookup a system call: an address literal
+/// returns at once and keeps the P; a lookup that lasts loses it to
+/// sysmon, which hands it to another M.
 pub(crate) fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
-    let addrs: Vec<SocketAddr> = crate::runtime::blocking(|| addr.to_socket_addrs())?.collect();
+    let addrs: Vec<SocketAddr> = crate::runtime::syscall(|| addr.to_socket_addrs())?.collect();
     if addrs.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

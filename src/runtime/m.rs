@@ -36,7 +36,10 @@
 //!
 //! `blocking` is Go's `entersyscallblock`: the P is handed off at once
 //! when it has work (`entersyscallblock`), else left in the syscall state
-//! for sysmon.
+//! for sysmon. `syscall` is Go's plain `entersyscall`, for calls that
+//! usually return at once (a name lookup that is mostly an address
+//! literal): the P always stays in the syscall state, for sysmon to
+//! retake if the call lasts.
 //!
 //! # Shutdown
 //! Shutdown closes every P (`owner.rs`'s `CLOSED`): an M inside a poll or a
@@ -999,6 +1002,28 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
         // After the guard exists: a panic from starting an M (the thread
         // limit) runs exitsyscall on its way out.
         entersyscallblock(m, &s);
+        Some(s)
+    });
+    let _exit = entered;
+    f()
+}
+
+/// Go's plain `entersyscall`/`exitsyscall`, for a call that usually
+/// returns at once but may block (a name lookup): the P stays in the
+/// syscall state however much work it has, so a quick call costs two CASes
+/// and no thread switch; if the call lasts, sysmon retakes the P within
+/// one of its rounds (it is woken if asleep) and hands it off. Otherwise
+/// as [`blocking`].
+pub(crate) fn syscall<R>(f: impl FnOnce() -> R) -> R {
+    let entered = with_m(|m| {
+        let m = m?;
+        if m.cur_g.get().is_null() || m.in_syscall.get() {
+            return None; // not inside a poll, or already inside `blocking`
+        }
+        let s = entersyscall(m);
+        if !s.p.is_null() {
+            m.sched.wake_sysmon();
+        }
         Some(s)
     });
     let _exit = entered;

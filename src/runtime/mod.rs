@@ -783,6 +783,13 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
     m::blocking(f)
 }
 
+/// Go's plain `entersyscall` around `f`: for a call that usually returns
+/// at once but may block (a name lookup). The P stays with the call and is
+/// retaken by sysmon only if it lasts (see `m::syscall`).
+pub(crate) fn syscall<R>(f: impl FnOnce() -> R) -> R {
+    m::syscall(f)
+}
+
 /// Drives a future to completion on the current thread, parking the
 /// thread between polls (no runtime needed). Inside a G the P is handed off
 /// first, as for [`blocking`].
