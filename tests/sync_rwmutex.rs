@@ -136,6 +136,69 @@ fn readers_queued_during_a_write_go_before_the_next_writer() {
     });
 }
 
+/// An uncontended write lock is taken without the writers' mutex; a
+/// second writer then queues behind it and gets the lock when it is
+/// unlocked, before a reader that came later.
+#[test]
+fn writer_queued_behind_an_uncontended_writer_gets_the_lock_next() {
+    common::guard(30, || {
+        let m = RwMutex::new(0);
+        let mut w1 = m.write_blocking(); // the uncontended path
+        let mut w2 = pin!(m.write());
+        assert!(poll_once(w2.as_mut()).is_pending());
+        assert!(m.try_write().is_none());
+        *w1 = 1;
+        drop(w1);
+        let mut g2 = match poll_once(w2.as_mut()) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("the queued writer was not handed the lock"),
+        };
+        assert!(m.try_read().is_none(), "a reader beside the second writer");
+        let mut r = pin!(m.read());
+        assert!(poll_once(r.as_mut()).is_pending());
+        *g2 += 1;
+        drop(g2);
+        match poll_once(r.as_mut()) {
+            Poll::Ready(g) => assert_eq!(*g, 2),
+            Poll::Pending => panic!("the reader was not admitted"),
+        } // the read guard is dropped here
+        assert!(m.try_write().is_some(), "the lock was left held");
+    });
+}
+
+/// A writer dropped while it waits behind an uncontended writer leaves
+/// that writer's lock alone, and the lock is free afterwards.
+#[test]
+fn dropped_writer_behind_an_uncontended_writer_loses_nothing() {
+    common::guard(30, || {
+        let m = RwMutex::new(0);
+        let w1 = m.write_blocking();
+        {
+            let mut w2 = pin!(m.write());
+            assert!(poll_once(w2.as_mut()).is_pending());
+        } // dropped while queued
+        assert!(m.try_read().is_none(), "the first writer lost its lock");
+        assert!(m.try_write().is_none());
+        drop(w1);
+        assert!(m.try_write().is_some(), "the lock was left held");
+        assert!(m.try_read().is_some());
+        // And the same with readers queued behind both writers.
+        let w1 = m.write_blocking();
+        let mut r = pin!(m.read());
+        {
+            let mut w2 = pin!(m.write());
+            assert!(poll_once(w2.as_mut()).is_pending());
+            assert!(poll_once(r.as_mut()).is_pending());
+        }
+        assert!(
+            poll_once(r.as_mut()).is_pending(),
+            "a reader beside a writer"
+        );
+        drop(w1);
+        assert!(poll_once(r.as_mut()).is_ready());
+    });
+}
+
 #[test]
 fn try_forms_and_blocking_forms() {
     let m = RwMutex::new(vec![1]);

@@ -158,3 +158,52 @@ fn rw_reader_queues_while_writer_unlocks() {
         assert!(m.try_write().is_some(), "the lock was left held");
     });
 }
+
+/// A writer that takes `w` and queues behind an uncontended writer
+/// (`WQUEUED`) races that writer's unlock, whose one-CAS fast path must
+/// fail once it is queued: the lock passes to it, never lost, and a reader
+/// arriving meanwhile sees one write or both, never half.
+#[test]
+fn rw_writer_queues_while_fast_writer_unlocks() {
+    model(|| {
+        let m = Arc::new(RwMutex::new(0u32));
+        let w = m.write_blocking(); // uncontended: WRITER | WFAST
+        let t = {
+            let m = m.clone();
+            thread::spawn(move || *m.write_blocking() += 1)
+        };
+        let reader = {
+            let m = m.clone();
+            thread::spawn(move || *m.read_blocking())
+        };
+        drop(w);
+        t.join().unwrap();
+        assert!(reader.join().unwrap() <= 1);
+        assert_eq!(*m.try_write().expect("the lock was left held"), 1);
+    });
+}
+
+/// A writer queued behind an uncontended writer is dropped as that writer
+/// unlocks (queued: it clears `WQUEUED`; granted: it unlocks what it was
+/// passed): either way a reader queued behind gets in and the lock ends
+/// free.
+#[test]
+fn rw_writer_behind_fast_writer_dropped_as_it_unlocks() {
+    model(|| {
+        let m = Arc::new(RwMutex::new(0u32));
+        let w = m.write_blocking();
+        let t = {
+            let m = m.clone();
+            thread::spawn(move || {
+                let mut f = pin!(m.write());
+                if let Poll::Ready(mut g) = poll_once(f.as_mut()) {
+                    *g += 1;
+                }
+            })
+        };
+        drop(w);
+        t.join().unwrap();
+        assert!(*m.read_blocking() <= 1);
+        assert!(m.try_write().is_some(), "the lock was left held");
+    });
+}

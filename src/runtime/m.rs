@@ -217,6 +217,25 @@ pub(crate) fn coop_spend() -> bool {
     coop_charge(|m| &m.select_budget)
 }
 
+/// Go's `sync_runtime_canSpin` past its round count and core count, for
+/// the sync package's spinning lockers: on an M, spinning pays only while
+/// another P is running (so a holder may be running and about to unlock)
+/// and this M's P has nothing else to run (else the P is better spent on
+/// it); off the runtime, always (the caller checks the cores). `p` may be
+/// stale inside a poll (sysmon retook it): it is only read, as a hint.
+pub(crate) fn sync_can_spin() -> bool {
+    with_m(|m| {
+        let Some(m) = m else { return true };
+        let s = &m.sched;
+        let procs = s.gomaxprocs.load(Ordering::Relaxed);
+        let busy = s.npidle.load(Ordering::Relaxed) + s.nmspinning.load(Ordering::Relaxed) + 1;
+        if procs <= busy {
+            return false;
+        }
+        m.p().is_none_or(|p| !p.has_local_work())
+    })
+}
+
 /// Takes one from the running G's budget `which`; false (taking nothing)
 /// when it is spent. Inside `blocking` there is no budget (tokio's
 /// `block_in_place` stops its budget too): the thread is not the P's, and

@@ -894,6 +894,14 @@ pub(crate) fn coop_proceed(cx: &mut Context<'_>) -> Poll<()> {
     m::coop_proceed(cx)
 }
 
+/// Whether a sync primitive's locker may spin now (Go's
+/// `sync_runtime_canSpin`, less the round and core counts): see
+/// `m::sync_can_spin`.
+#[inline]
+pub(crate) fn sync_can_spin() -> bool {
+    m::sync_can_spin()
+}
+
 /// `coop_proceed` for a select, which charges less (see `m::COOP_BUDGET`).
 #[inline]
 pub(crate) fn coop_proceed_select(cx: &mut Context<'_>) -> Poll<()> {

@@ -50,9 +50,9 @@
 //! The `sema` lock is a leaf: under it only `state` CASes and the wait list
 //! change; wakers are woken after it is released.
 //!
-//! Go's spin check (`runtime_canSpin`) also asks that the P's run queue be
-//! empty and another P be running; here it asks only for several cores
-//! (the runtime does not expose its P to this layer).
+//! Spinning follows Go's `runtime_canSpin`: at most `ACTIVE_SPIN` rounds,
+//! several cores, another P running and nothing else queued on this P
+//! (`runtime::sync_can_spin`).
 
 use crate::loom::atomic::{AtomicU32, Ordering};
 use crate::loom::{Mutex as LockMutex, MutexGuard as LockGuard, UnsafeCell};
@@ -132,6 +132,13 @@ impl LockCore {
                 debt: 0,
             }),
         }
+    }
+
+    /// Whether the lock is free with nobody waiting or spinning for it (a
+    /// hint: one load, no ordering).
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == 0
     }
 
     /// The fast path of `Lock`: one CAS from the unlocked, idle state; if
@@ -506,9 +513,9 @@ fn waited_too_long(start: Option<Instant>) -> bool {
     start.is_some_and(|s| s.elapsed() > STARVATION_THRESHOLD)
 }
 
-/// Go's `runtime_canSpin`: a few rounds, and only where another core can
-/// be running the holder. (Go also checks that the P's run queue is empty
-/// and another P runs; this checks the core count only.) Never under loom.
+/// Go's `runtime_canSpin`: a few rounds, only where another core can be
+/// running the holder, and, inside a G, only while another P runs and this
+/// P has no other G queued (`runtime::sync_can_spin`). Never under loom.
 #[inline]
 fn can_spin(iter: u32) -> bool {
     #[cfg(loom)]
@@ -518,7 +525,7 @@ fn can_spin(iter: u32) -> bool {
     }
     #[cfg(not(loom))]
     {
-        iter < ACTIVE_SPIN && multicore()
+        iter < ACTIVE_SPIN && multicore() && crate::runtime::sync_can_spin()
     }
 }
 

@@ -10,26 +10,49 @@
 //! write go before the next writer: neither side starves.
 //!
 //! `state` is `WRITER` (a writer holds the lock or is waiting for readers
-//! to drain), `RQUEUED` (readers wait in `readers`) and the number of
-//! counted readers times `READER`. Unlike Go's `readerCount`, a reader
-//! that waits is counted only in the `readers` list (a reader that finds
-//! `WRITER` counts itself out at once), which keeps cancellation local.
+//! to drain), `WFAST` (that writer took the lock without `w`), `WQUEUED`
+//! (the holder of `w` waits for that fast writer), `RQUEUED` (readers wait
+//! in `readers`) and the number of counted readers times `READER`. Unlike
+//! Go's `readerCount`, a reader that waits is counted only in the
+//! `readers` list (a reader that finds `WRITER` counts itself out at
+//! once), which keeps cancellation local.
+//!
+//! Beyond Go: an uncontended `Lock` is one CAS `0 -> WRITER | WFAST`, taken
+//! only while `w` is idle, and its `Unlock` one CAS back to 0 (Go pays two
+//! atomic operations on `w` as well). A writer that then gets `w` and finds
+//! `WRITER` set sets `WQUEUED` and links into `writer`; the fast writer's
+//! unlock passes `WRITER` on to it (after admitting the readers that queued
+//! meanwhile, as any writer's unlock does).
 //!
 //! - `read` fast path: `fetch_add(READER)`; if `WRITER` was set, count out
 //!   again (as an unlock) and take the slow path: under `queue`, a CAS that
 //!   either counts in (no `WRITER`) or sets `RQUEUED`, then link.
 //! - `read` unlock: `fetch_sub(READER)`; the count that leaves only
 //!   `WRITER` (the last one, a writer waiting) grants the waiting writer.
-//! - `write`: `w`, then CAS `0 -> WRITER`; else under `queue`
-//!   `fetch_or(WRITER)` and, with readers counted, link into `writer` (at
-//!   most one node: only the holder of `w` gets here).
-//! - `write` unlock: CAS `WRITER -> 0` when nothing else is set; else under
-//!   `queue`, clear `WRITER | RQUEUED` and add the queued readers' count in
-//!   one CAS, grant them all; then unlock `w`.
+//! - `write` fast path: with `w` idle, CAS `0 -> WRITER | WFAST`.
+//! - `write`: `w`, then CAS `0 -> WRITER`; else under `queue` one CAS: set
+//!   `WRITER`, or, if a fast writer holds it, `WQUEUED`; then, unless the
+//!   lock is ours (no reader counted, no fast writer), link into `writer`
+//!   (at most one node: only the holder of `w` gets here).
+//! - `write` unlock: CAS `WRITER | WFAST -> 0` (fast) or `WRITER -> 0` when
+//!   nothing else is set; else under `queue`, clear `WRITER | WFAST |
+//!   RQUEUED` and add the queued readers' count in one CAS, grant them all;
+//!   then unlock `w` if this writer held it. A fast writer's unlock that
+//!   finds `WQUEUED` keeps `WRITER` for the queued writer instead (clearing
+//!   `WFAST | WQUEUED | RQUEUED`, admitting the queued readers in the same
+//!   CAS) and grants it the lock at once if no reader is counted, else the
+//!   last reader's unlock does.
 //!
 //! # Invariants
-//! - `WRITER` is set and cleared only by the holder of `w`; the `writer`
-//!   list holds at most that holder's node.
+//! - `WRITER` is set by the holder of `w` or, with `WFAST` in the same CAS
+//!   from 0, by a fast writer; it is cleared only by its setter (or, for a
+//!   fast writer with `WQUEUED` set, passed to the holder of `w`). While
+//!   `WRITER` is set without `WFAST`, its owner holds `w`.
+//! - `WQUEUED` is set only with `WRITER | WFAST`, by the holder of `w`
+//!   under `queue`, which links its node in the same critical section; it
+//!   is cleared under `queue` by the fast writer's unlock or that node's
+//!   cancellation. The `writer` list holds at most the holder of `w`'s
+//!   node.
 //! - A reader is linked only while `WRITER` is set, with `RQUEUED` set in
 //!   the same CAS (under `queue`); `WRITER` with `RQUEUED` is cleared only
 //!   under `queue`, by the CAS that admits every linked reader: none is
@@ -40,8 +63,9 @@
 //! A dropped `read()` that was granted already holds a read lock and
 //! unlocks it. A dropped `write()` waiting on `w` leaves `w`'s queue
 //! (mutex.rs); one waiting for readers to drain un-announces itself (clears
-//! `WRITER`, admits the queued readers) and unlocks `w`; one that had been
-//! granted the lock unlocks it the same way.
+//! `WRITER`, admits the queued readers) and unlocks `w`; one waiting for a
+//! fast writer clears `WQUEUED` and unlocks `w`; one that had been granted
+//! the lock unlocks it the same way.
 //!
 //! # Deadlock safety
 //! Lock order: `w` (a sleeping lock, held across parks) before `queue` (a
@@ -64,8 +88,12 @@ const WRITER: usize = 1;
 /// Readers are queued (set under `queue`, cleared by the writer's unlock
 /// that admits them): the writer's unlock must take the slow path.
 const RQUEUED: usize = 2;
+/// The writer holding `WRITER` took it by the fast path, without `w`.
+const WFAST: usize = 4;
+/// The holder of `w` waits in `writer` for the fast writer to leave.
+const WQUEUED: usize = 8;
 /// One active reader.
-const READER: usize = 4;
+const READER: usize = 16;
 
 /// `Waiter` data: a reader (in `readers`).
 const WAIT_READ: usize = 0;
@@ -190,8 +218,25 @@ impl RwCore {
         wakers.wake_all();
     }
 
+    /// The uncontended `Lock`: with `w` idle (no writer holds it or waits
+    /// for it), one CAS `0 -> WRITER | WFAST` takes the write lock without
+    /// `w`.
+    #[inline]
+    fn try_write_fast(&self) -> bool {
+        // Acquire: pairs with the last unlock's Release (a reader's or a
+        // writer's).
+        self.w.is_idle()
+            && self
+                .state
+                .compare_exchange(0, WRITER | WFAST, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
+
     /// Go's `TryLock`.
     fn try_write(&self) -> bool {
+        if self.try_write_fast() {
+            return true;
+        }
         if !self.w.try_lock() {
             return false;
         }
@@ -211,31 +256,48 @@ impl RwCore {
             .is_ok()
     }
 
-    /// With `w` held, under `queue`: set `WRITER`; true if no reader is
-    /// counted (the write lock is ours), else the caller links its waiter
-    /// before releasing `queue`.
+    /// With `w` held, under `queue`: set `WRITER`, or `WQUEUED` if a fast
+    /// writer holds the lock; true if the write lock is ours (no fast
+    /// writer, no reader counted), else the caller links its waiter before
+    /// releasing `queue`.
     fn announce_locked(&self) -> bool {
-        // AcqRel: Acquire pairs with the readers' releases (when none is
-        // left); the readers' fast path fails from here on.
-        let s = self.state.fetch_or(WRITER, Ordering::AcqRel);
-        debug_assert_eq!(s & (WRITER | RQUEUED), 0);
-        s == 0
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            // Only the holder of `w` sets these; a fast writer's `WRITER`
+            // comes with `WFAST`.
+            debug_assert_eq!(s & (WQUEUED | RQUEUED), s & RQUEUED);
+            debug_assert!(s & WRITER == 0 || s & WFAST != 0);
+            let new = if s & WRITER != 0 {
+                s | WQUEUED
+            } else {
+                s | WRITER
+            };
+            // AcqRel: Acquire pairs with the readers' releases (when none is
+            // left); the readers' fast path fails from here on.
+            match self
+                .state
+                .compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return s == 0,
+                Err(now) => s = now,
+            }
+        }
     }
 
-    /// Under `queue`: clear `WRITER` (and `RQUEUED`) and admit every
-    /// queued reader.
+    /// Under `queue`: clear `WRITER` (and `WFAST`, `RQUEUED`) and admit
+    /// every queued reader.
     fn release_writer(&self, q: &mut RwQueue, wakers: &mut Wakers) {
         let n = q.readers.len();
         let mut old = self.state.load(Ordering::Relaxed);
         loop {
-            debug_assert!(old & WRITER != 0);
+            debug_assert!(old & WRITER != 0 && old & WQUEUED == 0);
             debug_assert!(n == 0 || old & RQUEUED != 0);
             // AcqRel: Release publishes the write section to the readers
             // (with the grants' own Release); Acquire orders it after the
             // readers still leaving.
             match self.state.compare_exchange_weak(
                 old,
-                (old & !(WRITER | RQUEUED)) + n * READER,
+                (old & !(WRITER | WFAST | RQUEUED)) + n * READER,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
@@ -246,18 +308,51 @@ impl RwCore {
         q.readers.grant_all(GRANT_LOCK, wakers);
     }
 
-    /// Go's `Unlock`: admit the queued readers, then unlock `w`. With no
-    /// reader queued or counted, one CAS clears `WRITER` without `queue`.
+    /// Under `queue`, a fast writer's unlock with `WQUEUED` set: `WRITER`
+    /// passes to the queued holder of `w`. The readers that queued during
+    /// the write are admitted first, in the same CAS; the queued writer
+    /// gets the lock now if no reader is counted, else from the last one
+    /// to leave (`readers_drained`).
+    fn pass_to_queued_writer(&self, q: &mut RwQueue, wakers: &mut Wakers) {
+        let n = q.readers.len();
+        let mut old = self.state.load(Ordering::Relaxed);
+        let new = loop {
+            debug_assert_eq!(old & (WRITER | WFAST | WQUEUED), WRITER | WFAST | WQUEUED);
+            let new = (old & !(WFAST | WQUEUED | RQUEUED)) + n * READER;
+            // AcqRel: as in `release_writer`.
+            match self
+                .state
+                .compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break new,
+                Err(now) => old = now,
+            }
+        };
+        q.readers.grant_all(GRANT_LOCK, wakers);
+        if new == WRITER {
+            q.writer.grant_front(GRANT_LOCK, wakers);
+        }
+    }
+
+    /// Go's `Unlock`: admit the queued readers, then unlock `w` (if this
+    /// writer took it). With no reader queued or counted, one CAS clears
+    /// `WRITER` without `queue`.
     #[inline]
     fn write_unlock(&self) {
-        // Release: publishes the write section to the next readers.
-        if self
-            .state
-            .compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
-        {
-            self.w.unlock();
-            return;
+        let s = self.state.load(Ordering::Relaxed);
+        if s == WRITER | WFAST || s == WRITER {
+            // Release: publishes the write section to the next readers and
+            // writers.
+            if self
+                .state
+                .compare_exchange(s, 0, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                if s == WRITER {
+                    self.w.unlock();
+                }
+                return;
+            }
         }
         self.write_unlock_slow();
     }
@@ -266,10 +361,20 @@ impl RwCore {
     fn write_unlock_slow(&self) {
         let mut wakers = Wakers::new();
         let mut q = self.queue.lock();
-        self.release_writer(&mut q, &mut wakers);
+        // Relaxed: `WFAST` and `WQUEUED` change only under `queue` or by
+        // this writer.
+        let s = self.state.load(Ordering::Relaxed);
+        let held_w = s & WFAST == 0;
+        if s & WQUEUED != 0 {
+            self.pass_to_queued_writer(&mut q, &mut wakers);
+        } else {
+            self.release_writer(&mut q, &mut wakers);
+        }
         drop(q);
         wakers.wake_all();
-        self.w.unlock();
+        if held_w {
+            self.w.unlock();
+        }
     }
 }
 
@@ -289,11 +394,17 @@ impl Queue for RwCore {
     }
 
     /// A waiting writer left: un-announce it (the readers it held back
-    /// come in); its `WriteWait` then unlocks `w`. The last waiting reader
-    /// that left clears `RQUEUED`.
+    /// come in), or, if it waited for a fast writer, clear `WQUEUED`; its
+    /// `WriteWait` then unlocks `w`. The last waiting reader that left
+    /// clears `RQUEUED`.
     fn unlinked(&self, q: &mut RwQueue, data: usize, _was_front: bool, wakers: &mut Wakers) {
         if data == WAIT_WRITE {
-            self.release_writer(q, wakers);
+            // Relaxed: `WQUEUED` changes only under `queue`.
+            if self.state.load(Ordering::Relaxed) & WQUEUED != 0 {
+                self.state.fetch_and(!WQUEUED, Ordering::Relaxed);
+            } else {
+                self.release_writer(q, wakers);
+            }
         } else if q.readers.is_empty() {
             // The last queued reader left: the writer's unlock may take
             // its fast path again. (Relaxed: under `queue`, like every
@@ -425,7 +536,7 @@ impl<T: ?Sized> RwMutex<T> {
     pub fn read(&self) -> ReadLock<'_, T> {
         ReadLock {
             lock: self,
-            wait: None,
+            wait: ManuallyDrop::new(None),
             done: false,
         }
     }
@@ -446,7 +557,7 @@ impl<T: ?Sized> RwMutex<T> {
     pub fn write(&self) -> WriteLock<'_, T> {
         WriteLock {
             lock: self,
-            wait: None,
+            wait: ManuallyDrop::new(None),
             done: false,
         }
     }
@@ -612,9 +723,28 @@ impl Future for ReadWait<'_> {
 pub struct ReadLock<'a, T: ?Sized> {
     lock: &'a RwMutex<T>,
     /// The slow path, made on the first poll that finds a writer in.
-    /// Structurally pinned.
-    wait: Option<ReadWait<'a>>,
+    /// Structurally pinned; dropped in place by `Drop` (so the fast path's
+    /// drop is one inline check).
+    wait: ManuallyDrop<Option<ReadWait<'a>>>,
     done: bool,
+}
+
+impl<T: ?Sized> Drop for ReadLock<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.wait.is_some() {
+            drop_wait(&mut self.wait);
+        }
+    }
+}
+
+/// Drops a lock future's slow path in place (cold: only futures that
+/// waited get here).
+#[cold]
+fn drop_wait<W>(w: &mut ManuallyDrop<Option<W>>) {
+    // SAFETY: called once, from the owning future's `Drop`, after which the
+    // field is never used again; dropping in place keeps the pin contract.
+    unsafe { ManuallyDrop::drop(w) }
 }
 
 impl<T: ?Sized> fmt::Debug for ReadLock<'_, T> {
@@ -635,7 +765,7 @@ impl<'a, T: ?Sized> Future for ReadLock<'a, T> {
         let this = unsafe { self.get_unchecked_mut() };
         assert!(!this.done, "`ReadLock` polled after completion");
         let core = &this.lock.core;
-        let wait = match &mut this.wait {
+        let wait = match &mut *this.wait {
             Some(w) => w,
             None => {
                 if core.read_fast() {
@@ -761,9 +891,18 @@ impl Drop for WriteWait<'_> {
 pub struct WriteLock<'a, T: ?Sized> {
     lock: &'a RwMutex<T>,
     /// The slow path, made on the first poll that cannot take the lock at
-    /// once. Structurally pinned.
-    wait: Option<WriteWait<'a>>,
+    /// once. Structurally pinned; dropped in place by `Drop`.
+    wait: ManuallyDrop<Option<WriteWait<'a>>>,
     done: bool,
+}
+
+impl<T: ?Sized> Drop for WriteLock<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.wait.is_some() {
+            drop_wait(&mut self.wait);
+        }
+    }
 }
 
 impl<T: ?Sized> fmt::Debug for WriteLock<'_, T> {
@@ -784,9 +923,13 @@ impl<'a, T: ?Sized> Future for WriteLock<'a, T> {
         let this = unsafe { self.get_unchecked_mut() };
         assert!(!this.done, "`WriteLock` polled after completion");
         let core = &this.lock.core;
-        let wait = match &mut this.wait {
+        let wait = match &mut *this.wait {
             Some(w) => w,
             None => {
+                if core.try_write_fast() {
+                    this.done = true;
+                    return Poll::Ready(RwMutexWriteGuard { lock: this.lock });
+                }
                 let phase = if core.w.try_lock_fast() {
                     if core.try_announce() {
                         this.done = true;
