@@ -17,7 +17,7 @@
 #                                         # GORO_BENCH_SCALE=0.01; fails on any FAIL
 #                                         # (dev profile; SMOKE_PROFILE=bench: optimized)
 #
-# Implementations: goro go tokio flume crossbeam kanal async-channel floor.
+# Implementations: goro go tokio flume crossbeam kanal async-channel may floor.
 # Run it alone on the machine: no builds or other benchmarks beside it.
 # A run that fails its check (or its time limit, TIMEOUT seconds, default
 # 300) is shown as FAIL and is not repeated in later reps; its stderr is kept
@@ -68,7 +68,7 @@ REPS="${REPS:-5}"
 GO_REPS="${GO_REPS:-$REPS}"
 PEER_REPS="${PEER_REPS:-$REPS}"
 TIMEOUT="${TIMEOUT:-300}"
-ONLY="${ONLY:-goro go tokio flume crossbeam kanal async-channel floor}"
+ONLY="${ONLY:-goro go tokio flume crossbeam kanal async-channel may floor}"
 RESULTS_DIR="${RESULTS_DIR:-${TMPDIR:-/tmp}/goro-bench-results}"
 TABLE_ONLY="${TABLE_ONLY:-0}"
 PLOT="${PLOT:-1}"
@@ -115,7 +115,7 @@ else
 fi
 WORKLOADS="${WORKLOADS:-$ALL_WORKLOADS}"
 PAIRS="$("$PEERS_BIN" list 2>/dev/null)"
-PEERS="tokio flume crossbeam kanal async-channel"
+PEERS="tokio flume crossbeam kanal async-channel may"
 
 run_one() { # impl workload command...
     local impl="$1" w="$2"; shift 2
@@ -145,7 +145,7 @@ if [ "$TABLE_ONLY" != 1 ]; then
         echo "rustc: $(rustc -V)"
         command -v go >/dev/null 2>&1 && echo "go: $(go version)"
         echo "peer crates: $(cd "$ANCHORS/rust-peers" && for c in tokio tokio-util flume \
-            crossbeam-channel crossbeam-utils kanal async-channel; do
+            crossbeam-channel crossbeam-utils kanal async-channel may; do
             awk -v n="$c" '$0 == "name = \"" n "\"" { getline; gsub(/"/, "", $3); printf "%s %s, ", n, $3 }' Cargo.lock
         done | sed 's/, $//')"
         echo "goro: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null) ($(cd "$ROOT" && git log -1 --format=%s 2>/dev/null))"
@@ -181,7 +181,7 @@ plot = args[0] == "--plot"
 if plot:
     args = args[1:]
 raw, cores, outdir, order = args[0], args[1], args[2], args[3:]
-impls = ["goro", "go", "tokio", "flume", "crossbeam", "kanal", "async-channel"]
+impls = ["goro", "go", "tokio", "flume", "crossbeam", "kanal", "async-channel", "may"]
 peers = impls[2:]
 vals, fails, rows, floors = {}, set(), [], []
 for line in open(raw):
