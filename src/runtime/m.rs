@@ -223,6 +223,7 @@ pub(crate) fn coop_spend() -> bool {
 /// and this M's P has nothing else to run (else the P is better spent on
 /// it); off the runtime, always (the caller checks the cores). `p` may be
 /// stale inside a poll (sysmon retook it): it is only read, as a hint.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn sync_can_spin() -> bool {
     with_m(|m| {
         let Some(m) = m else { return true };
@@ -1033,6 +1034,7 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// and no thread switch; if the call lasts, sysmon retakes the P within
 /// one of its rounds (it is woken if asleep) and hands it off. Otherwise
 /// as [`blocking`].
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn syscall<R>(f: impl FnOnce() -> R) -> R {
     let entered = with_m(|m| {
         let m = m?;

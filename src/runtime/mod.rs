@@ -786,6 +786,7 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// Go's plain `entersyscall` around `f`: for a call that usually returns
 /// at once but may block (a name lookup). The P stays with the call and is
 /// retaken by sysmon only if it lasts (see `m::syscall`).
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn syscall<R>(f: impl FnOnce() -> R) -> R {
     m::syscall(f)
 }
@@ -898,6 +899,7 @@ pub(crate) fn coop_proceed(cx: &mut Context<'_>) -> Poll<()> {
 /// `sync_runtime_canSpin`, less the round and core counts): see
 /// `m::sync_can_spin`.
 #[inline]
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn sync_can_spin() -> bool {
     m::sync_can_spin()
 }

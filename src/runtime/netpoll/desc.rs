@@ -1,0 +1,364 @@
+//! Poll descriptors (Go's `pollDesc`, `poll_runtime_pollWait`,
+//! `poll_runtime_pollSetDeadline`, `poll_runtime_pollUnblock`).
+//!
+//! A socket is registered once, for reading and writing, edge-triggered;
+//! its token is the address of its [`PollDesc`], which holds one waiter
+//! word per direction (`waiter.rs`) and the direction's deadline. An
+//! operation tries its system call, parks on `EWOULDBLOCK` with the word it
+//! read, and tries again when woken; a deadline timer sets `EXPIRED`, close
+//! sets `CLOSED`, and both wake what is parked.
+//!
+//! # Deadlock safety
+//! A descriptor's deadline lock is taken before a waiter's list lock; a
+//! timer's locks (through `crate::time`) only under the deadline lock.
+
+use super::poller::{NetPoll, current_poller, process_poller};
+use super::{CLOSED, Dir, EXPIRED, Wait, Waiter};
+use crate::loom::Mutex;
+use crate::loom::atomic::Ordering;
+use crate::runtime::timers::{TimerRef, TimerShared, to_nanos};
+use mio::{Interest, Token};
+use std::io;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+/// A registered socket's readiness and deadlines (Go's `pollDesc`).
+pub(crate) struct PollDesc {
+    poller: Arc<NetPoll>,
+    /// Read direction (Go's `rg`).
+    pub(super) rg: Waiter,
+    /// Write direction (Go's `wg`).
+    pub(super) wg: Waiter,
+    /// Deadlines (allocated by the first `set_deadline`: most sockets
+    /// never have one); set by `set_deadline`, read by their timers.
+    dl: Mutex<Option<Box<Deadlines>>>,
+    me: Weak<PollDesc>,
+}
+
+/// One descriptor's deadlines, per direction (Go's `rd`/`wd` and
+/// `rt`/`wt`).
+#[derive(Default)]
+struct Deadlines {
+    /// Encoded deadline (`timers::to_nanos`), 0 for none.
+    at: [u64; 2],
+    timer: [Option<TimerRef>; 2],
+    /// The waker the timer fires (`DeadlineWake`), made on first use.
+    waker: [Option<Waker>; 2],
+}
+
+/// What a deadline timer wakes: the descriptor's expiry check.
+struct DeadlineWake {
+    pd: Weak<PollDesc>,
+    dir: Dir,
+}
+
+impl Wake for DeadlineWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(pd) = self.pd.upgrade() {
+            pd.deadline_fired(self.dir);
+        }
+    }
+}
+
+/// The error of an operation past its deadline (Go's
+/// `os.ErrDeadlineExceeded`, "i/o timeout").
+pub(crate) fn timeout_error() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "i/o timeout")
+}
+
+fn closed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "use of closed network connection",
+    )
+}
+
+fn shutdown_error() -> io::Error {
+    io::Error::other("goro: the runtime this socket belongs to was shut down")
+}
+
+impl PollDesc {
+    /// Registers `src` with the current thread's poller (Go's
+    /// `poll_runtime_pollOpen`), for both directions, edge-triggered.
+    pub(crate) fn register(src: &mut impl mio::event::Source) -> io::Result<Arc<PollDesc>> {
+        Self::register_on(current_poller()?, src)
+    }
+
+    /// `register` with the process poller (whatever the thread): for
+    /// process-wide sources (the signal self-pipe).
+    pub(crate) fn register_process(src: &mut impl mio::event::Source) -> io::Result<Arc<PollDesc>> {
+        Self::register_on(process_poller()?, src)
+    }
+
+    fn register_on(
+        poller: Arc<NetPoll>,
+        src: &mut impl mio::event::Source,
+    ) -> io::Result<Arc<PollDesc>> {
+        let pd = Arc::new_cyclic(|me| PollDesc {
+            poller: poller.clone(),
+            rg: Waiter::new(),
+            wg: Waiter::new(),
+            dl: Mutex::new(None),
+            me: me.clone(),
+        });
+        let token = Token(Arc::as_ptr(&pd) as usize);
+        poller
+            .registry
+            .register(src, token, Interest::READABLE | Interest::WRITABLE)?;
+        Ok(pd)
+    }
+
+    /// Closes the descriptor and deregisters `src` (Go's `evict` then
+    /// `poll_runtime_pollClose`): parked waits fail, deadline timers
+    /// stop. The descriptor is freed once no poll can name it.
+    pub(crate) fn deregister(self: Arc<Self>, src: &mut impl mio::event::Source) {
+        self.evict();
+        match self.poller.registry.deregister(src) {
+            Ok(()) => self.poller.clone().release(self),
+            // Still registered (the fd is shared elsewhere): events may
+            // name it forever, so it must never be freed.
+            Err(_) => std::mem::forget(self),
+        }
+    }
+
+    fn waiter(&self, dir: Dir) -> &Waiter {
+        match dir {
+            Dir::Read => &self.rg,
+            Dir::Write => &self.wg,
+        }
+    }
+
+    /// Runs `op` (a non-blocking system call) until it does not return
+    /// `WouldBlock`, parking the G in between (Go's `fd.Read` loop with
+    /// `pd.waitRead`). Fails at once when the direction's deadline has
+    /// passed or the descriptor is closed. `reg` holds the caller's
+    /// registration id (0 before the first park); the caller cancels it
+    /// when it is dropped (`WaitReg`). Charges the cooperative budget.
+    pub(crate) fn poll_io<R>(
+        &self,
+        dir: Dir,
+        cx: &mut Context<'_>,
+        reg: &mut u64,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        std::task::ready!(crate::runtime::coop_proceed(cx));
+        self.poll_io_uncharged(dir, cx, reg, op)
+    }
+
+    /// `poll_io` without the cooperative budget (a waker that is not a
+    /// G's: the signal reader, which must never yield to itself).
+    pub(crate) fn poll_io_uncharged<R>(
+        &self,
+        dir: Dir,
+        cx: &mut Context<'_>,
+        reg: &mut u64,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let w = self.waiter(dir);
+        loop {
+            let seen = w.load();
+            if let Err(e) = check(seen) {
+                return Poll::Ready(Err(e));
+            }
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return Poll::Ready(r),
+            }
+            if self.poller.shutdown.load(Ordering::Relaxed) {
+                return Poll::Ready(Err(shutdown_error()));
+            }
+            match w.wait(seen, cx.waker(), reg, &self.poller.waiters) {
+                Wait::Ready => continue,
+                Wait::Parked { first } => {
+                    if first {
+                        self.poller.kick();
+                    }
+                    crate::runtime::set_wait_reason(crate::runtime::WaitReason::IOWait);
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// Waits for a readiness edge of `dir` that came after `*seen` (0:
+    /// since registration), then stores the word it saw in `*seen`.
+    /// Fails on a passed deadline or close. For `Async::readable`.
+    pub(crate) fn poll_edge(
+        &self,
+        dir: Dir,
+        cx: &mut Context<'_>,
+        reg: &mut u64,
+        seen: &mut usize,
+    ) -> Poll<io::Result<()>> {
+        let w = self.waiter(dir);
+        loop {
+            let now = w.load();
+            check(now)?;
+            if (now ^ *seen) & !(super::SEQ_ONE - 1) != 0 {
+                *seen = now;
+                return Poll::Ready(Ok(()));
+            }
+            match w.wait(now, cx.waker(), reg, &self.poller.waiters) {
+                Wait::Ready => continue,
+                Wait::Parked { first } => {
+                    if first {
+                        self.poller.kick();
+                    }
+                    crate::runtime::set_wait_reason(crate::runtime::WaitReason::IOWait);
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// Forgets registration `id` of `dir` (a dropped future).
+    pub(crate) fn cancel(&self, dir: Dir, id: u64) {
+        self.waiter(dir).cancel(id, &self.poller.waiters);
+    }
+
+    /// Go's `poll_runtime_pollSetDeadline` for one direction: `None`
+    /// clears it; a deadline already passed fails pending and later
+    /// operations at once; a future one arms a timer on the runtime's
+    /// heaps (parked operations keep waiting, with the new deadline).
+    pub(crate) fn set_deadline(&self, dir: Dir, d: Option<Instant>) {
+        let i = dir as usize;
+        let w = self.waiter(dir);
+        let mut out = Vec::new();
+        let mut guard = self.dl.lock();
+        if guard.is_none() && d.is_none() {
+            return; // nothing to clear
+        }
+        let dl = guard.get_or_insert_with(Box::default);
+        match d {
+            None => {
+                dl.at[i] = 0;
+                w.clear(EXPIRED);
+                if let Some(t) = &dl.timer[i] {
+                    t.stop(|| false);
+                }
+            }
+            Some(t) if t <= Instant::now() => {
+                dl.at[i] = to_nanos(t);
+                w.set(EXPIRED, &mut out, &self.poller.waiters);
+                if let Some(t) = &dl.timer[i] {
+                    t.stop(|| false);
+                }
+            }
+            Some(t) => {
+                let when = to_nanos(t);
+                dl.at[i] = when;
+                w.clear(EXPIRED);
+                self.arm(dl, dir, when);
+            }
+        }
+        drop(guard);
+        out.into_iter().for_each(Waker::wake);
+    }
+
+    /// Arms `dir`'s deadline timer for `when` (encoded).
+    fn arm(&self, dl: &mut Deadlines, dir: Dir, when: u64) {
+        let i = dir as usize;
+        let waker = dl.waker[i]
+            .get_or_insert_with(|| {
+                Waker::from(Arc::new(DeadlineWake {
+                    pd: self.me.clone(),
+                    dir,
+                }))
+            })
+            .clone();
+        match &dl.timer[i] {
+            Some(t) => {
+                let (_, needs_add) = t.modify(when, 0, Some(waker), || false);
+                if needs_add {
+                    crate::time::start(t.clone());
+                }
+            }
+            None => {
+                let t = TimerShared::new_sleep(when, Some(waker));
+                crate::time::start(t.clone());
+                dl.timer[i] = Some(t);
+            }
+        }
+    }
+
+    /// A deadline timer fired (Go's `netpollReadDeadline`): if the
+    /// deadline it was armed for is still the current one and has
+    /// passed, the direction expires and its waits fail.
+    fn deadline_fired(&self, dir: Dir) {
+        let i = dir as usize;
+        let mut out = Vec::new();
+        let mut guard = self.dl.lock();
+        if let Some(dl) = guard.as_deref_mut() {
+            let at = dl.at[i];
+            if at != 0 && at <= to_nanos(Instant::now()) {
+                self.waiter(dir)
+                    .set(EXPIRED, &mut out, &self.poller.waiters);
+            } else if at != 0 {
+                self.arm(dl, dir, at); // fired early: wait on
+            }
+        }
+        drop(guard);
+        out.into_iter().for_each(Waker::wake);
+    }
+
+    /// Go's `poll_runtime_pollUnblock`: every wait fails from now on,
+    /// the deadline timers stop.
+    fn evict(&self) {
+        let mut out = Vec::new();
+        let dl = self.dl.lock().take();
+        self.rg.set(CLOSED, &mut out, &self.poller.waiters);
+        self.wg.set(CLOSED, &mut out, &self.poller.waiters);
+        if let Some(mut dl) = dl {
+            for t in dl.timer.iter_mut().filter_map(Option::take) {
+                t.stop(|| false);
+            }
+        }
+        out.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// `Err` for a word that fails operations.
+fn check(word: usize) -> io::Result<()> {
+    if word & CLOSED != 0 {
+        return Err(closed_error());
+    }
+    if word & EXPIRED != 0 {
+        return Err(timeout_error());
+    }
+    Ok(())
+}
+
+/// A parked operation's registration, cancelled when the operation's
+/// future is dropped (so its waker is neither kept nor counted).
+pub(crate) struct WaitReg<'a> {
+    pd: &'a PollDesc,
+    dir: Dir,
+    /// The registration id (0: none).
+    pub(crate) id: u64,
+}
+
+impl<'a> WaitReg<'a> {
+    pub(crate) fn new(pd: &'a PollDesc, dir: Dir) -> Self {
+        WaitReg { pd, dir, id: 0 }
+    }
+
+    /// `PollDesc::poll_io` with this registration.
+    pub(crate) fn poll_io<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.pd.poll_io(self.dir, cx, &mut self.id, op)
+    }
+}
+
+impl Drop for WaitReg<'_> {
+    fn drop(&mut self) {
+        self.pd.cancel(self.dir, self.id);
+    }
+}

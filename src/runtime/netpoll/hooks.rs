@@ -1,0 +1,225 @@
+//! The scheduler's side of the poller (Go's `findRunnable` netpoll
+//! calls, `injectglist`, `netpollBreak`, sysmon's poll, `netpollWaiters`).
+//!
+//! - `poll_ready`: findRunnable's non-blocking poll, after the local and
+//!   global queues and before stealing, when any G waits on I/O and no M
+//!   is blocked in the poller. The first woken G runs; the rest are
+//!   injected (`inject`, Go's `injectglist`): as many as there are idle Ps
+//!   to the global queue with an M started per P, the rest onto this P.
+//! - `block_idle`: an M with nothing to do and no P blocks in the poller
+//!   until the earliest timer, instead of parking on its futex, when Gs
+//!   wait on I/O. One M at a time (`blocker`, Go's `sched.lastpoll == 0`).
+//! - `timer_changed`/`shutdown` break that M's wait (Go's `netpollBreak`);
+//!   `break_pending` coalesces breaks (Go's `netpollWakeSig`).
+//! - `sysmon_poll`: sysmon polls when nobody has for 10 ms.
+//! - `io_waiters`: the deadlock check counts Gs waiting on I/O as alive.
+
+use super::poller::SYSMON_POLL;
+use crate::loom::atomic::Ordering;
+use crate::runtime::g::{self, GRef, Header};
+use crate::runtime::p::P;
+use crate::runtime::sched::Sched;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// Readies the Gs behind `wakers`: a G of `sched` moves to SCHEDULED
+/// and goes into `gs` for the caller to queue; any other waker (a G of
+/// another runtime, a thread) is woken.
+fn collect_gs(sched: &Arc<Sched>, wakers: Vec<Waker>, gs: &mut Vec<GRef>) {
+    for w in wakers {
+        if std::ptr::eq(w.vtable(), g::waker_vtable()) {
+            let h = w.data() as *const Header;
+            // SAFETY: a G waker's data is its header, kept alive by
+            // the reference the waker holds.
+            if Arc::ptr_eq(&unsafe { &*h }.sched, sched) {
+                let w = std::mem::ManuallyDrop::new(w);
+                // SAFETY: the waker's reference moves into the GRef
+                // (the waker is not dropped).
+                let gr = unsafe { GRef::from_raw(w.data() as *mut Header) };
+                gs.extend(g::ready_state(gr));
+                continue;
+            }
+        }
+        w.wake();
+    }
+}
+
+/// Go's `injectglist`: with no P, every G goes to the global queue
+/// and an M is started for each idle P (up to one per G); with `p`,
+/// as many Gs as there are idle Ps go that way and the rest onto `p`'s
+/// local queue (the caller owns `p`).
+fn inject(sched: &Arc<Sched>, p: Option<&P>, gs: Vec<GRef>) {
+    if gs.is_empty() || sched.shutdown.load(Ordering::Acquire) {
+        return; // shutdown drops every G's future
+    }
+    let n = gs.len();
+    let Some(p) = p else {
+        sched.global_push_batch(gs);
+        start_idle(sched, n);
+        return;
+    };
+    let nidle = sched.npidle.load(Ordering::SeqCst).min(n);
+    let mut it = gs.into_iter();
+    if nidle > 0 {
+        sched.global_push_batch(it.by_ref().take(nidle));
+        start_idle(sched, nidle);
+    }
+    let mut over = Vec::new();
+    for g in it {
+        // SAFETY: the caller owns p.
+        if let Some(batch) = unsafe { p.runq.put(g, false) } {
+            over.extend(batch);
+        }
+    }
+    if !over.is_empty() {
+        sched.global_push_batch(over);
+        sched.wakep();
+    }
+}
+
+/// Go's `startIdle`: hands up to `n` idle Ps to Ms.
+fn start_idle(sched: &Arc<Sched>, n: usize) {
+    for _ in 0..n {
+        match sched.pidleget() {
+            Some(p) => sched.startm(p.id, false),
+            None => break,
+        }
+    }
+}
+
+/// findRunnable's non-blocking poll (between the global queue and
+/// stealing): when Gs wait on I/O and no M is blocked in the poller,
+/// polls once; returns a woken G to run and queues the others. The
+/// caller owns `p`.
+pub(crate) fn poll_ready(sched: &Arc<Sched>, p: &P) -> Option<GRef> {
+    let net = sched.net.get()?;
+    if net.waiters.load(Ordering::Relaxed) == 0 || net.blocker.load(Ordering::Relaxed) {
+        return None;
+    }
+    let st = net.poll.try_lock()?;
+    let wakers = net.poll_once(st, Some(Duration::ZERO));
+    let mut gs = Vec::new();
+    collect_gs(sched, wakers, &mut gs);
+    if gs.is_empty() {
+        return None;
+    }
+    let first = gs.remove(0);
+    inject(sched, Some(p), gs);
+    Some(first)
+}
+
+/// What an idle M without a P does after `block_idle`.
+pub(crate) enum Idle<'a> {
+    /// Park on the futex as before (not the poller's M, or every P is
+    /// busy).
+    Park,
+    /// Polled (woken, timed out, or Gs were queued): look again.
+    Again,
+    /// Gs woke and this idle P was taken for them: run it.
+    Run(&'a P),
+}
+
+/// The last idle M blocks in the poller until the earliest timer
+/// (findRunnable's `netpoll(delay)`), when Gs wait on I/O, a P is idle
+/// and no other M is there. Woken Gs go onto an idle P, which the M
+/// takes; with none left, to the global queue, and the M parks.
+pub(crate) fn block_idle(sched: &Arc<Sched>) -> Idle<'_> {
+    let Some(net) = sched.net.get() else {
+        return Idle::Park;
+    };
+    // Go's M reaches netpoll(delay) right after giving up its P: only
+    // block here while a P is idle for what wakes (with every P busy,
+    // their Ms poll when their queues run dry, and sysmon every 10 ms).
+    if net.waiters.load(Ordering::SeqCst) == 0
+        || sched.npidle.load(Ordering::SeqCst) == 0
+        || net.blocker.swap(true, Ordering::SeqCst)
+    {
+        return Idle::Park;
+    }
+    // SeqCst (the swap above, then these loads): a timer published
+    // after our read of the heaps sees `blocker` and breaks the poll;
+    // so does shutdown. Queued work is not checked: the caller found
+    // no idle P for it, and work queued from now on starts an M
+    // (`wakep`), as in Go, where the M in netpoll is not an idle M.
+    if sched.shutdown.load(Ordering::SeqCst) {
+        net.blocker.store(false, Ordering::SeqCst);
+        return Idle::Again;
+    }
+    let timeout = sched
+        .earliest_timer()
+        .map(|w| w.saturating_duration_since(Instant::now()));
+    let st = net.poll.lock();
+    let wakers = net.poll_once(st, timeout);
+    net.blocker.store(false, Ordering::SeqCst);
+    let mut gs = Vec::new();
+    collect_gs(sched, wakers, &mut gs);
+    if gs.is_empty() {
+        return Idle::Again;
+    }
+    match sched.pidleget() {
+        Some(p) => {
+            inject(sched, Some(p), gs);
+            Idle::Run(p)
+        }
+        None => {
+            // Every P is busy: they run the Gs; this M stops (Go:
+            // injectglist, then stopm).
+            inject(sched, None, gs);
+            Idle::Park
+        }
+    }
+}
+
+/// A timer became the earliest of its heap (Go's `wakeNetPoller`): if
+/// an M is blocked in the poller, break it so it sleeps until the new
+/// deadline instead; true if one was.
+pub(crate) fn timer_changed(sched: &Sched) -> bool {
+    match sched.net.get() {
+        Some(net) if net.blocker.load(Ordering::SeqCst) => {
+            net.break_poller();
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Shutdown: no more waits park, and the M blocked in the poller
+/// returns.
+pub(crate) fn shutdown(sched: &Sched) {
+    if let Some(net) = sched.net.get() {
+        net.shutdown.store(true, Ordering::SeqCst);
+        net.break_poller();
+    }
+}
+
+/// sysmon's poll: when Gs wait on I/O and nobody has polled for 10 ms
+/// (every M busy), poll once and queue what woke.
+pub(crate) fn sysmon_poll(sched: &Arc<Sched>) {
+    let Some(net) = sched.net.get() else {
+        return;
+    };
+    if net.waiters.load(Ordering::Relaxed) == 0 || net.blocker.load(Ordering::Relaxed) {
+        return;
+    }
+    let last = Duration::from_nanos(net.last_poll.load(Ordering::Relaxed));
+    if net.epoch.elapsed().saturating_sub(last) < SYSMON_POLL {
+        return;
+    }
+    let Some(st) = net.poll.try_lock() else {
+        return;
+    };
+    let wakers = net.poll_once(st, Some(Duration::ZERO));
+    let mut gs = Vec::new();
+    collect_gs(sched, wakers, &mut gs);
+    inject(sched, None, gs);
+}
+
+/// Gs (waits) parked on the runtime's sockets: alive for the deadlock
+/// check, as Go counts `netpollWaiters`.
+pub(crate) fn io_waiters(sched: &Sched) -> usize {
+    sched
+        .net
+        .get()
+        .map_or(0, |n| n.waiters.load(Ordering::SeqCst))
+}
