@@ -1,4 +1,4 @@
-//! loom models of a poll descriptor's waiter word (src/runtime/netpoll.rs,
+//! loom models of a poll descriptor's waiter word (src/runtime/netpoll/waiter.rs,
 //! `Waiter`: a readiness sequence plus CLOSED / EXPIRED / WAITING flags and
 //! a waker list under a lock). The property is Go's netpollblock /
 //! netpollunblock: an operation that read the word before its system call

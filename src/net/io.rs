@@ -6,7 +6,7 @@
 //!
 //! A `Registered` owns its source: dropping it deregisters the source
 //! (its poll descriptor fails any parked wait and is freed once no poll
-//! can name it, see `runtime/netpoll.rs`) and then closes it.
+//! can name it, see `runtime/netpoll/poller.rs`) and then closes it.
 
 use crate::runtime::{Dir, PollDesc, WaitReg};
 use std::future::{Future, poll_fn};

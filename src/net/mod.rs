@@ -1,6 +1,6 @@
 //! `goro::net`: Go's `net` package in Rust's shapes. TCP, UDP and Unix
 //! sockets whose every operation parks the G (never the thread) on the
-//! runtime's network poller (`runtime/netpoll.rs`, Go's netpoll), Go's
+//! runtime's network poller (`runtime/netpoll/`, Go's netpoll), Go's
 //! deadlines, and [`Async`] for a non-blocking file descriptor of your own.
 //!
 //! This file owns the package-level functions (`listen`, `dial`,

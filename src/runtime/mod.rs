@@ -9,7 +9,7 @@
 //! entersyscall/exitsyscall), `globrunq.rs` (the global queue's two
 //! classes), `sched.rs` (global queue, idle lists, wakep, startm, stopm,
 //! handoffp, procresize, shutdown), `registry.rs` (allgs), `sysmon.rs`,
-//! `trace.rs` (dumps, checkdead, schedtrace), `netpoll.rs` (the network
+//! `trace.rs` (dumps, checkdead, schedtrace), `netpoll/` (the network
 //! poller), `sigqueue.rs` (signal delivery), `timers.rs` (per-P timer heaps, Go's time.go: a timer is
 //! a waker or an action, so the runtime never names a channel),
 //! `testing.rs` (hidden hooks for the models). Wait reasons and the
