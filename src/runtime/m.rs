@@ -1013,19 +1013,7 @@ fn acquire_or_stop(ctx: &MCtx) -> bool {
 /// after it too. Inside `f` the G has no cooperative budget
 /// (`coop_charge`).
 pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    let entered = with_m(|m| {
-        let m = m?;
-        if m.cur_g.get().is_null() || m.in_syscall.get() {
-            return None; // not inside a poll, or already inside `blocking`
-        }
-        let s = entersyscall(m);
-        // After the guard exists: a panic from starting an M (the thread
-        // limit) runs exitsyscall on its way out.
-        entersyscallblock(m, &s);
-        Some(s)
-    });
-    let _exit = entered;
-    f()
+    in_syscall(true, f)
 }
 
 /// Go's plain `entersyscall`/`exitsyscall`, for a call that usually
@@ -1036,13 +1024,26 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// as [`blocking`].
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn syscall<R>(f: impl FnOnce() -> R) -> R {
+    in_syscall(false, f)
+}
+
+/// Runs `f` in the syscall state (`entersyscall`, then exitsyscall when
+/// the guard drops, also on a panic), handing the P off at once if
+/// `block` and it has work (`entersyscallblock`), else leaving it for
+/// sysmon, which is woken if asleep. Outside a poll, or already inside a
+/// call, `f` just runs.
+fn in_syscall<R>(block: bool, f: impl FnOnce() -> R) -> R {
     let entered = with_m(|m| {
         let m = m?;
         if m.cur_g.get().is_null() || m.in_syscall.get() {
             return None; // not inside a poll, or already inside `blocking`
         }
         let s = entersyscall(m);
-        if !s.p.is_null() {
+        // After the guard exists: a panic from starting an M (the thread
+        // limit) runs exitsyscall on its way out.
+        if block {
+            entersyscallblock(m, &s);
+        } else if !s.p.is_null() {
             m.sched.wake_sysmon();
         }
         Some(s)

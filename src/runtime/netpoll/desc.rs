@@ -172,15 +172,8 @@ impl PollDesc {
             if self.poller.shutdown.load(Ordering::Relaxed) {
                 return Poll::Ready(Err(shutdown_error()));
             }
-            match w.wait(seen, cx.waker(), reg, &self.poller.waiters) {
-                Wait::Ready => continue,
-                Wait::Parked { first } => {
-                    if first {
-                        self.poller.kick();
-                    }
-                    crate::runtime::set_wait_reason(crate::runtime::WaitReason::IOWait);
-                    return Poll::Pending;
-                }
+            if self.park(w, seen, cx, reg) {
+                return Poll::Pending;
             }
         }
     }
@@ -203,15 +196,24 @@ impl PollDesc {
                 *seen = now;
                 return Poll::Ready(Ok(()));
             }
-            match w.wait(now, cx.waker(), reg, &self.poller.waiters) {
-                Wait::Ready => continue,
-                Wait::Parked { first } => {
-                    if first {
-                        self.poller.kick();
-                    }
-                    crate::runtime::set_wait_reason(crate::runtime::WaitReason::IOWait);
-                    return Poll::Pending;
+            if self.park(w, now, cx, reg) {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Parks the caller on `w` unless its word moved since `seen` (an edge
+    /// or a flag came in: false, retry). The first wait of the poller makes
+    /// sure an M polls (`kick`); a parked G shows `[IO wait]`.
+    fn park(&self, w: &Waiter, seen: usize, cx: &mut Context<'_>, reg: &mut u64) -> bool {
+        match w.wait(seen, cx.waker(), reg, &self.poller.waiters) {
+            Wait::Ready => false,
+            Wait::Parked { first } => {
+                if first {
+                    self.poller.kick();
                 }
+                crate::runtime::set_wait_reason(crate::runtime::WaitReason::IOWait);
+                true
             }
         }
     }
