@@ -351,3 +351,48 @@ fn no_sigpipe_even_with_its_default_action() {
     assert!(stdout.contains("unix: Broken pipe"), "{stdout}");
     assert!(stdout.contains("tcp: "), "{stdout}");
 }
+
+/// An address whose lookup blocks its thread for a while, as a slow DNS
+/// server would.
+struct SlowName(std::net::SocketAddr);
+
+impl std::net::ToSocketAddrs for SlowName {
+    type Iter = std::vec::IntoIter<std::net::SocketAddr>;
+    fn to_socket_addrs(&self) -> std::io::Result<Self::Iter> {
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(vec![self.0].into_iter())
+    }
+}
+
+/// On one P, a name lookup that blocks its thread (a slow DNS server)
+/// loses the P to sysmon, and the other Gs of that P run meanwhile instead
+/// of waiting for the lookup. (The lookup runs in the syscall state, Go's
+/// cgo lookup, so the P goes at sysmon's next round; an address literal
+/// keeps it.)
+#[test]
+fn a_slow_name_lookup_does_not_hold_the_p() {
+    let rt = goro::Runtime::builder().max_procs(1).build();
+    let ticks = rt.block_on(async {
+        let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = ln.local_addr().unwrap();
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let t = ticks.clone();
+        let ticker = goro::go(async move {
+            for _ in 0..100 {
+                t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                goro::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let dial = goro::go(async move { TcpStream::connect(SlowName(addr)).await.map(|_| ()) });
+        // The ticker is queued behind the dial on the one P.
+        dial.await.unwrap().unwrap();
+        let seen = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        ticker.await.unwrap();
+        seen
+    });
+    rt.shutdown();
+    assert!(
+        ticks >= 20,
+        "the ticker ran {ticks} times during a 300 ms lookup"
+    );
+}
