@@ -317,6 +317,40 @@ fn a_socket_of_a_shut_down_runtime_fails_instead_of_hanging() {
     assert!(r.is_err());
 }
 
+/// A plain thread already parked on a runtime's socket when that runtime
+/// shuts down is woken and fails, instead of waiting on a poller nobody
+/// polls any more.
+#[test]
+fn a_wait_parked_when_its_runtime_shuts_down_fails_instead_of_hanging() {
+    let rt = goro::Runtime::builder().max_procs(1).build();
+    let (ln, c, _server_side) = rt.block_on(async {
+        // `ln` never gets a connection; `c` never gets a byte.
+        let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(other.local_addr().unwrap())
+            .await
+            .unwrap();
+        (ln, c, other)
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        // No runtime on this thread: the wait parks the thread, and only
+        // `rt`'s Ms poll the socket.
+        let mut buf = [0u8; 8];
+        let accept = goro::block_on(ln.accept()).map(|_| ());
+        let read = goro::block_on(c.read(&mut buf)).map(|_| ());
+        tx.send((accept, read)).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(50)); // let it park
+    rt.shutdown();
+    let (accept, read) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the parked wait was not woken by the shutdown");
+    waiter.join().unwrap();
+    assert!(accept.is_err(), "accept after shutdown: {accept:?}");
+    assert!(read.is_err(), "read after shutdown: {read:?}");
+}
+
 #[test]
 fn no_sigpipe_even_with_its_default_action() {
     if role().as_deref() == Some("sigpipe") {

@@ -15,10 +15,12 @@
 use super::poller::{NetPoll, current_poller, process_poller};
 use super::{CLOSED, Dir, EXPIRED, Wait, Waiter};
 use crate::loom::Mutex;
-use crate::loom::atomic::Ordering;
+use crate::loom::atomic::{AtomicBool, Ordering};
+use crate::runtime::m;
 use crate::runtime::timers::{TimerRef, TimerShared, to_nanos};
 use mio::{Interest, Token};
 use std::io;
+use std::ptr;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -34,6 +36,9 @@ pub(crate) struct PollDesc {
     /// never have one); set by `set_deadline`, read by their timers.
     dl: Mutex<Option<Box<Deadlines>>>,
     me: Weak<PollDesc>,
+    /// In the poller's `live` map (a plain thread parked here once); set
+    /// under that map's lock, read by `deregister`.
+    in_live: AtomicBool,
 }
 
 /// One descriptor's deadlines, per direction (Go's `rd`/`wd` and
@@ -104,6 +109,7 @@ impl PollDesc {
             wg: Waiter::new(),
             dl: Mutex::new(None),
             me: me.clone(),
+            in_live: AtomicBool::new(false),
         });
         let token = Token(Arc::as_ptr(&pd) as usize);
         poller
@@ -117,6 +123,14 @@ impl PollDesc {
     /// stop. The descriptor is freed once no poll can name it.
     pub(crate) fn deregister(self: Arc<Self>, src: &mut impl mio::event::Source) {
         self.evict();
+        // Relaxed: set under the map's lock by this descriptor's own
+        // waits, which are over (the caller owns the socket).
+        if self.in_live.load(Ordering::Relaxed) {
+            self.poller
+                .live
+                .lock()
+                .remove(&(Arc::as_ptr(&self) as usize));
+        }
         match self.poller.registry.deregister(src) {
             Ok(()) => self.poller.clone().release(self),
             // Still registered (the fd is shared elsewhere): events may
@@ -169,13 +183,34 @@ impl PollDesc {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => return Poll::Ready(r),
             }
-            if self.poller.shutdown.load(Ordering::Relaxed) {
+            if self.poller.shutdown.load(Ordering::Relaxed) || !self.mark_live() {
                 return Poll::Ready(Err(shutdown_error()));
             }
             if self.park(w, seen, cx, reg) {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Before a wait parks: unless the caller is a G of this runtime
+    /// (whose future shutdown drops), the descriptor joins the poller's
+    /// `live` map so that shutdown wakes the wait. False if shutdown came
+    /// first: the map lock orders this check after shutdown's flag, so a
+    /// wait that gets here too late fails instead of parking unseen.
+    fn mark_live(&self) -> bool {
+        let sched = self.poller.sched.as_ptr();
+        let ours = m::with_m(|m| m.is_some_and(|m| ptr::eq(Arc::as_ptr(&m.sched), sched)));
+        if ours || self.poller.sched.strong_count() == 0 {
+            return true; // a G of this runtime, or the process poller
+        }
+        let mut live = self.poller.live.lock();
+        if self.poller.shutdown.load(Ordering::Relaxed) {
+            return false;
+        }
+        if !self.in_live.swap(true, Ordering::Relaxed) {
+            live.insert(ptr::from_ref(self) as usize, self.me.clone());
+        }
+        true
     }
 
     /// Waits for a readiness edge of `dir` that came after `*seen` (0:
@@ -195,6 +230,9 @@ impl PollDesc {
             if (now ^ *seen) & !(super::SEQ_ONE - 1) != 0 {
                 *seen = now;
                 return Poll::Ready(Ok(()));
+            }
+            if self.poller.shutdown.load(Ordering::Relaxed) || !self.mark_live() {
+                return Poll::Ready(Err(shutdown_error()));
             }
             if self.park(w, now, cx, reg) {
                 return Poll::Pending;
@@ -306,6 +344,13 @@ impl PollDesc {
         }
         drop(guard);
         out.into_iter().for_each(Waker::wake);
+    }
+
+    /// Shutdown's edge (poller.rs, "Shutdown"): every wait parked on this
+    /// descriptor wakes and tries again; its wakers go to `out`.
+    pub(super) fn shutdown_edge(&self, out: &mut Vec<Waker>) {
+        self.rg.ready(out, &self.poller.waiters);
+        self.wg.ready(out, &self.poller.waiters);
     }
 
     /// Go's `poll_runtime_pollUnblock`: every wait fails from now on,

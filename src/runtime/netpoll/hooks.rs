@@ -184,11 +184,22 @@ pub(crate) fn timer_changed(sched: &Sched) -> bool {
     }
 }
 
-/// Shutdown: no more waits park, and the M blocked in the poller
-/// returns.
+/// Shutdown: no more waits park, every parked wait (a G's or a plain
+/// thread's) wakes to fail, and the M blocked in the poller returns (see
+/// poller.rs, "Shutdown").
 pub(crate) fn shutdown(sched: &Sched) {
     if let Some(net) = sched.net.get() {
+        // SeqCst: before the edges below (their AcqRel carries it to any
+        // wait that sees them) and before `break_poller`'s load.
         net.shutdown.store(true, Ordering::SeqCst);
+        let live = std::mem::take(&mut *net.live.lock());
+        let mut out = Vec::new();
+        for pd in live.values().filter_map(std::sync::Weak::upgrade) {
+            pd.shutdown_edge(&mut out);
+        }
+        // The descriptors' last references may go here: no lock is held.
+        drop(live);
+        out.into_iter().for_each(Waker::wake);
         net.break_poller();
     }
 }

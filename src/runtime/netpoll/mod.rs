@@ -20,7 +20,8 @@
 //! # Deadlock safety
 //! Lock order: a descriptor's deadline lock, then a waiter's list lock;
 //! the poll lock, then a waiter's list lock; a timer's locks (through
-//! `crate::time`) only under the deadline lock or none. Wakers are taken
+//! `crate::time`) only under the deadline lock or none; the poller's
+//! `live` map lock and `release` list lock are leaves. Wakers are taken
 //! out under the locks and woken after every lock is released.
 
 mod waiter;

@@ -18,6 +18,20 @@
 //! Sockets created off any runtime (a plain thread in `goro::block_on`)
 //! register with the process poller, served by one thread of its own, as
 //! the fallback timer thread serves timers armed off any runtime.
+//!
+//! # Shutdown
+//! The runtime's own Gs need nothing: shutdown drops their futures. Any
+//! other wait (a plain thread in `goro::block_on`, a G of another
+//! runtime) first puts its descriptor in the poller's `live` map, under
+//! the map's lock, re-checking `shutdown` there. Shutdown sets
+//! `shutdown` (no operation parks from then on: one that would fails),
+//! empties the map under its lock, and gives each of those descriptors a
+//! readiness edge in both directions: each parked wait wakes, tries its
+//! operation again and fails instead of waiting on a poller nobody polls
+//! any more. A wait racing with shutdown either entered the map first
+//! (it gets the edge: if it read its word before the edge it refuses to
+//! park, the word moved) or after (the lock orders its re-check after the
+//! flag, and it fails).
 
 use super::desc::PollDesc;
 use crate::loom::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -25,6 +39,7 @@ use crate::loom::{Mutex, MutexGuard};
 use crate::runtime::m;
 use crate::runtime::sched::Sched;
 use mio::{Events, Token};
+use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::Waker;
@@ -63,6 +78,12 @@ pub(crate) struct NetPoll {
     /// Deregistered descriptors an unfinished poll may still name (see
     /// the module docs). Pushed by closers, emptied by pollers.
     pub(super) release: Mutex<Vec<Arc<PollDesc>>>,
+    /// The descriptors of a runtime poller on which a wait other than a G
+    /// of this runtime parked (a plain thread's, or another runtime's G),
+    /// by token, so that shutdown can wake them. Written by such waits
+    /// (`PollDesc::mark_live`), `deregister` and shutdown, which empties
+    /// it; the process poller, which never shuts down, keeps none.
+    pub(super) live: Mutex<HashMap<usize, Weak<PollDesc>>>,
     /// The runtime (empty for the process poller).
     pub(super) sched: Weak<Sched>,
 }
@@ -91,6 +112,7 @@ impl NetPoll {
             epoch: Instant::now(),
             shutdown: AtomicBool::new(false),
             release: Mutex::new(Vec::new()),
+            live: Mutex::new(HashMap::new()),
             sched,
         })
     }
