@@ -671,7 +671,6 @@ fn lost_after_poll(ctx: &MCtx, g: GRef) {
         return;
     }
     ctx.yield_global.set(false);
-    ctx.sched.ngoroutine.fetch_sub(1, Ordering::Relaxed);
     let reg = ctx.sched.registry.remove(&g);
     // We hold the poll (RUNNING, or NOTIFIED by a wake since): the claim.
     g.cancel_claimed();
@@ -680,7 +679,6 @@ fn lost_after_poll(ctx: &MCtx, g: GRef) {
 
 /// Go's `goexit0`: the G finished.
 fn goexit(ctx: &MCtx, g: GRef, panicked: bool) {
-    ctx.sched.ngoroutine.fetch_sub(1, Ordering::Relaxed);
     let reg = ctx.sched.registry.remove(&g);
     g.complete(panicked);
     drop(reg);

@@ -325,7 +325,7 @@ impl Runtime {
     /// assert_eq!(goro::block_on(h).unwrap(), Some(9));
     /// ```
     pub fn num_goroutine(&self) -> usize {
-        self.sched.ngoroutine.load(Ordering::Relaxed)
+        self.sched.registry.len()
     }
 }
 
@@ -528,16 +528,18 @@ fn publish(sched: &Arc<Sched>, run: g::GRef) {
     if sched.shutdown.load(Ordering::Acquire) {
         return never_runs(run);
     }
-    sched.ngoroutine.fetch_add(1, Ordering::Relaxed);
     if let Err(reg) = sched.registry.insert(run.clone_ref()) {
-        sched.ngoroutine.fetch_sub(1, Ordering::Relaxed);
         drop(reg);
         return never_runs(run);
     }
-    if let Some(run) = m::spawn_put_local(sched, run) {
-        sched.global_push_batch(Some(run));
+    match m::spawn_put_local(sched, run) {
+        Some(run) => {
+            sched.global_push_batch(Some(run));
+            sched.wakep();
+        }
+        // On this M's P: it runs the G itself if no other M comes.
+        None => sched.wakep_local(),
     }
-    sched.wakep();
 }
 
 /// Cancels a G nobody else has seen yet (it was never published).
@@ -727,7 +729,7 @@ pub async fn gosched() {
 /// });
 /// ```
 pub fn num_goroutine() -> usize {
-    current_sched().map_or(0, |s| s.ngoroutine.load(Ordering::Relaxed))
+    current_sched().map_or(0, |s| s.registry.len())
 }
 
 /// Go's `runtime.GOMAXPROCS(n)`: with `n == 0` only reads; otherwise

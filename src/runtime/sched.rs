@@ -147,8 +147,6 @@ pub(crate) struct Sched {
     pub(crate) nsyscall: AtomicUsize,
     /// Set once by shutdown (SeqCst, read at the top of every schedule).
     pub(crate) shutdown: AtomicBool,
-    /// Live Gs (NumGoroutine).
-    pub(crate) ngoroutine: CachePadded<AtomicUsize>,
     next_goid: CachePadded<AtomicU64>,
     next_mid: AtomicUsize,
     pub(crate) registry: Registry,
@@ -207,7 +205,6 @@ impl Sched {
             mcount: AtomicUsize::new(0),
             nsyscall: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            ngoroutine: CachePadded(AtomicUsize::new(0)),
             next_goid: CachePadded(AtomicU64::new(1)),
             next_mid: AtomicUsize::new(1),
             registry: Registry::new(),
@@ -537,6 +534,15 @@ impl Sched {
         // SeqCst: orders the caller's publication of work before these loads
         // (the producer half of the dance).
         fence(Ordering::SeqCst);
+        self.wakep_local();
+    }
+
+    /// `wakep` for work the caller just put on the P its own M holds (a
+    /// spawn into runnext, Go's `newproc`): without the producer's fence.
+    /// If the loads below miss a spinner that is giving up, that M runs
+    /// the work itself: a missed wake costs parallelism, never progress
+    /// (Go's `newproc` calls `wakep` with no fence either).
+    pub(crate) fn wakep_local(self: &Arc<Self>) {
         if self.nmspinning.load(Ordering::SeqCst) != 0 || self.npidle.load(Ordering::SeqCst) == 0 {
             return;
         }
@@ -1051,7 +1057,6 @@ impl Sched {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    self.ngoroutine.fetch_sub(1, Ordering::Relaxed);
                     g.cancel_claimed();
                     return true;
                 }

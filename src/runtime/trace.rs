@@ -206,7 +206,7 @@ fn quiet(sched: &Sched) -> bool {
         || sched.nsyscall.load(Ordering::SeqCst) > 0
         || crate::task::park::threads_in_blocking_ops() > 0
         || sched.any_local_work()
-        || sched.ngoroutine.load(Ordering::SeqCst) == 0
+        || sched.registry.len() == 0
         || super::netpoll::io_waiters(sched) > 0
     // [netpoll] Go: netpollWaiters
     {
