@@ -2,7 +2,8 @@
 //! a mio source registered with the runtime's poller (`Registered`), the
 //! read/write loops that park the G on `EWOULDBLOCK`, the push-back
 //! buffer that keeps a cancelled `read_exact` from losing bytes, and name
-//! resolution off the P.
+//! resolution in the syscall state (an address literal keeps the P; a
+//! lookup that blocks loses it to sysmon, which hands it on).
 //!
 //! A `Registered` owns its source: dropping it deregisters the source
 //! (its poll descriptor fails any parked wait and is freed once no poll

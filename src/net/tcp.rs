@@ -54,7 +54,8 @@ pub struct TcpListener {
 impl TcpListener {
     /// Binds a listener to `addr` (Go's `net.Listen("tcp", addr)`): the
     /// first resolved address that binds. Port 0 picks a free port (see
-    /// [`local_addr`](Self::local_addr)). Name resolution runs off the P.
+    /// [`local_addr`](Self::local_addr)). Name resolution is a system call (Go's
+    /// cgo lookup): a lookup that blocks gives the P to the other Gs.
     ///
     /// # Examples
     ///
@@ -282,7 +283,8 @@ impl TcpStream {
 
     /// Connects to `addr` (Go's `net.Dial("tcp", addr)`): each resolved
     /// address in turn until one accepts; the last error otherwise (e.g.
-    /// `ErrorKind::ConnectionRefused`). Name resolution runs off the P.
+    /// `ErrorKind::ConnectionRefused`). Name resolution is a system call (Go's
+    /// cgo lookup): a lookup that blocks gives the P to the other Gs.
     ///
     /// # Examples
     ///

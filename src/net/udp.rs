@@ -35,7 +35,8 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Binds a socket to `addr` (Go's `net.ListenUDP`); the first resolved
-    /// address that binds. Name resolution runs off the P.
+    /// address that binds. Name resolution is a system call (Go's cgo
+    /// lookup): a lookup that blocks gives the P to the other Gs.
     ///
     /// # Examples
     ///
