@@ -351,6 +351,28 @@ fn a_wait_parked_when_its_runtime_shuts_down_fails_instead_of_hanging() {
     assert!(read.is_err(), "read after shutdown: {read:?}");
 }
 
+/// The same for a G of another runtime parked on the shut-down runtime's
+/// socket: it is woken and fails; its own runtime goes on.
+#[test]
+fn a_g_of_another_runtime_parked_on_a_shut_down_runtimes_socket_fails() {
+    let a = goro::Runtime::builder().max_procs(1).build();
+    let ln = a.block_on(async { TcpListener::bind("127.0.0.1:0").await.unwrap() });
+    let b = goro::Runtime::builder().max_procs(1).build();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = b.spawn(async move {
+        let r = ln.accept().await.map(|_| ());
+        tx.send(r).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(50)); // let it park
+    a.shutdown();
+    let r = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the parked G of the other runtime was not woken");
+    assert!(r.is_err(), "accept after shutdown: {r:?}");
+    b.block_on(async move { h.await.unwrap() });
+    b.shutdown();
+}
+
 #[test]
 fn no_sigpipe_even_with_its_default_action() {
     if role().as_deref() == Some("sigpipe") {
