@@ -141,8 +141,13 @@ fn sigquit_prints_the_goroutine_dump_and_exits_2() {
         goro::run(async {
             let (_tx, rx) = goro::chan::<()>(0);
             let _h = goro::go(async move { rx.recv().await });
-            goro::time::sleep(Duration::from_millis(20)).await;
-            println!("ready");
+            // "ready" comes from another G once this one has long been
+            // parked in its sleep (printing it here would race the
+            // parent's SIGQUIT against this G going to sleep).
+            goro::go(async {
+                goro::time::sleep(Duration::from_millis(50)).await;
+                println!("ready");
+            });
             // Parked in a sleep, the blocked G beside it: SIGQUIT now.
             goro::time::sleep(Duration::from_secs(30)).await;
         });
