@@ -6,11 +6,16 @@
 //! word per direction (`waiter.rs`) and the direction's deadline. An
 //! operation tries its system call, parks on `EWOULDBLOCK` with the word it
 //! read, and tries again when woken; a deadline timer sets `EXPIRED`, close
-//! sets `CLOSED`, and both wake what is parked.
+//! sets `CLOSED`, and both wake what is parked. A wait that is not a G of
+//! the socket's runtime first records the descriptor in the poller's
+//! `live` map (`mark_live`), so that the runtime's shutdown wakes it
+//! (poller.rs, "Shutdown"); once shutdown began, a wait fails instead of
+//! parking.
 //!
 //! # Deadlock safety
 //! A descriptor's deadline lock is taken before a waiter's list lock; a
-//! timer's locks (through `crate::time`) only under the deadline lock.
+//! timer's locks (through `crate::time`) only under the deadline lock;
+//! the poller's `live` lock alone.
 
 use super::poller::{NetPoll, current_poller, process_poller};
 use super::{CLOSED, Dir, EXPIRED, Wait, Waiter};

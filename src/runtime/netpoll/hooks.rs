@@ -10,7 +10,9 @@
 //!   until the earliest timer, instead of parking on its futex, when Gs
 //!   wait on I/O. One M at a time (`blocker`, Go's `sched.lastpoll == 0`).
 //! - `timer_changed`/`shutdown` break that M's wait (Go's `netpollBreak`);
-//!   `break_pending` coalesces breaks (Go's `netpollWakeSig`).
+//!   `break_pending` coalesces breaks (Go's `netpollWakeSig`). `shutdown`
+//!   also wakes, to fail, the waits other threads parked on the runtime's
+//!   sockets (poller.rs, "Shutdown").
 //! - `sysmon_poll`: sysmon polls when nobody has for 10 ms.
 //! - `io_waiters`: the deadlock check counts Gs waiting on I/O as alive.
 
