@@ -452,3 +452,62 @@ fn a_slow_name_lookup_does_not_hold_the_p() {
         "the ticker ran {ticks} times during a 300 ms lookup"
     );
 }
+
+#[test]
+fn connections_keep_working_when_gomaxprocs_shrinks_and_grows() {
+    // Four Ps: the poller gets one poll instance per P and the connections
+    // spread over them. With GOMAXPROCS 1 the one P serves every instance;
+    // with 6, Ps 4 and 5 share instances with Ps 0 and 1.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = goro::Runtime::builder().max_procs(4).build();
+        let h = rt.spawn(async {
+            let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = ln.local_addr().unwrap();
+            goro::go(async move {
+                while let Ok((c, _)) = ln.accept().await {
+                    goro::go(async move {
+                        let mut b = [0u8; 8];
+                        while c.read_exact(&mut b).await.is_ok() {
+                            if c.write_all(&b).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+            let mut conns = Vec::new();
+            for _ in 0..16 {
+                conns.push(TcpStream::connect(addr).await.unwrap());
+            }
+            for (round, procs) in [4u64, 1, 6, 2].into_iter().enumerate() {
+                goro::gomaxprocs(procs as usize);
+                // One G per connection, so the round trips run on every P.
+                let hs: Vec<_> = conns
+                    .drain(..)
+                    .enumerate()
+                    .map(|(i, c)| {
+                        goro::go(async move {
+                            for k in 0..50u64 {
+                                let v = (round as u64) << 48 | (i as u64) << 32 | k;
+                                c.write_all(&v.to_le_bytes()).await.unwrap();
+                                let mut b = [0u8; 8];
+                                c.read_exact(&mut b).await.unwrap();
+                                assert_eq!(u64::from_le_bytes(b), v);
+                            }
+                            c
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    conns.push(h.await.unwrap());
+                }
+            }
+        });
+        let _ = tx.send(goro::block_on(h).is_ok());
+    });
+    let ok = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("round trips stopped after a GOMAXPROCS change");
+    assert!(ok);
+}

@@ -1,5 +1,7 @@
 //! The I/O core every goro::net type stands on (Go's `internal/poll.FD`):
-//! a mio source registered with the runtime's poller (`Registered`), the
+//! a mio source registered with the runtime's poller (`Registered`; a
+//! connection with the P poll instance its `flow_hash` picks, the same
+//! for both of its ends), the
 //! read/write loops that park the G on `EWOULDBLOCK`, the push-back
 //! buffer that keeps a cancelled `read_exact` from losing bytes, and name
 //! resolution in the syscall state (an address literal keeps the P; a
@@ -21,6 +23,27 @@ use std::time::Instant;
 use crate::loom::Mutex;
 use crate::loom::atomic::{AtomicBool, Ordering};
 
+/// A hash of a connection's two addresses that is the same from either
+/// end (a NIC's symmetric RSS hash plays the same part): both ends of a
+/// connection inside one program register with the same P's poll.
+pub(crate) fn flow_hash(a: SocketAddr, b: SocketAddr) -> u64 {
+    fn key(a: SocketAddr) -> u64 {
+        let ip = match a.ip() {
+            std::net::IpAddr::V4(v) => u64::from(u32::from(v)),
+            std::net::IpAddr::V6(v) => {
+                let b = u128::from(v);
+                (b as u64) ^ ((b >> 64) as u64)
+            }
+        };
+        ip.rotate_left(16) ^ u64::from(a.port())
+    }
+    let (x, y) = (key(a), key(b));
+    let (lo, hi) = (x.min(y), x.max(y));
+    // Two rounds of multiply-xor: ports that differ by one (consecutive
+    // ephemeral ports, which Linux hands out even first) spread evenly.
+    (lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi).wrapping_mul(0xBF58_476D_1CE4_E5B9) >> 32
+}
+
 /// A source registered with the poller.
 pub(crate) struct Registered<S: mio::event::Source> {
     /// None only after `into_inner`.
@@ -30,8 +53,17 @@ pub(crate) struct Registered<S: mio::event::Source> {
 
 impl<S: mio::event::Source> Registered<S> {
     /// Registers `io` with the current thread's poller.
-    pub(crate) fn new(mut io: S) -> io::Result<Self> {
-        let pd = PollDesc::register(&mut io)?;
+    pub(crate) fn new(io: S) -> io::Result<Self> {
+        Self::new_flow(io, None)
+    }
+
+    /// Registers one end of a connection: `flow` (`flow_hash`), if known,
+    /// picks the P poll instance both ends of the connection share.
+    pub(crate) fn new_flow(mut io: S, flow: Option<u64>) -> io::Result<Self> {
+        let pd = match flow {
+            Some(f) => PollDesc::register_flow(&mut io, f)?,
+            None => PollDesc::register(&mut io)?,
+        };
         Ok(Registered { io: Some(io), pd })
     }
 
@@ -307,4 +339,27 @@ pub(crate) fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
 /// The OS error of a dropped or failed `into_std` (the poller kept the fd).
 pub(crate) fn set_blocking<F: std::os::fd::AsFd>(f: &F) -> io::Result<()> {
     socket2::SockRef::from(f).set_nonblocking(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flow_hash;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn flow_hash_is_the_same_from_both_ends_and_spreads_even_ports() {
+        let server: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let mut buckets = [0u32; 4];
+        // Linux hands out even ephemeral ports to connect() first.
+        for port in (40_000u16..42_000).step_by(2) {
+            let client = SocketAddr::from(([127, 0, 0, 1], port));
+            let h = flow_hash(server, client);
+            assert_eq!(h, flow_hash(client, server));
+            buckets[(h % 4) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|&n| n > 150), "{buckets:?}");
+        let a: SocketAddr = "[::1]:443".parse().unwrap();
+        let b: SocketAddr = "[::1]:50000".parse().unwrap();
+        assert_eq!(flow_hash(a, b), flow_hash(b, a));
+    }
 }

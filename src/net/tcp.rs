@@ -116,7 +116,7 @@ impl TcpListener {
             })
             .await?;
         s.set_nodelay(true)?;
-        Ok((TcpStream::from_mio(s)?, peer))
+        Ok((TcpStream::from_mio_to(s, Some(peer))?, peer))
     }
 
     /// The address the listener is bound to.
@@ -273,9 +273,19 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    pub(crate) fn from_mio(s: mio::net::TcpStream) -> io::Result<TcpStream> {
+    /// Registers `s`, connected or connecting to `peer` (None: ask the
+    /// socket), with the poll instance of its flow (`nio::flow_hash`).
+    pub(crate) fn from_mio_to(
+        s: mio::net::TcpStream,
+        peer: Option<SocketAddr>,
+    ) -> io::Result<TcpStream> {
+        let peer = peer.map_or_else(|| s.peer_addr(), Ok);
+        let flow = match (s.local_addr(), peer) {
+            (Ok(l), Ok(p)) => Some(nio::flow_hash(l, p)),
+            _ => None,
+        };
         Ok(TcpStream {
-            io: Registered::new(s)?,
+            io: Registered::new_flow(s, flow)?,
             unread: Unread::default(),
             regs: [0; 2],
         })
@@ -679,7 +689,7 @@ impl TcpStream {
     /// ```
     pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
         s.set_nonblocking(true)?;
-        TcpStream::from_mio(mio::net::TcpStream::from_std(s))
+        TcpStream::from_mio_to(mio::net::TcpStream::from_std(s), None)
     }
 
     /// Takes the stream out of the poller and returns it in blocking mode.
@@ -735,7 +745,7 @@ pub(crate) async fn dial(
 /// One non-blocking connect (Go's `fd.connect`): done when the socket is
 /// writable and has no pending error.
 async fn connect_one(a: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
-    let s = TcpStream::from_mio(mio::net::TcpStream::connect(a)?)?;
+    let s = TcpStream::from_mio_to(mio::net::TcpStream::connect(a)?, Some(a))?;
     if deadline.is_some() {
         s.set_write_deadline(deadline);
     }

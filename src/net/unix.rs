@@ -110,8 +110,13 @@ pub struct UnixStream {
 
 impl UnixStream {
     fn from_mio(s: mio::net::UnixStream) -> io::Result<UnixStream> {
+        Self::from_mio_flow(s, None)
+    }
+
+    /// `from_mio` with a flow key (`Registered::new_flow`).
+    fn from_mio_flow(s: mio::net::UnixStream, flow: Option<u64>) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: Registered::new(s)?,
+            io: Registered::new_flow(s, flow)?,
             unread: Unread::default(),
             regs: [0; 2],
         })
@@ -139,7 +144,12 @@ impl UnixStream {
     /// A connected pair (`socketpair`).
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = mio::net::UnixStream::pair()?;
-        Ok((UnixStream::from_mio(a)?, UnixStream::from_mio(b)?))
+        // Both ends share a P's poll instance, as a TCP connection's do.
+        let flow = Some(crate::util::cheaprand());
+        Ok((
+            UnixStream::from_mio_flow(a, flow)?,
+            UnixStream::from_mio_flow(b, flow)?,
+        ))
     }
 
     /// As [`TcpStream::read`](super::TcpStream::read).

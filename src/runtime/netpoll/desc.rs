@@ -1,7 +1,9 @@
 //! Poll descriptors (Go's `pollDesc`, `poll_runtime_pollWait`,
 //! `poll_runtime_pollSetDeadline`, `poll_runtime_pollUnblock`).
 //!
-//! A socket is registered once, for reading and writing, edge-triggered;
+//! A socket is registered once, for reading and writing, edge-triggered,
+//! with one of the poller's polls (a P's instance, chosen by a
+//! connection's flow hash or round-robin, or the main poll; poller.rs);
 //! its token is the address of its [`PollDesc`], which holds one waiter
 //! word per direction (`waiter.rs`) and the direction's deadline. An
 //! operation tries its system call, parks on `EWOULDBLOCK` with the word it
@@ -20,7 +22,7 @@
 use super::poller::{NetPoll, current_poller, process_poller};
 use super::{CLOSED, Dir, EXPIRED, Wait, Waiter};
 use crate::loom::Mutex;
-use crate::loom::atomic::{AtomicBool, Ordering};
+use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::runtime::m;
 use crate::runtime::timers::{TimerRef, TimerShared, to_nanos};
 use mio::{Interest, Token};
@@ -44,6 +46,8 @@ pub(crate) struct PollDesc {
     /// In the poller's `live` map (a plain thread parked here once); set
     /// under that map's lock, read by `deregister`.
     in_live: AtomicBool,
+    /// The poll this descriptor registered with (`NetPoll::pick`).
+    inst: usize,
 }
 
 /// One descriptor's deadlines, per direction (Go's `rd`/`wd` and
@@ -95,20 +99,34 @@ impl PollDesc {
     /// Registers `src` with the current thread's poller (Go's
     /// `poll_runtime_pollOpen`), for both directions, edge-triggered.
     pub(crate) fn register(src: &mut impl mio::event::Source) -> io::Result<Arc<PollDesc>> {
-        Self::register_on(current_poller()?, src)
+        Self::register_on(current_poller()?, src, None)
+    }
+
+    /// `register` for one end of a connection: `flow` (a hash of its two
+    /// addresses that is the same from both ends) picks the P poll
+    /// instance, so both ends of a connection inside this program land on
+    /// the same one (see poller.rs).
+    pub(crate) fn register_flow(
+        src: &mut impl mio::event::Source,
+        flow: u64,
+    ) -> io::Result<Arc<PollDesc>> {
+        Self::register_on(current_poller()?, src, Some(flow))
     }
 
     /// `register` with the process poller (whatever the thread): for
     /// process-wide sources (the signal self-pipe).
     pub(crate) fn register_process(src: &mut impl mio::event::Source) -> io::Result<Arc<PollDesc>> {
-        Self::register_on(process_poller()?, src)
+        Self::register_on(process_poller()?, src, None)
     }
 
     fn register_on(
         poller: Arc<NetPoll>,
         src: &mut impl mio::event::Source,
+        flow: Option<u64>,
     ) -> io::Result<Arc<PollDesc>> {
+        let inst = poller.pick(flow);
         let pd = Arc::new_cyclic(|me| PollDesc {
+            inst,
             poller: poller.clone(),
             rg: Waiter::new(),
             wg: Waiter::new(),
@@ -117,9 +135,11 @@ impl PollDesc {
             in_live: AtomicBool::new(false),
         });
         let token = Token(Arc::as_ptr(&pd) as usize);
-        poller
-            .registry
-            .register(src, token, Interest::READABLE | Interest::WRITABLE)?;
+        poller.instance(inst).registry.register(
+            src,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         Ok(pd)
     }
 
@@ -136,12 +156,18 @@ impl PollDesc {
                 .lock()
                 .remove(&(Arc::as_ptr(&self) as usize));
         }
-        match self.poller.registry.deregister(src) {
-            Ok(()) => self.poller.clone().release(self),
+        match self.poller.instance(self.inst).registry.deregister(src) {
+            Ok(()) => self.poller.clone().release(self.inst, self),
             // Still registered (the fd is shared elsewhere): events may
             // name it forever, so it must never be freed.
             Err(_) => std::mem::forget(self),
         }
+    }
+
+    /// The non-empty-list counter of this descriptor's poll.
+    #[inline]
+    fn waiters(&self) -> &AtomicUsize {
+        &self.poller.instance(self.inst).waiters
     }
 
     fn waiter(&self, dir: Dir) -> &Waiter {
@@ -249,7 +275,7 @@ impl PollDesc {
     /// or a flag came in: false, retry). The first wait of the poller makes
     /// sure an M polls (`kick`); a parked G shows `[IO wait]`.
     fn park(&self, w: &Waiter, seen: usize, cx: &mut Context<'_>, reg: &mut u64) -> bool {
-        match w.wait(seen, cx.waker(), reg, &self.poller.waiters) {
+        match w.wait(seen, cx.waker(), reg, self.waiters()) {
             Wait::Ready => false,
             Wait::Parked { first } => {
                 if first {
@@ -263,7 +289,7 @@ impl PollDesc {
 
     /// Forgets registration `id` of `dir` (a dropped future).
     pub(crate) fn cancel(&self, dir: Dir, id: u64) {
-        self.waiter(dir).cancel(id, &self.poller.waiters);
+        self.waiter(dir).cancel(id, self.waiters());
     }
 
     /// Go's `poll_runtime_pollSetDeadline` for one direction: `None`
@@ -289,7 +315,7 @@ impl PollDesc {
             }
             Some(t) if t <= Instant::now() => {
                 dl.at[i] = to_nanos(t);
-                w.set(EXPIRED, &mut out, &self.poller.waiters);
+                w.set(EXPIRED, &mut out, self.waiters());
                 if let Some(t) = &dl.timer[i] {
                     t.stop(|| false);
                 }
@@ -341,8 +367,7 @@ impl PollDesc {
         if let Some(dl) = guard.as_deref_mut() {
             let at = dl.at[i];
             if at != 0 && at <= to_nanos(Instant::now()) {
-                self.waiter(dir)
-                    .set(EXPIRED, &mut out, &self.poller.waiters);
+                self.waiter(dir).set(EXPIRED, &mut out, self.waiters());
             } else if at != 0 {
                 self.arm(dl, dir, at); // fired early: wait on
             }
@@ -354,8 +379,8 @@ impl PollDesc {
     /// Shutdown's edge (poller.rs, "Shutdown"): every wait parked on this
     /// descriptor wakes and tries again; its wakers go to `out`.
     pub(super) fn shutdown_edge(&self, out: &mut Vec<Waker>) {
-        self.rg.ready(out, &self.poller.waiters);
-        self.wg.ready(out, &self.poller.waiters);
+        self.rg.ready(out, self.waiters());
+        self.wg.ready(out, self.waiters());
     }
 
     /// Go's `poll_runtime_pollUnblock`: every wait fails from now on,
@@ -363,8 +388,8 @@ impl PollDesc {
     fn evict(&self) {
         let mut out = Vec::new();
         let dl = self.dl.lock().take();
-        self.rg.set(CLOSED, &mut out, &self.poller.waiters);
-        self.wg.set(CLOSED, &mut out, &self.poller.waiters);
+        self.rg.set(CLOSED, &mut out, self.waiters());
+        self.wg.set(CLOSED, &mut out, self.waiters());
         if let Some(mut dl) = dl {
             for t in dl.timer.iter_mut().filter_map(Option::take) {
                 t.stop(|| false);

@@ -2,18 +2,27 @@
 //! calls, `injectglist`, `netpollBreak`, sysmon's poll, `netpollWaiters`).
 //!
 //! - `poll_ready`: findRunnable's non-blocking poll, after the local and
-//!   global queues and before stealing, when any G waits on I/O and no M
-//!   is blocked in the poller. The first woken G runs; the rest are
-//!   injected (`inject`, Go's `injectglist`): as many as there are idle Ps
-//!   to the global queue with an M started per P, the rest onto this P.
-//! - `block_idle`: an M with nothing to do and no P blocks in the poller
-//!   until the earliest timer, instead of parking on its futex, when Gs
-//!   wait on I/O. One M at a time (`blocker`, Go's `sched.lastpoll == 0`).
+//!   global queues and before stealing, when any G waits on I/O. With
+//!   per-P instances (poller.rs) it polls the P's own instance (and, with
+//!   fewer Ps than instances, every instance `k` with `k % GOMAXPROCS`
+//!   equal to the P's id), even while an M is blocked in the main poll:
+//!   what a P's own sockets wake runs on that P. Without instances it
+//!   polls the main poll when no M is blocked there (Go's rule). The
+//!   first woken G runs; the rest are injected (`inject`, Go's
+//!   `injectglist`): as many as there are idle Ps to the global queue
+//!   with an M started per P, the rest onto this P.
+//! - `block_idle`: an M with nothing to do and no P blocks in the main
+//!   poll (which holds every instance) until the earliest timer, instead
+//!   of parking on its futex, when Gs wait on I/O. One M at a time
+//!   (`blocker`, Go's `sched.lastpoll == 0`). It first polls each
+//!   instance without blocking: events an instance already holds give its
+//!   descriptor no new edge in the main poll.
 //! - `timer_changed`/`shutdown` break that M's wait (Go's `netpollBreak`);
 //!   `break_pending` coalesces breaks (Go's `netpollWakeSig`). `shutdown`
 //!   also wakes, to fail, the waits other threads parked on the runtime's
 //!   sockets (poller.rs, "Shutdown").
-//! - `sysmon_poll`: sysmon polls when nobody has for 10 ms.
+//! - `sysmon_poll`: sysmon polls (the main poll and every instance) when
+//!   nobody has polled the main poll for 10 ms.
 //! - `io_waiters`: the deadlock check counts Gs waiting on I/O as alive.
 
 use super::poller::SYSMON_POLL;
@@ -91,16 +100,31 @@ fn start_idle(sched: &Arc<Sched>, n: usize) {
 }
 
 /// findRunnable's non-blocking poll (between the global queue and
-/// stealing): when Gs wait on I/O and no M is blocked in the poller,
-/// polls once; returns a woken G to run and queues the others. The
-/// caller owns `p`.
+/// stealing), when Gs wait on I/O: polls `p`'s own instance (with
+/// instances), or else the main poll if no M is blocked in it; returns a
+/// woken G to run and queues the others. The caller owns `p`.
 pub(crate) fn poll_ready(sched: &Arc<Sched>, p: &P) -> Option<GRef> {
     let net = sched.net.get()?;
-    if net.waiters.load(Ordering::Relaxed) == 0 || net.blocker.load(Ordering::Relaxed) {
-        return None;
-    }
-    let st = net.poll.try_lock()?;
-    let wakers = net.poll_once(st, Some(Duration::ZERO));
+    let wakers = if net.insts.is_empty() {
+        if net.main.waiters.load(Ordering::Relaxed) == 0 || net.blocker.load(Ordering::Relaxed) {
+            return None;
+        }
+        let st = net.main.poll.try_lock()?;
+        net.poll_once(st, Some(Duration::ZERO), false)
+    } else {
+        let mut out = Vec::new();
+        let n = net.insts.len();
+        let procs = sched.gomaxprocs.load(Ordering::Relaxed).max(1);
+        // With fewer Ps than instances (GOMAXPROCS shrank since the
+        // poller was made), P `i` serves every instance `k` with
+        // `k % procs == i`.
+        for k in (p.id % n..n).step_by(procs.min(n)) {
+            if net.insts[k].waiters.load(Ordering::Relaxed) != 0 {
+                net.poll_inst(k, &mut out);
+            }
+        }
+        out
+    };
     let mut gs = Vec::new();
     collect_gs(sched, wakers, &mut gs);
     if gs.is_empty() {
@@ -122,10 +146,11 @@ pub(crate) enum Idle<'a> {
     Run(&'a P),
 }
 
-/// The last idle M blocks in the poller until the earliest timer
+/// The last idle M blocks in the main poll until the earliest timer
 /// (findRunnable's `netpoll(delay)`), when Gs wait on I/O, a P is idle
-/// and no other M is there. Woken Gs go onto an idle P, which the M
-/// takes; with none left, to the global queue, and the M parks.
+/// and no other M is there, unless an instance already has events. Woken
+/// Gs go onto an idle P, which the M takes; with none left, to the global
+/// queue, and the M parks.
 pub(crate) fn block_idle(sched: &Arc<Sched>) -> Idle<'_> {
     let Some(net) = sched.net.get() else {
         return Idle::Park;
@@ -133,7 +158,7 @@ pub(crate) fn block_idle(sched: &Arc<Sched>) -> Idle<'_> {
     // Go's M reaches netpoll(delay) right after giving up its P: only
     // block here while a P is idle for what wakes (with every P busy,
     // their Ms poll when their queues run dry, and sysmon every 10 ms).
-    if net.waiters.load(Ordering::SeqCst) == 0
+    if net.waiters(Ordering::SeqCst) == 0
         || sched.npidle.load(Ordering::SeqCst) == 0
         || net.blocker.swap(true, Ordering::SeqCst)
     {
@@ -151,8 +176,16 @@ pub(crate) fn block_idle(sched: &Arc<Sched>) -> Idle<'_> {
     let timeout = sched
         .earliest_timer()
         .map(|w| w.saturating_duration_since(Instant::now()));
-    let st = net.poll.lock();
-    let wakers = net.poll_once(st, timeout);
+    // Events an instance holds already give its descriptor no new edge
+    // in the main poll: take them before blocking.
+    let mut wakers = Vec::new();
+    for k in 0..net.insts.len() {
+        net.poll_inst(k, &mut wakers);
+    }
+    if wakers.is_empty() {
+        let st = net.main.poll.lock();
+        wakers = net.poll_once(st, timeout, false);
+    }
     net.blocker.store(false, Ordering::SeqCst);
     let mut gs = Vec::new();
     collect_gs(sched, wakers, &mut gs);
@@ -206,33 +239,31 @@ pub(crate) fn shutdown(sched: &Sched) {
     }
 }
 
-/// sysmon's poll: when Gs wait on I/O and nobody has polled for 10 ms
-/// (every M busy), poll once and queue what woke.
+/// sysmon's poll: when Gs wait on I/O and nobody has polled the main poll
+/// for 10 ms (every M busy), poll it and every instance once and queue
+/// what woke.
 pub(crate) fn sysmon_poll(sched: &Arc<Sched>) {
     let Some(net) = sched.net.get() else {
         return;
     };
-    if net.waiters.load(Ordering::Relaxed) == 0 || net.blocker.load(Ordering::Relaxed) {
+    if net.waiters(Ordering::Relaxed) == 0 || net.blocker.load(Ordering::Relaxed) {
         return;
     }
     let last = Duration::from_nanos(net.last_poll.load(Ordering::Relaxed));
     if net.epoch.elapsed().saturating_sub(last) < SYSMON_POLL {
         return;
     }
-    let Some(st) = net.poll.try_lock() else {
+    let Some(st) = net.main.poll.try_lock() else {
         return;
     };
-    let wakers = net.poll_once(st, Some(Duration::ZERO));
+    let wakers = net.poll_once(st, Some(Duration::ZERO), true);
     let mut gs = Vec::new();
     collect_gs(sched, wakers, &mut gs);
     inject(sched, None, gs);
 }
 
 /// Gs (waits) parked on the runtime's sockets: alive for the deadlock
-/// check, as Go counts `netpollWaiters`.
+/// check, as Go counts `netpollWaiters` (summed over the polls).
 pub(crate) fn io_waiters(sched: &Sched) -> usize {
-    sched
-        .net
-        .get()
-        .map_or(0, |n| n.waiters.load(Ordering::SeqCst))
+    sched.net.get().map_or(0, |n| n.waiters(Ordering::SeqCst))
 }

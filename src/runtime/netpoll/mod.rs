@@ -1,13 +1,15 @@
 //! The network poller (Go's `runtime/netpoll.go` and `netpoll_epoll.go`):
-//! one `mio::Poll` per runtime, one poll descriptor per socket, and the
+//! per runtime a main `mio::Poll` and, with more than one P, one poll
+//! instance per P (a connection's two ends share one, picked by a hash of
+//! its addresses), one poll descriptor per socket, and the
 //! scheduler's hooks that turn readiness into runnable Gs. One file per
 //! part:
 //!
 //! - `waiter.rs`: the waiter word of one direction of a descriptor (Go's
 //!   `rg`/`wg`) and its parked wakers;
-//! - `poller.rs`: the `mio::Poll` of a runtime (or of the process, for
-//!   sockets made off any runtime), its break, and when a deregistered
-//!   descriptor may be freed;
+//! - `poller.rs`: the polls of a runtime (or of the process, for sockets
+//!   made off any runtime), which poll a socket registers with, the
+//!   break, and when a deregistered descriptor may be freed;
 //! - `desc.rs`: poll descriptors (Go's `pollDesc`): registration, an
 //!   operation's try-park-retry loop, deadlines, close;
 //! - `hooks.rs`: what `findRunnable`, `stopm`, sysmon, the timers, the
@@ -19,9 +21,11 @@
 //!
 //! # Deadlock safety
 //! Lock order: a descriptor's deadline lock, then a waiter's list lock;
-//! the poll lock, then a waiter's list lock; a timer's locks (through
+//! a poll's lock, then a waiter's list lock; never two poll locks at once
+//! (the main poll's is released before its instances are polled); a
+//! timer's locks (through
 //! `crate::time`) only under the deadline lock or none; the poller's
-//! `live` map lock and `release` list lock are leaves. Wakers are taken
+//! `live` map lock and the `release` list locks are leaves. Wakers are taken
 //! out under the locks and woken after every lock is released.
 
 mod waiter;

@@ -200,7 +200,13 @@ impl Waiter {
     /// Removes registration `id` (a dropped future): its waker is not
     /// woken, and the count forgets it.
     pub(crate) fn cancel(&self, id: u64, count: &AtomicUsize) {
-        if id == 0 {
+        // Relaxed: `WAITING` was set by this future's own `wait` (which
+        // happens before this call, whatever thread the G moved to)
+        // before `id` was linked, and is cleared only while the list is
+        // empty: seeing it clear means a later RMW emptied the list, `id`
+        // included, and only this future could link it again. The usual
+        // case after a wake-up: no lock.
+        if id == 0 || self.word.load(Ordering::Relaxed) & WAITING == 0 {
             return;
         }
         let mut l = self.list.lock();
