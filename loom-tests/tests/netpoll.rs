@@ -180,6 +180,50 @@ fn cancel_races_ready() {
     });
 }
 
+/// A parked wait is dropped on another thread (the G moved): its waker
+/// leaves the list and the count, and a later edge wakes nothing.
+#[test]
+fn cancel_on_another_thread_removes_the_wait() {
+    model(|| {
+        let w = Arc::new(TestWaiter::new());
+        let (woken, waker) = flag();
+        let mut reg = 0;
+        assert!(operation(&w, &waker, &mut reg), "nothing happened yet");
+        let w2 = w.clone();
+        thread::spawn(move || w2.cancel(reg)).join().unwrap();
+        assert_eq!(w.count(), 0, "a cancelled wait still counted");
+        w.ready();
+        assert!(!woken.0.load(SeqCst), "a cancelled wait was woken");
+    });
+}
+
+/// A wait woken by an edge is dropped (its future cancels its old id, on
+/// the fast path that takes no lock once the list was emptied) while
+/// another wait on the same direction parks: the cancel must leave the
+/// other's registration, and the next edge wakes it.
+#[test]
+fn stale_cancel_leaves_the_other_waiter() {
+    model(|| {
+        let w = Arc::new(TestWaiter::new());
+        let (_a_woken, a_waker) = flag();
+        let mut a_reg = 0;
+        assert!(operation(&w, &a_waker, &mut a_reg), "nothing happened yet");
+        w.ready(); // wakes A, emptying the list
+        let w2 = w.clone();
+        let b = thread::spawn(move || {
+            let (b_woken, b_waker) = flag();
+            let mut b_reg = 0;
+            let parked = operation(&w2, &b_waker, &mut b_reg);
+            (parked, b_woken)
+        });
+        w.cancel(a_reg);
+        let (parked, b_woken) = b.join().unwrap();
+        w.ready();
+        assert!(!parked || b_woken.0.load(SeqCst), "the other wait lost its wake-up");
+        assert_eq!(w.count(), 0);
+    });
+}
+
 /// A deadline moved to the future (EXPIRED cleared) after firing: a new
 /// operation parks again and is woken by the next edge.
 #[test]

@@ -18,7 +18,10 @@
 //!
 //! A socket belongs to the poller of the runtime it was created in (or,
 //! off any runtime, to a process-wide poller with one thread), and can be
-//! used from any G or thread.
+//! used from any G or thread. With more than one P, a TCP connection's
+//! readiness is delivered to one P (picked by a hash of its two
+//! addresses, the same from both ends), so the Gs serving it, and the
+//! peer's Gs when both ends are in this program, tend to stay on that P.
 //!
 //! # Examples
 //!
