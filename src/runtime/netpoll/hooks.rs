@@ -6,7 +6,9 @@
 //!   per-P instances (poller.rs) it polls the P's own instance (and, with
 //!   fewer Ps than instances, every instance `k` with `k % GOMAXPROCS`
 //!   equal to the P's id), even while an M is blocked in the main poll:
-//!   what a P's own sockets wake runs on that P. Without instances it
+//!   what a P's own sockets wake runs on that P. Only if that finds
+//!   nothing does it poll the other instances (their P may be in a long
+//!   system call or a long poll), as Go's one poll would. Without instances it
 //!   polls the main poll when no M is blocked there (Go's rule). The
 //!   first woken G runs; the rest are injected (`inject`, Go's
 //!   `injectglist`): as many as there are idle Ps to the global queue
@@ -121,6 +123,16 @@ pub(crate) fn poll_ready(sched: &Arc<Sched>, p: &P) -> Option<GRef> {
         for k in (p.id % n..n).step_by(procs.min(n)) {
             if net.insts[k].waiters.load(Ordering::Relaxed) != 0 {
                 net.poll_inst(k, &mut out);
+            }
+        }
+        if out.is_empty() {
+            // Nothing of its own: before stealing Gs, take what the other
+            // instances hold (their P may be in a long system call, or
+            // busy), as Go's single poll would.
+            for k in 0..n {
+                if net.insts[k].waiters.load(Ordering::Relaxed) != 0 {
+                    net.poll_inst(k, &mut out);
+                }
             }
         }
         out
