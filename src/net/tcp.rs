@@ -49,6 +49,9 @@ const BACKLOG: i32 = 4096;
 /// ```
 pub struct TcpListener {
     io: Registered<mio::net::TcpListener>,
+    /// The bound address when it names one IP (then every accepted
+    /// stream's local address): spares a `getsockname` per accept.
+    local: Option<SocketAddr>,
 }
 
 impl TcpListener {
@@ -77,8 +80,10 @@ impl TcpListener {
     }
 
     fn from_mio(l: mio::net::TcpListener) -> io::Result<TcpListener> {
+        let local = l.local_addr().ok().filter(|a| !a.ip().is_unspecified());
         Ok(TcpListener {
             io: Registered::new(l)?,
+            local,
         })
     }
 
@@ -116,7 +121,7 @@ impl TcpListener {
             })
             .await?;
         s.set_nodelay(true)?;
-        Ok((TcpStream::from_mio_to(s, Some(peer))?, peer))
+        Ok((TcpStream::from_mio_to(s, self.local, Some(peer))?, peer))
     }
 
     /// The address the listener is bound to.
@@ -273,14 +278,17 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Registers `s`, connected or connecting to `peer` (None: ask the
-    /// socket), with the poll instance of its flow (`nio::flow_hash`).
+    /// Registers `s`, bound to `local` and connected or connecting to
+    /// `peer` (None: ask the socket), with the poll instance of its flow
+    /// (`nio::flow_hash`).
     pub(crate) fn from_mio_to(
         s: mio::net::TcpStream,
+        local: Option<SocketAddr>,
         peer: Option<SocketAddr>,
     ) -> io::Result<TcpStream> {
+        let local = local.map_or_else(|| s.local_addr(), Ok);
         let peer = peer.map_or_else(|| s.peer_addr(), Ok);
-        let flow = match (s.local_addr(), peer) {
+        let flow = match (local, peer) {
             (Ok(l), Ok(p)) => Some(nio::flow_hash(l, p)),
             _ => None,
         };
@@ -689,7 +697,7 @@ impl TcpStream {
     /// ```
     pub fn from_std(s: std::net::TcpStream) -> io::Result<TcpStream> {
         s.set_nonblocking(true)?;
-        TcpStream::from_mio_to(mio::net::TcpStream::from_std(s), None)
+        TcpStream::from_mio_to(mio::net::TcpStream::from_std(s), None, None)
     }
 
     /// Takes the stream out of the poller and returns it in blocking mode.
@@ -745,7 +753,7 @@ pub(crate) async fn dial(
 /// One non-blocking connect (Go's `fd.connect`): done when the socket is
 /// writable and has no pending error.
 async fn connect_one(a: SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
-    let s = TcpStream::from_mio_to(mio::net::TcpStream::connect(a)?, Some(a))?;
+    let s = TcpStream::from_mio_to(mio::net::TcpStream::connect(a)?, None, Some(a))?;
     if deadline.is_some() {
         s.set_write_deadline(deadline);
     }
