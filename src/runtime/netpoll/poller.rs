@@ -71,9 +71,12 @@ const WAKER: Token = Token(usize::MAX);
 const INST_BASE: usize = usize::MAX - 1;
 /// `PollDesc::inst` of a source registered with the main poll.
 pub(super) const MAIN: usize = usize::MAX;
-/// Events taken per poll (Go: 128; a larger batch suits many
-/// connections).
+/// Events taken per poll of the main poll (Go: 128; a larger batch
+/// suits many connections).
 const EVENTS: usize = 1024;
+/// Events taken per poll of a P's instance (it holds a share of the
+/// sockets, and one per P exists).
+const INST_EVENTS: usize = 256;
 /// sysmon polls when nobody has polled for this long (Go: 10 ms).
 pub(super) const SYSMON_POLL: Duration = Duration::from_millis(10);
 
@@ -93,13 +96,13 @@ pub(super) struct Instance {
 }
 
 impl Instance {
-    fn new() -> io::Result<Instance> {
+    fn new(events: usize) -> io::Result<Instance> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         Ok(Instance {
             poll: Mutex::new(PollState {
                 poll,
-                events: Events::with_capacity(EVENTS),
+                events: Events::with_capacity(events),
             }),
             registry,
             release: Mutex::new(Vec::new()),
@@ -160,10 +163,10 @@ impl NetPoll {
     /// A poller with `ninst` per-P instances (0: sources register with
     /// the main poll).
     fn new(sched: Weak<Sched>, ninst: usize) -> io::Result<NetPoll> {
-        let main = Instance::new()?;
+        let main = Instance::new(EVENTS)?;
         let waker = mio::Waker::new(&main.registry, WAKER)?;
         let insts = (0..ninst)
-            .map(|_| Instance::new())
+            .map(|_| Instance::new(INST_EVENTS))
             .collect::<io::Result<Box<[Instance]>>>()?;
         for (k, inst) in insts.iter().enumerate() {
             let fd = inst.poll.lock().poll.as_raw_fd();
