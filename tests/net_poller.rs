@@ -462,20 +462,7 @@ fn connections_keep_working_when_gomaxprocs_shrinks_and_grows() {
     std::thread::spawn(move || {
         let rt = goro::Runtime::builder().max_procs(4).build();
         let h = rt.spawn(async {
-            let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = ln.local_addr().unwrap();
-            goro::go(async move {
-                while let Ok((c, _)) = ln.accept().await {
-                    goro::go(async move {
-                        let mut b = [0u8; 8];
-                        while c.read_exact(&mut b).await.is_ok() {
-                            if c.write_all(&b).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                }
-            });
+            let addr = net_common::echo_server().await;
             let mut conns = Vec::new();
             for _ in 0..16 {
                 conns.push(TcpStream::connect(addr).await.unwrap());

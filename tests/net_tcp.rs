@@ -4,33 +4,10 @@
 mod net_common;
 
 use goro::net::{TcpListener, TcpStream};
-use net_common::{run, timeout};
+use net_common::{echo_server, run, timeout};
 use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
-
-async fn echo_server() -> std::net::SocketAddr {
-    let ln = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = ln.local_addr().unwrap();
-    goro::go(async move {
-        while let Ok((c, _)) = ln.accept().await {
-            goro::go(async move {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match c.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if c.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
 
 #[test]
 fn echo_round_trip() {

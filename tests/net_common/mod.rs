@@ -1,5 +1,6 @@
-//! Shared by the `net_*` tests: a time limit for a test body and a
-//! timeout combinator (Go's `select` on `time.After` beside the work).
+//! Shared by the `net_*` tests: a time limit for a test body, a timeout
+//! combinator (Go's `select` on `time.After` beside the work) and an echo
+//! server.
 
 #![allow(dead_code)]
 
@@ -49,4 +50,29 @@ pub fn threads() -> usize {
                 .and_then(|v| v.trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// Starts a TCP echo server on 127.0.0.1 (a G per connection, echoing
+/// until EOF or an error) and returns its address.
+pub async fn echo_server() -> std::net::SocketAddr {
+    let ln = goro::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = ln.local_addr().unwrap();
+    goro::go(async move {
+        while let Ok((c, _)) = ln.accept().await {
+            goro::go(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match c.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if c.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
 }
