@@ -166,6 +166,39 @@ fn writer_queued_behind_an_uncontended_writer_gets_the_lock_next() {
     });
 }
 
+/// A writer woken on `w` (free, in normal mode) loses it to a newcomer
+/// that takes the one-CAS path, as Go lets a newcomer barge there: it
+/// then queues behind that writer and is passed the lock at its unlock.
+#[test]
+fn writer_woken_on_w_is_passed_the_lock_after_a_barging_writer() {
+    common::guard(30, || {
+        let m = RwMutex::new(0);
+        let r = m.read_blocking();
+        let mut w1 = pin!(m.write()); // takes `w`, waits for the reader
+        assert!(poll_once(w1.as_mut()).is_pending());
+        let mut w2 = pin!(m.write()); // parks on `w`
+        assert!(poll_once(w2.as_mut()).is_pending());
+        drop(r);
+        let mut g1 = match poll_once(w1.as_mut()) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("the draining writer was not granted"),
+        };
+        *g1 += 1;
+        drop(g1); // unlocks `w` and wakes w2
+        let mut g3 = m.try_write().expect("a newcomer takes the free lock");
+        assert!(poll_once(w2.as_mut()).is_pending(), "two writers at once");
+        *g3 += 1;
+        drop(g3);
+        let mut g2 = match poll_once(w2.as_mut()) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("the woken writer never got the lock"),
+        };
+        *g2 += 1;
+        drop(g2);
+        assert_eq!(*m.try_read().expect("the lock was left held"), 3);
+    });
+}
+
 /// A writer dropped while it waits behind an uncontended writer leaves
 /// that writer's lock alone, and the lock is free afterwards.
 #[test]

@@ -183,6 +183,33 @@ fn rw_writer_queues_while_fast_writer_unlocks() {
     });
 }
 
+/// A writer takes the one-CAS path while another writer is parked on `w`
+/// (free, in normal mode: Go lets a newcomer barge there): T1 holds `w`
+/// and waits for the main thread's read lock to drain, T2 parks on `w`,
+/// then the main thread drops its read lock and writes. Whichever way the
+/// main thread's write goes (barging by the fast path, with T2 then
+/// queueing behind it as `WQUEUED`, or through `w`), every write lands
+/// and the lock ends free.
+#[test]
+fn rw_fast_writer_barges_past_a_writer_parked_on_w() {
+    model(|| {
+        let m = Arc::new(RwMutex::new(0u32));
+        let r = m.read_blocking();
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let m = m.clone();
+                thread::spawn(move || *m.write_blocking() += 1)
+            })
+            .collect();
+        drop(r);
+        *m.write_blocking() += 1;
+        for t in writers {
+            t.join().unwrap();
+        }
+        assert_eq!(*m.try_write().expect("the lock was left held"), 3);
+    });
+}
+
 /// A writer queued behind an uncontended writer is dropped as that writer
 /// unlocks (queued: it clears `WQUEUED`; granted: it unlocks what it was
 /// passed): either way a reader queued behind gets in and the lock ends

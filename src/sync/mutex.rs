@@ -134,11 +134,12 @@ impl LockCore {
         }
     }
 
-    /// Whether the lock is free with nobody waiting or spinning for it (a
-    /// hint: one load, no ordering).
+    /// Whether the lock is free and in normal mode, so that a newcomer may
+    /// take it ahead of parked waiters (Go's barging; a hint: one load, no
+    /// ordering).
     #[inline]
-    pub(crate) fn is_idle(&self) -> bool {
-        self.state.load(Ordering::Relaxed) == 0
+    pub(crate) fn is_free_normal(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & (LOCKED | STARVING) == 0
     }
 
     /// The fast path of `Lock`: one CAS from the unlocked, idle state; if

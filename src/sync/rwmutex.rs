@@ -18,8 +18,11 @@
 //! once), which keeps cancellation local.
 //!
 //! Beyond Go: an uncontended `Lock` is one CAS `0 -> WRITER | WFAST`, taken
-//! only while `w` is idle, and its `Unlock` one CAS back to 0 (Go pays two
-//! atomic operations on `w` as well). A writer that then gets `w` and finds
+//! only while `w` is free and in normal mode (writers may be parked on it:
+//! the fast writer barges past them as a newcomer takes Go's free `w` in
+//! normal mode; in starvation mode it queues on `w`), and its `Unlock` one
+//! CAS back to 0 (Go pays two atomic operations on `w` as well). A writer
+//! that then gets `w` and finds
 //! `WRITER` set sets `WQUEUED` and links into `writer`; the fast writer's
 //! unlock passes `WRITER` on to it (after admitting the readers that queued
 //! meanwhile, as any writer's unlock does).
@@ -29,7 +32,8 @@
 //!   either counts in (no `WRITER`) or sets `RQUEUED`, then link.
 //! - `read` unlock: `fetch_sub(READER)`; the count that leaves only
 //!   `WRITER` (the last one, a writer waiting) grants the waiting writer.
-//! - `write` fast path: with `w` idle, CAS `0 -> WRITER | WFAST`.
+//! - `write` fast path: with `w` free in normal mode, CAS
+//!   `0 -> WRITER | WFAST`.
 //! - `write`: `w`, then CAS `0 -> WRITER`; else under `queue` one CAS: set
 //!   `WRITER`, or, if a fast writer holds it, `WQUEUED`; then, unless the
 //!   lock is ours (no reader counted, no fast writer), link into `writer`
@@ -218,14 +222,14 @@ impl RwCore {
         wakers.wake_all();
     }
 
-    /// The uncontended `Lock`: with `w` idle (no writer holds it or waits
-    /// for it), one CAS `0 -> WRITER | WFAST` takes the write lock without
-    /// `w`.
+    /// The uncontended `Lock`: with `w` free and in normal mode (no writer
+    /// holds it; parked writers may wait for it), one CAS
+    /// `0 -> WRITER | WFAST` takes the write lock without `w`.
     #[inline]
     fn try_write_fast(&self) -> bool {
         // Acquire: pairs with the last unlock's Release (a reader's or a
         // writer's).
-        self.w.is_idle()
+        self.w.is_free_normal()
             && self
                 .state
                 .compare_exchange(0, WRITER | WFAST, Ordering::Acquire, Ordering::Relaxed)
