@@ -8,17 +8,20 @@
 //!   equal to the P's id), even while an M is blocked in the main poll:
 //!   what a P's own sockets wake runs on that P. Only if that finds
 //!   nothing does it poll the other instances (their P may be in a long
-//!   system call or a long poll), as Go's one poll would. Without instances it
-//!   polls the main poll when no M is blocked there (Go's rule). The
-//!   first woken G runs; the rest are injected (`inject`, Go's
-//!   `injectglist`): as many as there are idle Ps to the global queue
-//!   with an M started per P, the rest onto this P.
+//!   system call or a long poll), as Go's one poll would. Without
+//!   instances it polls the main poll when no M is blocked there (Go's
+//!   rule). The first woken G runs; the rest are injected (`inject`,
+//!   Go's `injectglist`): as many as there are idle Ps to the global
+//!   queue with an M started per P, the rest onto this P.
 //! - `block_idle`: an M with nothing to do and no P blocks in the main
 //!   poll (which holds every instance) until the earliest timer, instead
 //!   of parking on its futex, when Gs wait on I/O. One M at a time
 //!   (`blocker`, Go's `sched.lastpoll == 0`). It first polls each
 //!   instance without blocking: events an instance already holds give its
-//!   descriptor no new edge in the main poll.
+//!   descriptor no new edge in the main poll. It blocks only if it polled
+//!   every instance itself: one that another thread was polling may hold
+//!   an event that came just after that poll, whose edge an earlier wake
+//!   of the blocker took while the instance was locked (it looks again).
 //! - `timer_changed`/`shutdown` break that M's wait (Go's `netpollBreak`);
 //!   `break_pending` coalesces breaks (Go's `netpollWakeSig`). `shutdown`
 //!   also wakes, to fail, the waits other threads parked on the runtime's
@@ -27,7 +30,7 @@
 //!   nobody has polled the main poll for 10 ms.
 //! - `io_waiters`: the deadlock check counts Gs waiting on I/O as alive.
 
-use super::poller::SYSMON_POLL;
+use super::poller::{NetPoll, SYSMON_POLL};
 use crate::loom::atomic::Ordering;
 use crate::runtime::g::{self, GRef, Header};
 use crate::runtime::p::P;
@@ -102,9 +105,10 @@ fn start_idle(sched: &Arc<Sched>, n: usize) {
 }
 
 /// findRunnable's non-blocking poll (between the global queue and
-/// stealing), when Gs wait on I/O: polls `p`'s own instance (with
-/// instances), or else the main poll if no M is blocked in it; returns a
-/// woken G to run and queues the others. The caller owns `p`.
+/// stealing), when Gs wait on I/O: with instances, `p`'s own, then the
+/// others if that found nothing (`poll_instances`); without, the main
+/// poll if no M is blocked in it. Returns a woken G to run and queues the
+/// others. The caller owns `p`.
 pub(crate) fn poll_ready(sched: &Arc<Sched>, p: &P) -> Option<GRef> {
     let net = sched.net.get()?;
     let wakers = if net.insts.is_empty() {
@@ -114,28 +118,7 @@ pub(crate) fn poll_ready(sched: &Arc<Sched>, p: &P) -> Option<GRef> {
         let st = net.main.poll.try_lock()?;
         net.poll_once(st, Some(Duration::ZERO), false)
     } else {
-        let mut out = Vec::new();
-        let n = net.insts.len();
-        let procs = sched.gomaxprocs.load(Ordering::Relaxed).max(1);
-        // With fewer Ps than instances (GOMAXPROCS shrank since the
-        // poller was made), P `i` serves every instance `k` with
-        // `k % procs == i`.
-        for k in (p.id % n..n).step_by(procs.min(n)) {
-            if net.insts[k].waiters.load(Ordering::Relaxed) != 0 {
-                net.poll_inst(k, &mut out);
-            }
-        }
-        if out.is_empty() {
-            // Nothing of its own: before stealing Gs, take what the other
-            // instances hold (their P may be in a long system call, or
-            // busy), as Go's single poll would.
-            for k in 0..n {
-                if net.insts[k].waiters.load(Ordering::Relaxed) != 0 {
-                    net.poll_inst(k, &mut out);
-                }
-            }
-        }
-        out
+        poll_instances(sched, net, p)
     };
     let mut gs = Vec::new();
     collect_gs(sched, wakers, &mut gs);
@@ -145,6 +128,29 @@ pub(crate) fn poll_ready(sched: &Arc<Sched>, p: &P) -> Option<GRef> {
     let first = gs.remove(0);
     inject(sched, Some(p), gs);
     Some(first)
+}
+
+/// The instance part of `poll_ready`: the instances of `p` (with fewer
+/// Ps than instances, as GOMAXPROCS shrank since the poller was made, P
+/// `i` serves every instance `k` with `k % GOMAXPROCS == i`); if they
+/// hold nothing, the others (their P may be in a long system call or
+/// busy), as Go's single poll would, before the caller steals Gs.
+fn poll_instances(sched: &Sched, net: &NetPoll, p: &P) -> Vec<Waker> {
+    let mut out = Vec::new();
+    let n = net.insts.len();
+    let procs = sched.gomaxprocs.load(Ordering::Relaxed).clamp(1, n);
+    let waiting = |k: usize| net.insts[k].waiters.load(Ordering::Relaxed) != 0;
+    // An instance another thread is polling is skipped: that thread
+    // hands out what it finds.
+    for k in (p.id % n..n).step_by(procs).filter(|&k| waiting(k)) {
+        let _ = net.poll_inst(k, &mut out);
+    }
+    if out.is_empty() {
+        for k in (0..n).filter(|&k| waiting(k)) {
+            let _ = net.poll_inst(k, &mut out);
+        }
+    }
+    out
 }
 
 /// What an idle M without a P does after `block_idle`.
@@ -189,10 +195,19 @@ pub(crate) fn block_idle(sched: &Arc<Sched>) -> Idle<'_> {
         .earliest_timer()
         .map(|w| w.saturating_duration_since(Instant::now()));
     // Events an instance holds already give its descriptor no new edge
-    // in the main poll: take them before blocking.
+    // in the main poll: take them before blocking. An instance another
+    // thread is polling may get an event just after that poll's own look
+    // (its edge already taken by an earlier wake of ours): block only
+    // once every instance was polled here, else look again.
     let mut wakers = Vec::new();
+    let mut all = true;
     for k in 0..net.insts.len() {
-        net.poll_inst(k, &mut wakers);
+        all &= net.poll_inst(k, &mut wakers);
+    }
+    if wakers.is_empty() && !all {
+        net.blocker.store(false, Ordering::SeqCst);
+        std::thread::yield_now();
+        return Idle::Again;
     }
     if wakers.is_empty() {
         let st = net.main.poll.lock();

@@ -209,18 +209,25 @@ impl NetPoll {
         self.last_poll.store(ns.max(1), Ordering::Relaxed);
         if inst_ready || all_insts {
             for k in 0..self.insts.len() {
-                self.poll_inst(k, &mut out);
+                // One being polled elsewhere: `block_idle` looks again
+                // before it blocks.
+                let _ = self.poll_inst(k, &mut out);
             }
         }
         out
     }
 
     /// Polls instance `k` without blocking if nobody else is polling it,
-    /// adding the wakers of the waits that became ready to `out`.
-    pub(super) fn poll_inst(&self, k: usize, out: &mut Vec<Waker>) {
+    /// adding the wakers of the waits that became ready to `out`; false if
+    /// another thread was polling it.
+    pub(super) fn poll_inst(&self, k: usize, out: &mut Vec<Waker>) -> bool {
         let inst = &self.insts[k];
-        if let Some(st) = inst.poll.try_lock() {
-            self.poll_events(inst, st, Some(Duration::ZERO), out);
+        match inst.poll.try_lock() {
+            Some(st) => {
+                self.poll_events(inst, st, Some(Duration::ZERO), out);
+                true
+            }
+            None => false,
         }
     }
 
