@@ -60,10 +60,7 @@ impl<S: mio::event::Source> Registered<S> {
     /// Registers one end of a connection: `flow` (`flow_hash`), if known,
     /// picks the P poll instance both ends of the connection share.
     pub(crate) fn new_flow(mut io: S, flow: Option<u64>) -> io::Result<Self> {
-        let pd = match flow {
-            Some(f) => PollDesc::register_flow(&mut io, f)?,
-            None => PollDesc::register(&mut io)?,
-        };
+        let pd = PollDesc::register(&mut io, flow)?;
         Ok(Registered { io: Some(io), pd })
     }
 

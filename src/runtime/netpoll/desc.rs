@@ -97,20 +97,15 @@ fn shutdown_error() -> io::Error {
 
 impl PollDesc {
     /// Registers `src` with the current thread's poller (Go's
-    /// `poll_runtime_pollOpen`), for both directions, edge-triggered.
-    pub(crate) fn register(src: &mut impl mio::event::Source) -> io::Result<Arc<PollDesc>> {
-        Self::register_on(current_poller()?, src, None)
-    }
-
-    /// `register` for one end of a connection: `flow` (a hash of its two
-    /// addresses that is the same from both ends) picks the P poll
-    /// instance, so both ends of a connection inside this program land on
-    /// the same one (see poller.rs).
-    pub(crate) fn register_flow(
+    /// `poll_runtime_pollOpen`), for both directions, edge-triggered. For
+    /// one end of a connection, `flow` (a hash of its two addresses that is
+    /// the same from both ends) picks the P poll instance, so both ends of
+    /// a connection inside this program land on the same one (poller.rs).
+    pub(crate) fn register(
         src: &mut impl mio::event::Source,
-        flow: u64,
+        flow: Option<u64>,
     ) -> io::Result<Arc<PollDesc>> {
-        Self::register_on(current_poller()?, src, Some(flow))
+        Self::register_on(current_poller()?, src, flow)
     }
 
     /// `register` with the process poller (whatever the thread): for

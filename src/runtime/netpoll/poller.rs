@@ -3,16 +3,17 @@
 //!
 //! A runtime with more than one P gives each P its own poll instance
 //! (`insts`, one epoll per P at creation): a socket registers with one
-//! instance, and findRunnable's non-blocking poll on P `i` polls only
-//! instance `i`, so a connection's Gs keep running on the P (and mostly
-//! the CPU) whose cache holds its socket. A TCP connection picks its
+//! instance, and findRunnable's non-blocking poll on P `i` polls instance
+//! `i` first (the others only if it holds nothing, `hooks.rs`), so a
+//! connection's Gs keep running on the P (and mostly the CPU) whose cache
+//! holds its socket. A TCP connection picks its
 //! instance by a symmetric hash of its two addresses (as a NIC's
 //! symmetric RSS does), so both ends of a connection inside one program
 //! share an instance and their hand-offs never cross Ps; other sources go
-//! round-robin. The main poll (`poll`) holds the break waker and every
+//! round-robin. The main poll (`main`) holds the break waker and every
 //! instance's epoll descriptor: the one M blocked in the poller (Go's
 //! shape, `hooks.rs`) waits there for all of them, then polls the ready
-//! instances. With one P (and for the process poller) sockets register
+//! instances (it blocks only after polling every instance itself). With one P (and for the process poller) sockets register
 //! with the main poll itself and `insts` is empty.
 //!
 //! Whoever polls a poll holds its lock: the non-blocking polls of
